@@ -1,0 +1,370 @@
+"""Datasets as uint8 tensors, the long-tailed protocol of SPEC §1, and the held-out split."""
+from __future__ import annotations
+
+import functools
+import gzip
+import os
+import pickle
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ltlib.config import ConfigError, closest
+from ltlib.paths import REPO_ROOT
+
+
+@dataclass
+class ArrayData:
+    """Images as a uint8 NCHW tensor with int64 labels."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    classes: list[str]
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def subset(self, idx: np.ndarray | torch.Tensor) -> "ArrayData":
+        """Rows idx of this set."""
+        idx = torch.as_tensor(np.asarray(idx), dtype=torch.long)
+        return ArrayData(self.x[idx], self.y[idx], self.classes)
+
+
+@dataclass
+class DatasetInfo:
+    """How to find and normalise one named dataset."""
+
+    folders: list[str]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    pad: int
+    hint: str
+    label: str
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "fmnist": DatasetInfo(
+        ["fashion-mnist", "FashionMNIST/raw", "fashion_mnist"], (0.2860,), (0.3530,), 2,
+        "install the Debian package: `sudo apt-get install dataset-fashion-mnist` (puts the idx files in "
+        "/usr/share/datasets/fashion-mnist/), or pass download=True on a machine with internet and torchvision",
+        "Fashion-MNIST"),
+    "cifar10": DatasetInfo(
+        ["cifar-10-batches-py"], (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 4,
+        "put torchvision's `cifar-10-batches-py` folder under data_root, or run "
+        "`torchvision.datasets.CIFAR10(data_root, download=True)` on a machine with internet",
+        "CIFAR-10"),
+    "cifar100": DatasetInfo(
+        ["cifar-100-python"], (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), 4,
+        "put torchvision's `cifar-100-python` folder under data_root, or run "
+        "`torchvision.datasets.CIFAR100(data_root, download=True)` on a machine with internet",
+        "CIFAR-100"),
+    "cifar10-jpeg": DatasetInfo(
+        ["cifar10-jpeg", "cifar10-jpeg.tar.gz"], (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 4,
+        "copy ../shared/data/cifar10-jpeg.tar.gz into data/ (or pass data_root pointing at it)",
+        "CIFAR-10 (JPEG)"),
+}
+
+
+def search_roots(data_root: str | None) -> list[Path]:
+    """Where datasets are looked for, in order."""
+    roots = []
+    if data_root:
+        p = Path(os.path.expanduser(data_root))
+        roots.append(p if p.is_absolute() else REPO_ROOT / p)
+    if os.environ.get("LTSTUDY_DATA"):
+        roots.append(Path(os.environ["LTSTUDY_DATA"]))
+    roots += [REPO_ROOT / "data", REPO_ROOT.parent / "shared" / "data", Path("/usr/share/datasets")]
+    return roots
+
+
+def cache_dir() -> Path:
+    """Folder for decoded dataset caches."""
+    return Path(os.environ.get("LTSTUDY_CACHE", REPO_ROOT / ".cache"))
+
+
+def check_dataset_name(name: str) -> None:
+    """Accept a registered dataset name or an existing image-folder path."""
+    if name in DATASETS:
+        return
+    if "/" in name or os.sep in name or name.startswith("."):
+        p = Path(os.path.expanduser(name))
+        p = p if p.is_absolute() else REPO_ROOT / p
+        if not (p / "train").is_dir():
+            raise ConfigError(f"dataset folder {p} not found or has no train/<class>/ subfolders")
+        return
+    raise ConfigError(f"unknown dataset '{name}'{closest(name, DATASETS)}; choose one of "
+                      f"{', '.join(DATASETS)} or give a path to an image folder")
+
+
+def find_dataset(name: str, data_root: str | None = None) -> Path:
+    """Locate a named dataset, or raise one error naming every place looked at and how to get it."""
+    info = DATASETS[name]
+    looked = []
+    for root in search_roots(data_root):
+        for folder in info.folders:
+            p = root / folder
+            looked.append(str(p))
+            if p.exists():
+                return p
+    raise ConfigError(f"{info.label} not found; looked in: {', '.join(looked)}. To get it: {info.hint}")
+
+
+# ------------------------------------------------------------------------------------ readers
+
+def _read_idx(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def _idx_file(folder: Path, stem: str) -> Path:
+    for cand in (folder / f"{stem}.gz", folder / stem):
+        if cand.exists():
+            return cand
+    raise ConfigError(f"Fashion-MNIST folder {folder} lacks {stem}(.gz): the files are incomplete")
+
+
+FMNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                  "Bag", "Ankle boot"]
+
+
+def load_fmnist(folder: Path) -> tuple[ArrayData, ArrayData]:
+    """Fashion-MNIST from its idx files (gzipped or not)."""
+    out = []
+    for split in ("train", "t10k"):
+        try:
+            x = _read_idx(_idx_file(folder, f"{split}-images-idx3-ubyte"))
+            y = _read_idx(_idx_file(folder, f"{split}-labels-idx1-ubyte"))
+        except (OSError, EOFError, ValueError, IndexError) as e:
+            raise ConfigError(f"Fashion-MNIST files in {folder} are corrupt ({e}); reinstall them") from None
+        if len(x) != len(y):
+            raise ConfigError(f"Fashion-MNIST files in {folder} are corrupt: {len(x)} images, {len(y)} labels")
+        out.append(ArrayData(torch.from_numpy(x.copy()).unsqueeze(1), torch.from_numpy(y.astype(np.int64)),
+                             FMNIST_CLASSES))
+    return out[0], out[1]
+
+
+def load_cifar(folder: Path, num_classes: int) -> tuple[ArrayData, ArrayData]:
+    """CIFAR-10/100 from torchvision's python pickle folders."""
+    def read(files: list[str], key: str) -> tuple[np.ndarray, np.ndarray]:
+        xs, ys = [], []
+        for fn in files:
+            try:
+                with open(folder / fn, "rb") as f:
+                    d = pickle.load(f, encoding="latin1")
+            except (OSError, pickle.UnpicklingError, EOFError) as e:
+                raise ConfigError(f"CIFAR file {folder / fn} is missing or corrupt ({e})") from None
+            xs.append(np.asarray(d["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+            ys.append(np.asarray(d[key], dtype=np.int64))
+        return np.concatenate(xs), np.concatenate(ys)
+
+    if num_classes == 10:
+        train = read([f"data_batch_{i}" for i in range(1, 6)], "labels")
+        test = read(["test_batch"], "labels")
+        with open(folder / "batches.meta", "rb") as f:
+            classes = pickle.load(f, encoding="latin1")["label_names"]
+    else:
+        train = read(["train"], "fine_labels")
+        test = read(["test"], "fine_labels")
+        with open(folder / "meta", "rb") as f:
+            classes = pickle.load(f, encoding="latin1")["fine_label_names"]
+    return tuple(ArrayData(torch.from_numpy(x), torch.from_numpy(y), classes) for x, y in (train, test))
+
+
+def _extract(archive: Path) -> Path:
+    """Extract a .tar.gz image folder once into the cache; return the folder holding train/ and test/."""
+    dest = cache_dir() / archive.name.replace(".tar.gz", "")
+    if not (dest / ".complete").exists():
+        tmp = dest.with_name(dest.name + f".{os.getpid()}.tmp")
+        tmp.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(archive) as tf:
+            tf.extractall(tmp, filter="data") if hasattr(tarfile, "data_filter") else tf.extractall(tmp)
+        (tmp / ".complete").touch()
+        if dest.exists():
+            import shutil
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    inner = [p for p in dest.rglob("train") if p.is_dir()]
+    if not inner:
+        raise ConfigError(f"{archive} has no train/<class>/ folder")
+    return inner[0].parent
+
+
+def load_image_folder(root: Path) -> tuple[ArrayData, ArrayData]:
+    """root/train/<class>/*.jpg and root/test/<class>/*.jpg, decoded once and cached as .npz."""
+    from PIL import Image
+
+    if root.name.endswith(".tar.gz"):
+        root = _extract(root)
+    classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
+    if not classes:
+        raise ConfigError(f"image folder {root}/train has no class subfolders")
+    files = {s: sorted((root / s).glob("*/*")) for s in ("train", "test")}
+    key = f"{root.name}-{len(files['train'])}-{len(files['test'])}"
+    cache = cache_dir() / f"{key}.npz"
+    if cache.exists():
+        try:
+            z = np.load(cache)
+            return tuple(ArrayData(torch.from_numpy(z[f"x_{s}"]), torch.from_numpy(z[f"y_{s}"]), classes)
+                         for s in ("train", "test"))
+        except Exception:  # noqa: BLE001 - a broken cache is rebuilt
+            cache.unlink(missing_ok=True)
+    arrays = {}
+    size = None
+    for split in ("train", "test"):
+        xs, ys = [], []
+        for fp in files[split]:
+            if fp.parent.name not in classes:
+                continue
+            with Image.open(fp) as im:
+                im = im.convert("RGB")
+                size = size or im.size
+                if im.size != size:
+                    im = im.resize(size)
+                xs.append(np.asarray(im, dtype=np.uint8))
+            ys.append(classes.index(fp.parent.name))
+        if not xs:
+            raise ConfigError(f"image folder {root / split} holds no images")
+        arrays[f"x_{split}"] = np.stack(xs).transpose(0, 3, 1, 2).copy()
+        arrays[f"y_{split}"] = np.asarray(ys, dtype=np.int64)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(f".{cache.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, cache)
+    return tuple(ArrayData(torch.from_numpy(arrays[f"x_{s}"]), torch.from_numpy(arrays[f"y_{s}"]), classes)
+                 for s in ("train", "test"))
+
+
+@functools.lru_cache(maxsize=4)
+def load_dataset(name: str, data_root: str | None = None) -> tuple[ArrayData, ArrayData]:
+    """The full balanced (train, test) sets of a dataset name or image-folder path."""
+    check_dataset_name(name)
+    if name == "fmnist":
+        return load_fmnist(find_dataset(name, data_root))
+    if name in ("cifar10", "cifar100"):
+        return load_cifar(find_dataset(name, data_root), 10 if name == "cifar10" else 100)
+    if name == "cifar10-jpeg":
+        return load_image_folder(find_dataset(name, data_root))
+    p = Path(os.path.expanduser(name))
+    return load_image_folder(p if p.is_absolute() else REPO_ROOT / p)
+
+
+def dataset_label(name: str) -> str:
+    """Human name for tables ('CIFAR-10 (JPEG)' for the JPEG archive, SPEC §7)."""
+    return DATASETS[name].label if name in DATASETS else Path(name).name
+
+
+# ------------------------------------------------------------------------- long-tail protocol
+
+def long_tail_counts(n_max: float, num_classes: int, imbalance_ratio: float) -> list[int]:
+    """n_c = int(n_max * (1/IR)^(c/(C-1))) for c = 0..C-1 (SPEC §1, truncated, class 0 the head)."""
+    if num_classes == 1:
+        return [int(n_max)]
+    return [int(n_max * (1.0 / imbalance_ratio) ** (c / (num_classes - 1))) for c in range(num_classes)]
+
+
+def long_tail_indices(labels: np.ndarray, counts: list[int], seed: int = 0) -> np.ndarray:
+    """Per class in label order: shuffle its indices with a seeded RandomState and keep the first n_c.
+
+    RandomState(seed) draws exactly what `np.random.seed(seed); np.random.shuffle` draws, without
+    touching the global generator.
+    """
+    rng = np.random.RandomState(seed)
+    labels = np.asarray(labels)
+    keep = []
+    for c, n_c in enumerate(counts):
+        idx = np.where(labels == c)[0]
+        rng.shuffle(idx)
+        keep.append(idx[:n_c])
+    return np.concatenate(keep)
+
+
+def heldout_indices(labels: np.ndarray, used: np.ndarray, per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A balanced held-out split of `per_class` images per class, for choosing (never the test set).
+
+    Images come from the training images the long-tailed subset left unused. A class with too few
+    unused images (the head class when n_max is its full size) gives the missing ones from the end of its
+    own selection, which then leave the training set. Returns (held-out indices, training indices).
+    """
+    rng = np.random.RandomState(seed + 7919)
+    labels = np.asarray(labels)
+    mask = np.ones(len(labels), dtype=bool)
+    mask[used] = False
+    val, drop = [], []
+    for c in range(int(labels.max()) + 1):
+        idx = np.where((labels == c) & mask)[0]
+        rng.shuffle(idx)
+        take = idx[:per_class]
+        short = per_class - len(take)
+        if short > 0:
+            mine = used[labels[used] == c]
+            short = min(short, max(0, len(mine) - 1))
+            take = np.concatenate([take, mine[len(mine) - short:]]) if short else take
+            drop.extend(mine[len(mine) - short:] if short else [])
+        val.append(take)
+    keep = used[~np.isin(used, np.asarray(drop, dtype=np.int64))]
+    return np.concatenate(val).astype(np.int64), keep
+
+
+@dataclass
+class LTData:
+    """A long-tailed training set, a balanced held-out split and the balanced test set."""
+
+    name: str
+    train: ArrayData
+    val: ArrayData
+    test: ArrayData
+    counts: list[int]
+    train_indices: np.ndarray
+    val_indices: np.ndarray
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    pad: int
+    classes: list[str] = field(default_factory=list)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes."""
+        return len(self.counts)
+
+    @property
+    def in_channels(self) -> int:
+        """Image channels (1 for Fashion-MNIST)."""
+        return int(self.train.x.shape[1])
+
+
+def make_long_tailed(name: str, imbalance_ratio: float, max_per_class: int | None = None, seed: int = 0,
+                     val_per_class: int = 20, data_root: str | None = None) -> LTData:
+    """Build the long-tailed training set of SPEC §1 (+ held-out split) from a balanced dataset."""
+    train, test = load_dataset(name, data_root)
+    labels = train.y.numpy()
+    num_classes = int(labels.max()) + 1
+    per_class = np.bincount(labels, minlength=num_classes)
+    n_max = float(per_class.min())
+    if max_per_class is not None:
+        n_max = min(n_max, float(max_per_class))
+    counts = long_tail_counts(n_max, num_classes, imbalance_ratio)
+    if min(counts) < 1:
+        raise ConfigError(f"imbalance_ratio={imbalance_ratio} with n_max={n_max:g} leaves a class with no "
+                          f"image; lower imbalance_ratio or raise max_per_class")
+    idx = long_tail_indices(labels, counts, seed)
+    val_idx = np.zeros(0, np.int64)
+    if val_per_class:
+        val_idx, idx = heldout_indices(labels, idx, val_per_class, seed)
+        counts = np.bincount(labels[idx], minlength=num_classes).tolist()
+    if name in DATASETS:
+        info = DATASETS[name]
+        mean, std, pad = info.mean, info.std, info.pad
+    else:
+        xf = train.x[:: max(1, len(train) // 5000)].float() / 255
+        mean = tuple(xf.mean(dim=(0, 2, 3)).tolist())
+        std = tuple(xf.std(dim=(0, 2, 3)).tolist())
+        pad = max(2, train.x.shape[-1] // 8)
+    return LTData(name, train.subset(idx), train.subset(val_idx), test, counts, idx, val_idx, mean, std, pad,
+                  list(train.classes))

@@ -1,0 +1,102 @@
+"""The pluggable parts of a training recipe; the plain method covers CE/RW/RS/Focal/CB/LDAM/DRW/DRS/switching."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar, Optional
+
+import torch
+import torch.nn as nn
+
+from ltlib.config import ConfigError, RunConfig, closest
+from ltlib.data import LTData
+from ltlib.heads import build_head
+from ltlib.losses import class_weights, loss_from_config
+from ltlib.models import LTModel, build_backbone
+
+
+@dataclass
+class Batch:
+    """One augmented, normalised batch from one sampler stream."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    idx: torch.Tensor
+
+
+@dataclass
+class NoArgs:
+    """A method without extra arguments."""
+
+
+def sampler_at(cfg: RunConfig, epoch: int) -> str:
+    """The sampler in force at an epoch: cfg.sampler, then the last [epoch, sampler] switch reached."""
+    name = cfg.sampler
+    for start, sampler in sorted(cfg.sampler_switch, key=lambda s: s[0]):
+        if epoch >= start:
+            name = sampler
+    return name
+
+
+class Method:
+    """Model, batch composition and loss of one recipe; the engine does everything else."""
+
+    Args: ClassVar[type] = NoArgs
+
+    def __init__(self, cfg: RunConfig, data: LTData) -> None:
+        self.cfg = cfg
+        self.data = data
+        self.counts = list(data.counts)
+        self.num_classes = data.num_classes
+        self.args = self.parse_args(cfg.method_args)
+        self.criterion = loss_from_config(cfg, self.counts)
+
+    @classmethod
+    def parse_args(cls, method_args: dict[str, Any]) -> Any:
+        """method_args -> the method's Args dataclass; unknown keys name the closest valid one."""
+        names = [f.name for f in dataclasses.fields(cls.Args)]
+        for k in method_args:
+            if k not in names:
+                raise ConfigError(f"unknown method_args key '{k}' for {cls.__name__}{closest(k, names)}"
+                                  f"; valid: {', '.join(names) or 'none'}")
+        return cls.Args(**method_args)
+
+    # -- model
+    def build_model(self) -> nn.Module:
+        """Backbone + classifier."""
+        backbone = build_backbone(self.cfg.arch, self.data.in_channels)
+        return LTModel(backbone, build_head(self.cfg.head, backbone.out_dim, self.num_classes))
+
+    # -- batches
+    def streams(self, epoch: int) -> list[str]:
+        """Sampler names, one batch from each per step (BBN and auxiliary learning use two)."""
+        return [sampler_at(self.cfg, epoch)]
+
+    def start_epoch(self, epoch: int) -> None:
+        """Per-epoch switches: DRW class weights from cfg.reweight_from."""
+        on = epoch >= self.cfg.reweight_from
+        self.criterion.set_weight(class_weights(self.cfg.loss_weights, self.counts, self.cfg.cb_beta) if on else None)
+
+    # -- loss and prediction
+    def loss(self, model: nn.Module, batches: list[Batch], epoch: int, progress: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss, logits of the first stream) for one step; progress = fractional epoch / epochs."""
+        b = batches[0]
+        logits = model(b.x)
+        return self.criterion(logits, b.y), logits
+
+    def predict(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Test-time logits."""
+        return model(x)
+
+    def features(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate features (t-SNE, NCM)."""
+        return model.features(x)
+
+    def classifier_weight(self, model: nn.Module) -> Optional[torch.Tensor]:
+        """(C, D) classifier weights for weight-norm plots, where the head has them."""
+        w = getattr(model.head, "weight", None)
+        return None if w is None else w.detach()
+
+
+class PlainMethod(Method):
+    """One backbone, one head, one sampler stream: every baseline of SPEC §4 and the switching schedule."""

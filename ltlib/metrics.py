@@ -1,0 +1,55 @@
+"""Accuracy overall, per class and per shot group (many > 100, few < 20; plus frequency thirds)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+MANY, FEW = 100, 20
+
+
+def shot_groups(counts: list[int]) -> dict[str, list[int]]:
+    """Class indices of many / medium / few (Decoupling) and head / mid / tail (thirds by frequency)."""
+    counts = list(counts)
+    groups = {
+        "many": [c for c, n in enumerate(counts) if n > MANY],
+        "medium": [c for c, n in enumerate(counts) if FEW <= n <= MANY],
+        "few": [c for c, n in enumerate(counts) if n < FEW],
+    }
+    order = sorted(range(len(counts)), key=lambda c: (-counts[c], c))
+    for name, part in zip(("head", "mid", "tail"), np.array_split(np.array(order), 3)):
+        groups[name] = sorted(int(c) for c in part)
+    return groups
+
+
+def per_class_accuracy(pred: torch.Tensor, y: torch.Tensor, num_classes: int) -> np.ndarray:
+    """Accuracy of each class (NaN for a class with no test image)."""
+    correct = torch.bincount(y[pred == y], minlength=num_classes).double()
+    total = torch.bincount(y, minlength=num_classes).double()
+    acc = (correct / total.clamp_min(1)).cpu().numpy()
+    acc[total.cpu().numpy() == 0] = np.nan
+    return acc
+
+
+def group_mean(per_class: np.ndarray, classes: list[int]) -> float:
+    """Mean per-class accuracy over a group (NaN if the group is empty)."""
+    vals = [per_class[c] for c in classes if not math.isnan(per_class[c])]
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def accuracy_report(pred: torch.Tensor, y: torch.Tensor, counts: list[int]) -> dict:
+    """Overall, per-group and per-class accuracy (fractions in [0, 1])."""
+    pc = per_class_accuracy(pred, y, len(counts))
+    out = {"acc": float((pred == y).double().mean())}
+    for name, classes in shot_groups(counts).items():
+        out[name] = group_mean(pc, classes)
+    out["per_class"] = [None if math.isnan(a) else float(a) for a in pc]
+    return out
+
+
+def confusion_matrix(pred: torch.Tensor, y: torch.Tensor, num_classes: int) -> np.ndarray:
+    """Row-normalised confusion matrix (rows: true class)."""
+    m = torch.bincount(y * num_classes + pred, minlength=num_classes ** 2).view(num_classes, num_classes)
+    m = m.double()
+    return (m / m.sum(1, keepdim=True).clamp_min(1)).cpu().numpy()

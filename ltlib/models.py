@@ -1,0 +1,165 @@
+"""Backbones (CIFAR ResNets with option-A shortcuts, torchvision ResNets) and the backbone+head model."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class BasicBlock(nn.Module):
+    """3x3-3x3 residual block; option-A shortcut (strided subsample + zero-padded channels)."""
+
+    def __init__(self, in_planes: int, planes: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.stride = stride
+        self.pad = planes - in_planes
+
+    def shortcut(self, x: torch.Tensor) -> torch.Tensor:
+        """Parameter-free option-A shortcut."""
+        if self.stride != 1:
+            x = x[:, :, ::self.stride, ::self.stride]
+        if self.pad:
+            x = F.pad(x, (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Residual forward."""
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+class ResNetCifar(nn.Module):
+    """CIFAR ResNet (He et al. 2016): 3 stages, widths w/2w/4w, GAP; returns pooled features."""
+
+    def __init__(self, blocks: tuple[int, int, int] = (5, 5, 5), width: int = 16, in_channels: int = 3) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, width, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        layers, in_planes = [], width
+        for i, n in enumerate(blocks):
+            planes = width * 2 ** i
+            stage = []
+            for j in range(n):
+                stage.append(BasicBlock(in_planes, planes, 2 if (i > 0 and j == 0) else 1))
+                in_planes = planes
+            layers.append(nn.Sequential(*stage))
+        self.layer1, self.layer2, self.layer3 = layers
+        self.out_dim = in_planes
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight)
+
+    @property
+    def last_block(self) -> nn.Module:
+        """The final residual block (BBN's branch split, 'last block + C' retraining)."""
+        return self.layer3[-1]
+
+    def forward_trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """Feature map before the last residual block."""
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.layer2(self.layer1(x))
+        return self.layer3[:-1](x)
+
+    def forward_map(self, x: torch.Tensor) -> torch.Tensor:
+        """Last feature map (B, C, H, W)."""
+        return self.last_block(self.forward_trunk(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Globally average-pooled features (B, out_dim)."""
+        return self.forward_map(x).mean(dim=(2, 3))
+
+
+class TorchvisionBackbone(nn.Module):
+    """A torchvision ResNet/ResNeXt without its fc, exposing the same trunk / last block interface."""
+
+    def __init__(self, net: nn.Module, in_channels: int = 3) -> None:
+        super().__init__()
+        if in_channels != 3:
+            net.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
+        self.net = net
+        self.out_dim = net.fc.in_features
+        net.fc = nn.Identity()
+
+    @property
+    def last_block(self) -> nn.Module:
+        """The final residual block of layer4."""
+        return self.net.layer4[-1]
+
+    def forward_trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """Feature map before the last residual block."""
+        n = self.net
+        x = n.maxpool(n.relu(n.bn1(n.conv1(x))))
+        x = n.layer3(n.layer2(n.layer1(x)))
+        return n.layer4[:-1](x)
+
+    def forward_map(self, x: torch.Tensor) -> torch.Tensor:
+        """Last feature map."""
+        return self.last_block(self.forward_trunk(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled features."""
+        return self.forward_map(x).mean(dim=(2, 3))
+
+
+def _torchvision(name: str) -> Callable[[int], nn.Module]:
+    def build(in_channels: int) -> nn.Module:
+        try:
+            from torchvision.models import resnet
+        except Exception as e:  # noqa: BLE001 - torchvision missing or built for another torch
+            from ltlib.config import ConfigError
+            raise ConfigError(f"arch '{name}' needs a working torchvision ({type(e).__name__}: {e}); "
+                              "install ltstudy[vision] with a matching torch") from None
+        nets = {"resnet10": lambda: resnet.ResNet(resnet.BasicBlock, [1, 1, 1, 1]),
+                "resnet50": lambda: resnet.resnet50(weights=None),
+                "resnext50": lambda: resnet.resnext50_32x4d(weights=None)}
+        return TorchvisionBackbone(nets[name](), in_channels)
+    return build
+
+
+ARCHS: dict[str, Callable[[int], nn.Module]] = {
+    "resnet32": lambda c: ResNetCifar((5, 5, 5), 16, c),
+    "resnet20": lambda c: ResNetCifar((3, 3, 3), 16, c),
+    "resnet14": lambda c: ResNetCifar((2, 2, 2), 16, c),
+    "resnet8": lambda c: ResNetCifar((1, 1, 1), 16, c),
+    "resnet8-narrow": lambda c: ResNetCifar((1, 1, 1), 8, c),
+    "resnet10": _torchvision("resnet10"),
+    "resnet50": _torchvision("resnet50"),
+    "resnext50": _torchvision("resnext50"),
+}
+
+
+def build_backbone(arch: str, in_channels: int = 3) -> nn.Module:
+    """Backbone by registry name."""
+    from ltlib.config import check_name
+
+    check_name("arch", arch, ARCHS)
+    return ARCHS[arch](in_channels)
+
+
+class LTModel(nn.Module):
+    """Backbone + classifier as separate modules, so classifiers can be swapped and retrained."""
+
+    def __init__(self, backbone: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate (pooled) features."""
+        return self.backbone(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits."""
+        return self.head(self.backbone(x))
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of parameters."""
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,141 @@
+"""Samplers of SPEC §2: whole epochs of indices drawn at once from seeded generators."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+
+class Sampler:
+    """Draws one epoch of training indices (N draws) in a single call."""
+
+    def __init__(self, labels: torch.Tensor, num_classes: int) -> None:
+        self.labels = labels.cpu().long()
+        self.num_classes = num_classes
+        self.counts = torch.bincount(self.labels, minlength=num_classes)
+        self.order = torch.argsort(self.labels, stable=True)
+        self.starts = torch.cumsum(self.counts, 0) - self.counts
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def class_probs(self, epoch: int, total_epochs: int) -> torch.Tensor:
+        """Probability of drawing each class at this epoch."""
+        return self.counts.double() / self.counts.sum()
+
+    def _within(self, cls: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """An image uniformly at random within each drawn class."""
+        r = torch.rand(len(cls), generator=gen, dtype=torch.float64)
+        n = self.counts[cls]
+        pos = self.starts[cls] + torch.minimum((r * n).long(), n - 1)
+        return self.order[pos]
+
+    def indices(self, gen: torch.Generator, epoch: int = 0, total_epochs: int = 1,
+                batch_size: int = 128) -> torch.Tensor:
+        """One epoch of N indices: classes from class_probs, then an image uniformly within each."""
+        p = self.class_probs(epoch, total_epochs)
+        cls = torch.multinomial(p.float(), len(self), replacement=True, generator=gen)
+        return self._within(cls, gen)
+
+
+class InstanceBalanced(Sampler):
+    """q = 1: every image once per epoch, a plain shuffle."""
+
+    def indices(self, gen: torch.Generator, epoch: int = 0, total_epochs: int = 1,
+                batch_size: int = 128) -> torch.Tensor:
+        """A random permutation of the training set."""
+        return torch.randperm(len(self), generator=gen)
+
+
+class ClassPower(Sampler):
+    """p_c proportional to n_c^q (q=1/2 square-root, 0 class-balanced, -1 class-reversed)."""
+
+    def __init__(self, labels: torch.Tensor, num_classes: int, q: float) -> None:
+        super().__init__(labels, num_classes)
+        self.q = q
+
+    def class_probs(self, epoch: int, total_epochs: int) -> torch.Tensor:
+        """p_c = n_c^q / sum_j n_j^q (classes with no image get 0)."""
+        n = self.counts.double()
+        w = torch.where(n > 0, n.clamp_min(1) ** self.q, torch.zeros_like(n))
+        return w / w.sum()
+
+
+class Reversed(Sampler):
+    """BBN's reversed sampler: p_c proportional to n_max / n_c (the same law as q = -1)."""
+
+    def class_probs(self, epoch: int, total_epochs: int) -> torch.Tensor:
+        """p_c = (n_max/n_c) / sum_j (n_max/n_j)."""
+        n = self.counts.double()
+        w = torch.where(n > 0, n.max() / n.clamp_min(1), torch.zeros_like(n))
+        return w / w.sum()
+
+
+class ProgressivelyBalanced(Sampler):
+    """p(t) = (1 - t/T) p_IB + (t/T) p_CB, t the epoch, T the number of epochs (Decoupling)."""
+
+    def class_probs(self, epoch: int, total_epochs: int) -> torch.Tensor:
+        """Interpolate instance-balanced and class-balanced probabilities."""
+        n = self.counts.double()
+        p_ib = n / n.sum()
+        p_cb = (n > 0).double() / (n > 0).sum()
+        t = epoch / max(1, total_epochs)
+        return (1 - t) * p_ib + t * p_cb
+
+
+class ClassAware(Sampler):
+    """Each batch: k = B/Z classes without replacement, Z images each (Decoupling class-aware, CBS)."""
+
+    def __init__(self, labels: torch.Tensor, num_classes: int, per_class: int = 4) -> None:
+        super().__init__(labels, num_classes)
+        self.per_class = per_class
+
+    def class_probs(self, epoch: int, total_epochs: int) -> torch.Tensor:
+        """Uniform over the classes present."""
+        n = (self.counts > 0).double()
+        return n / n.sum()
+
+    def indices(self, gen: torch.Generator, epoch: int = 0, total_epochs: int = 1,
+                batch_size: int = 128) -> torch.Tensor:
+        """Batches of k classes x Z images, concatenated to N indices."""
+        present = torch.nonzero(self.counts > 0).flatten()
+        z = min(self.per_class, batch_size)
+        k = max(1, min(batch_size // z, len(present)))
+        n_batches = -(-len(self) // batch_size)
+        keys = torch.rand(n_batches, len(present), generator=gen)
+        chosen = present[torch.argsort(keys, dim=1)[:, :k]]            # (batches, k) distinct classes
+        cls = chosen.repeat_interleave(z, dim=1).reshape(n_batches, -1)  # (batches, k*z)
+        if cls.shape[1] < batch_size:                                     # B not divisible by Z: top up
+            extra = torch.multinomial(self.class_probs(epoch, total_epochs).float(),
+                                      n_batches * (batch_size - cls.shape[1]), replacement=True, generator=gen)
+            cls = torch.cat([cls, extra.view(n_batches, -1)], dim=1)
+        return self._within(cls.flatten(), gen)[: len(self)]
+
+
+SAMPLERS: dict[str, Callable[..., Sampler]] = {
+    "ib": InstanceBalanced,
+    "uniform": InstanceBalanced,                                   # BBN Table 3's name for IB
+    "sqrt": lambda labels, c, **kw: ClassPower(labels, c, q=0.5),
+    "cb": lambda labels, c, **kw: ClassPower(labels, c, q=0.0),
+    "balanced": lambda labels, c, **kw: ClassPower(labels, c, q=0.0),  # BBN Table 3's name for CB
+    "cr": lambda labels, c, **kw: ClassPower(labels, c, q=-1.0),
+    "reversed": Reversed,
+    "pb": ProgressivelyBalanced,
+    "class_aware": ClassAware,
+    "cbs": ClassAware,
+}
+
+
+def build_sampler(name: str, labels: torch.Tensor, num_classes: int, **kwargs) -> Sampler:
+    """Sampler by registry name."""
+    from ltlib.config import check_name
+
+    check_name("sampler", name, SAMPLERS)
+    return SAMPLERS[name](labels, num_classes, **kwargs)
+
+
+def shard_batches(idx: torch.Tensor, batch_size: int, rank: int, world: int) -> torch.Tensor:
+    """This rank's share of one epoch: every world-th batch of the same global draw (DDP)."""
+    n_batches = -(-len(idx) // batch_size)
+    keep = [idx[b * batch_size:(b + 1) * batch_size] for b in range(rank, n_batches, world)]
+    return torch.cat(keep) if keep else idx[:0]

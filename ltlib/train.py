@@ -1,0 +1,368 @@
+"""The one training engine: every method is a Method plugged into `fit`.
+
+Data stay on the device as uint8 tensors; each epoch's sampler indices are drawn at once; batches are
+augmented on the device; bf16 autocast; no per-step host syncs. Every epoch ends with an atomic
+checkpoint, so a killed run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn as nn
+from filelock import FileLock
+
+from ltlib.augment import normalize, random_crop_flip
+from ltlib.config import ConfigError, RunConfig
+from ltlib.data import LTData, make_long_tailed
+from ltlib.heads import LWSHead
+from ltlib.methods import Batch, Method, build_method
+from ltlib.metrics import accuracy_report
+from ltlib.runs import (Run, check_writable, environment, git_revision, load_checkpoint, runs_root,
+                        save_checkpoint, write_json, write_results_table)
+from ltlib.samplers import build_sampler
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """'auto' -> cuda if available, else cpu."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={device!r} asked for but no CUDA GPU is visible; use device='auto' or 'cpu'")
+    return torch.device(device)
+
+
+def lr_at(cfg: RunConfig, epoch: int, frac: float = 0.0) -> float:
+    """Learning rate at epoch + frac: linear warm-up, then multistep / cosine / constant."""
+    w = cfg.warmup_epochs
+    if epoch < w:
+        return cfg.lr * (cfg.warmup_start + (1 - cfg.warmup_start) * (epoch + 1) / w)
+    if cfg.schedule == "cosine":
+        t = (epoch + frac - w) / max(1e-8, cfg.epochs - w)
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+    if cfg.schedule == "multistep":
+        return cfg.lr * cfg.gamma ** sum(epoch >= m for m in cfg.milestones)
+    return cfg.lr
+
+
+def _gen(*keys: int) -> torch.Generator:
+    """A CPU generator seeded from (seed, epoch, stream): draws do not depend on the device or resumes."""
+    s = 0
+    for k in keys:
+        s = (s * 1_000_003 + int(k)) % (2 ** 63 - 1)
+    return torch.Generator().manual_seed(s)
+
+
+class DeviceData:
+    """The long-tailed splits as uint8 tensors on the device, with normalisation constants."""
+
+    def __init__(self, data: LTData, device: torch.device) -> None:
+        self.device = device
+        self.x = data.train.x.to(device)
+        self.y = data.train.y.to(device)
+        self.splits = {"val": (data.val.x.to(device), data.val.y.to(device)),
+                       "test": (data.test.x.to(device), data.test.y.to(device))}
+        self.mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
+        self.std = torch.tensor(data.std, device=device).view(1, -1, 1, 1)
+        self.pad = data.pad
+
+
+def build_for(cfg: RunConfig, data: Optional[LTData] = None) -> tuple[Method, nn.Module, LTData]:
+    """Data, method and a freshly initialised model (seeded) for a config."""
+    data = data or make_long_tailed(cfg.dataset, cfg.imbalance_ratio, cfg.max_per_class, cfg.lt_seed,
+                                    cfg.val_per_class, cfg.data_root)
+    method = build_method(cfg, data)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        model = method.build_model()
+    return method, model, data
+
+
+def _load_stage1(model: nn.Module, state: dict[str, torch.Tensor], cfg: RunConfig) -> None:
+    """Start from a stage-1 run: backbone always; the classifier too unless reinit_head (LWS wraps it)."""
+    own = model.state_dict()
+    keep = {}
+    for k, v in state.items():
+        if k.startswith("head.") and cfg.reinit_head and cfg.train_parts != "lws":
+            continue
+        if isinstance(getattr(model, "head", None), LWSHead) and k.startswith("head."):
+            k = "head.linear." + k[len("head."):]
+        if k in own and own[k].shape == v.shape:
+            keep[k] = v
+    missing = [k for k in own if k.startswith("backbone.") and k not in keep]
+    if missing:
+        raise ConfigError(f"stage-1 run does not fit this model (missing {missing[:3]}...)")
+    model.load_state_dict(keep, strict=False)
+
+
+def _freeze(model: nn.Module, train_parts: str) -> list[nn.Module]:
+    """Freeze what train_parts leaves fixed; return the modules to keep in eval mode (frozen BN)."""
+    if train_parts == "all":
+        return []
+    model.requires_grad_(False)
+    if train_parts == "lws":
+        model.head.scale.requires_grad_(True)
+        return [model.backbone]
+    model.head.requires_grad_(True)
+    if isinstance(model.head, LWSHead):
+        model.head.linear.requires_grad_(False)
+    if train_parts == "last_block":
+        model.backbone.last_block.requires_grad_(True)
+        frozen = [m for name, m in model.backbone.named_children()]
+        return [m for m in frozen if not any(p.requires_grad for p in m.parameters())]
+    return [model.backbone]
+
+
+def _optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
+    """SGD with the backbone's lr multiplier as its own parameter group."""
+    back = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("backbone.")]
+    rest = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("backbone.")]
+    groups = [{"params": rest, "lr_mult": 1.0}]
+    if back:
+        groups.append({"params": back, "lr_mult": cfg.backbone_lr_mult})
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                           nesterov=cfg.nesterov and cfg.momentum > 0)
+
+
+@torch.no_grad()
+def predict(method: Method, model: nn.Module, x: torch.Tensor, dd: DeviceData, batch_size: int = 1000,
+            precision: str = "bf16", features: bool = False) -> torch.Tensor:
+    """Logits (or features) of uint8 images, in batches, in eval mode."""
+    model.eval()
+    out = []
+    for i in range(0, len(x), batch_size):
+        xb = normalize(x[i:i + batch_size], dd.mean, dd.std)
+        with _autocast(dd.device, precision):
+            o = method.features(model, xb) if features else method.predict(model, xb)
+        out.append(o.float())
+    return torch.cat(out)
+
+
+def evaluate(method: Method, model: nn.Module, dd: DeviceData, split: str, counts: list[int],
+             precision: str = "bf16") -> dict[str, Any]:
+    """Accuracy report on a split ('val' or 'test')."""
+    x, y = dd.splits[split]
+    if len(y) == 0:
+        return {}
+    pred = predict(method, model, x, dd, precision=precision).argmax(1)
+    return accuracy_report(pred, y, counts)
+
+
+def _autocast(device: torch.device, precision: str):
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def _progress_mode(progress: str) -> str:
+    if progress == "auto":
+        return "bar" if sys.stderr.isatty() else "line"
+    return progress
+
+
+def _fmt(x: Optional[float]) -> str:
+    return "  -  " if x is None or x != x else f"{100 * x:5.1f}"
+
+
+def fit(cfg: RunConfig, runs_dir: str | os.PathLike | None = None, device: str | torch.device = "auto",
+        progress: str = "auto", deterministic: bool = False, channels_last: Optional[bool] = None,
+        stop_after_epochs: Optional[int] = None) -> Run:
+    """Train a run, or return it if it already finished; resumes from its last checkpoint.
+
+    runs_dir, device, progress, deterministic and channels_last do not change the run hash.
+    stop_after_epochs stops early without finishing (tests of resuming).
+    """
+    cfg.validate()
+    root = runs_root(runs_dir)
+    check_writable(root)
+    run_dir = root / cfg.run_id()
+    run = Run(run_dir)
+    if run.finished:
+        return run
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(run_dir / ".lock")):
+        if run.finished:                                    # another process finished it meanwhile
+            return run
+        return _fit_locked(cfg, run, root, resolve_device(device), _progress_mode(progress), deterministic,
+                           channels_last, stop_after_epochs)
+
+
+def _fit_locked(cfg: RunConfig, run: Run, root: Path, device: torch.device, progress: str,
+                deterministic: bool, channels_last: Optional[bool], stop_after: Optional[int]) -> Run:
+    run_dir, run_id = run.path, cfg.run_id()
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    channels_last = device.type == "cuda" if channels_last is None else channels_last
+    method, model, data = build_for(cfg)
+    stage1 = None
+    if cfg.init_from is not None:
+        stage1 = fit(RunConfig.from_dict(cfg.init_from), root, device, progress, deterministic, channels_last)
+        _load_stage1(model, stage1.state_dict(), cfg)
+    frozen = _freeze(model, cfg.train_parts)
+    model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    opt = _optimizer(model, cfg)
+    dd = DeviceData(data, device)
+    n, bs, epochs = len(dd.y), cfg.batch_size, cfg.epochs
+    steps = -(-n // bs)
+    samplers: dict[str, Any] = {}
+    write_json(run_dir / "config.json", cfg.to_dict())
+    write_json(run_dir / "meta.json", {"run_id": run_id, "git": git_revision(), **environment(device),
+                                       "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                       "deterministic": deterministic, "channels_last": channels_last,
+                                       "stage1": stage1.run_id if stage1 else None})
+    np.savez(run_dir / "indices.npz", train=data.train_indices, val=data.val_indices)
+
+    history: list[dict[str, Any]] = []
+    events = torch.full((epochs, n), 255, dtype=torch.uint8, device=device)
+    best: dict[str, Any] = {"epoch": -1, "val_acc": -1.0}
+    start = 0
+    state = load_checkpoint(run_dir, run_id)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        history, start, best = list(state["history"]), int(state["epoch"]), dict(state["best"])
+        events.copy_(state["events"].to(device))
+        if progress != "none":
+            print(f"[{run_id}] resuming after epoch {start}/{epochs}", flush=True)
+
+    bar = None
+    if progress == "bar":
+        from tqdm.auto import tqdm
+        bar = tqdm(total=epochs, initial=start, desc=f"{cfg.tag or cfg.method} {run_id}", leave=True)
+    train_time = sum(h["epoch_seconds"] for h in history)
+    for epoch in range(start, epochs):
+        t0 = time.perf_counter()
+        method.start_epoch(epoch)
+        names = method.streams(epoch)
+        for name in names:
+            if name not in samplers:
+                samplers[name] = build_sampler(name, data.train.y, data.num_classes)
+        idx = [samplers[name].indices(_gen(cfg.seed, epoch, i), epoch, epochs, bs).to(device)
+               for i, name in enumerate(names)]
+        aug_gen = _gen(cfg.seed, epoch, 99)
+        model.train()
+        for m in frozen:
+            m.eval()
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device)
+        for s in range(steps):
+            lr = lr_at(cfg, epoch, s / steps)
+            for g in opt.param_groups:
+                g["lr"] = lr * g["lr_mult"]
+            batches = []
+            for ids in idx:
+                bi = ids[s * bs:(s + 1) * bs]
+                xb = dd.x[bi]
+                if cfg.augment:
+                    xb = random_crop_flip(xb, dd.pad, aug_gen)
+                xb = normalize(xb, dd.mean, dd.std)
+                if channels_last:
+                    xb = xb.contiguous(memory_format=torch.channels_last)
+                batches.append(Batch(xb, dd.y[bi], bi))
+            with _autocast(device, cfg.precision):
+                loss, logits = method.loss(model, batches, epoch, (epoch + s / steps) / epochs)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            hit = logits.detach().argmax(1) == batches[0].y
+            events[epoch, batches[0].idx] = hit.to(torch.uint8)
+            loss_sum += loss.detach() * len(batches[0].y)
+            correct += hit.sum()
+        seconds = time.perf_counter() - t0
+        train_time += seconds
+        row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr_at(cfg, epoch), "sampler": "+".join(names),
+                               "loss": float(loss_sum) / (steps * 0 + min(n, steps * bs)),
+                               "train_acc": float(correct) / min(n, steps * bs)}
+        if not math.isfinite(row["loss"]):
+            raise FloatingPointError(f"[{run_id}] loss became {row['loss']} at epoch {epoch + 1}; lower lr")
+        last = epoch == epochs - 1
+        if last or (epoch + 1) % cfg.eval_every == 0:
+            val = evaluate(method, model, dd, "val", data.counts, cfg.precision)
+            test = evaluate(method, model, dd, "test", data.counts, cfg.precision)
+            row.update({"val_acc": val.get("acc", float("nan")), "test_acc": test["acc"]})
+            row.update({k: test[k] for k in ("many", "medium", "few", "head", "mid", "tail")})
+            if val and val["acc"] > best["val_acc"]:
+                best = {"epoch": epoch + 1, "val_acc": val["acc"], "test": test, "val": val}
+            if last:
+                final = {"epoch": epoch + 1, "test": test, "val": val}
+        row["epoch_seconds"] = seconds
+        row["img_per_s"] = len(names) * min(n, steps * bs) / seconds
+        history.append(row)
+        save_checkpoint(run_dir, {"run_id": run_id, "epoch": epoch + 1, "model": model.state_dict(),
+                                  "optimizer": opt.state_dict(), "history": history, "best": best,
+                                  "events": events.cpu()})
+        pd.DataFrame(history).to_csv(run_dir / ".history.tmp", index=False)
+        os.replace(run_dir / ".history.tmp", run_dir / "history.csv")
+        if progress == "line":
+            print(f"[{cfg.tag or cfg.method} {run_id}] epoch {epoch + 1:3d}/{epochs} lr {row['lr']:.4f} "
+                  f"loss {row['loss']:.3f} train {_fmt(row['train_acc'])}% val {_fmt(row.get('val_acc'))}% "
+                  f"test {_fmt(row.get('test_acc'))}% (head {_fmt(row.get('head'))} mid {_fmt(row.get('mid'))}"
+                  f" tail {_fmt(row.get('tail'))}) {seconds:.1f}s {row['img_per_s']:.0f} img/s", flush=True)
+        elif bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{row['loss']:.3f}", test=_fmt(row.get("test_acc")))
+        if stop_after is not None and epoch + 1 - start >= stop_after and not last:
+            if bar is not None:
+                bar.close()
+            return run
+    if bar is not None:
+        bar.close()
+    if best["epoch"] < 0:                                   # no held-out split: best = last, say so
+        best = {"epoch": final["epoch"], "val_acc": None, "test": final["test"], "val": {}}
+    np.savez_compressed(run_dir / "events.npz", events=events.cpu().numpy())
+    total = sum(h["img_per_s"] * h["epoch_seconds"] for h in history)
+    write_json(run_dir / "metrics.json", {
+        "run_id": run_id, "tag": cfg.tag, "counts": data.counts, "classes": data.classes,
+        "num_params": sum(p.numel() for p in model.parameters()), "last": final, "best_val": best,
+        "train_seconds": train_time, "img_per_s": total / max(1e-9, train_time), "device": str(device)})
+    write_results_table(root)
+    return run
+
+
+def run_many(cfgs: dict[str, RunConfig] | Iterable[RunConfig], **kwargs: Any) -> dict[str, Run] | list[Run]:
+    """fit() each config (finished ones are reused); a dict keeps its keys."""
+    if isinstance(cfgs, dict):
+        return {k: fit(c, **kwargs) for k, c in cfgs.items()}
+    return [fit(c, **kwargs) for c in cfgs]
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """python -m ltlib.train RUN.yaml [...]: train run configs (a mapping, or {runs: [mapping, ...]})."""
+    import argparse
+
+    from ltlib.config import load_param_file
+
+    ap = argparse.ArgumentParser(prog="python -m ltlib.train", description=main.__doc__)
+    ap.add_argument("files", nargs="+", help="YAML run configs")
+    ap.add_argument("--runs-dir", default=None)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--progress", default="line", choices=["line", "bar", "none"])
+    args = ap.parse_args(argv)
+    try:
+        cfgs = []
+        for f in args.files:
+            d = load_param_file(f)
+            cfgs += [RunConfig.from_dict(x) for x in d["runs"]] if "runs" in d else [RunConfig.from_dict(d)]
+        for c in cfgs:
+            r = fit(c, args.runs_dir, args.device, args.progress)
+            print(f"{r.run_id} acc {r.metrics['last']['test']['acc']:.4f} -> {r.path}")
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

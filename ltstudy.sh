@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# ltstudy — set up and run the study, or its tests, from nothing.
+#   ./ltstudy.sh study [PROFILE]   set up, run every notebook of PROFILE (default: quick), render outputs/PROFILE/
+#   ./ltstudy.sh test              set up, then pytest for ltlib and nbval for every notebook (smoke defaults)
+#   ./ltstudy.sh setup             only set up .venv
+# Environment: LTSTUDY_VENV (default .venv), LTSTUDY_TORCH (pip spec of torch, default torch==2.13.0).
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=${LTSTUDY_VENV:-.venv}
+PY="$VENV/bin/python"
+
+setup() {
+  [ -x "$PY" ] || python3 -m venv "$VENV"
+  if ! "$PY" -c "import torch" 2>/dev/null; then
+    "$PY" -m pip install -q "${LTSTUDY_TORCH:-torch==2.13.0}"
+  fi
+  "$PY" -m pip install -q -e ".[dev,notebooks]"
+  if [ ! -d /usr/share/datasets/fashion-mnist ] && [ ! -d data/fashion-mnist ]; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+      apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 ||
+        { apt-get update -q >/dev/null && apt-get install -y -q dataset-fashion-mnist >/dev/null; }
+    elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+      sudo apt-get install -y -q dataset-fashion-mnist >/dev/null
+    else
+      echo "note: Fashion-MNIST not found; install the Debian package dataset-fashion-mnist or put the idx files in data/fashion-mnist/" >&2
+    fi
+  fi
+}
+
+cmd=${1:-study}
+case "$cmd" in
+  setup) setup ;;
+  study) setup; exec "$PY" -m ltlib.study --profile "${2:-quick}" ;;
+  test)
+    setup
+    exec "$PY" -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=1800 -q -p no:cacheprovider ;;
+  *) echo "usage: $0 study [PROFILE] | test | setup" >&2; exit 2 ;;
+esac

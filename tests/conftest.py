@@ -1,0 +1,49 @@
+"""Shared fixtures: a tiny synthetic image-folder dataset so tests never need a download."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ltlib.data import find_dataset
+
+
+def have_fmnist() -> bool:
+    try:
+        find_dataset("fmnist")
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+needs_fmnist = pytest.mark.skipif(not have_fmnist(), reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+
+
+@pytest.fixture(scope="session")
+def tiny_folder(tmp_path_factory) -> Path:
+    """root/train/<class>/*.png and root/test/<class>/*.png: 4 classes of 8x8 RGB images, learnable."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("tiny") / "tinyset"
+    rng = np.random.RandomState(0)
+    for split, n in (("train", 60), ("test", 10)):
+        for c in range(4):
+            d = root / split / f"class{c}"
+            d.mkdir(parents=True)
+            for i in range(n):
+                img = rng.randint(0, 60, (8, 8, 3)).astype(np.uint8)
+                img[:, :, c % 3] += 150 if c < 3 else 0
+                if c == 3:
+                    img += 120
+                Image.fromarray(img).save(d / f"{i:03d}.png")
+    return root
+
+
+@pytest.fixture()
+def tiny_cfg(tiny_folder, tmp_path):
+    """A few-second run config on the tiny folder."""
+    from ltlib.config import RunConfig
+
+    return RunConfig(dataset=str(tiny_folder), imbalance_ratio=10, arch="resnet8-narrow", epochs=3,
+                     batch_size=32, lr=0.05, warmup_epochs=0, val_per_class=5, precision="fp32")

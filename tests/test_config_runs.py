@@ -1,0 +1,81 @@
+import json
+
+import pytest
+import yaml
+
+from ltlib.config import ConfigError, RunConfig, check_param_file
+from ltlib.train import fit, lr_at
+
+
+def test_unknown_key_names_closest():
+    with pytest.raises(ConfigError, match="did you mean 'epochs'"):
+        RunConfig.from_dict({"epoch": 3})
+
+
+@pytest.mark.parametrize("bad,msg", [({"epochs": 0}, "epochs must be"), ({"lr": -1.0}, "lr must be"),
+                                     ({"batch_size": 0}, "batch_size"), ({"imbalance_ratio": 0.5}, "imbalance_ratio"),
+                                     ({"epochs": "ten"}, "integer"), ({"sampler": "cbb"}, "did you mean 'cb'"),
+                                     ({"loss": "focall"}, "focal"), ({"arch": "resnet33"}, "resnet32")])
+def test_bad_values(bad, msg):
+    with pytest.raises(ConfigError, match=msg):
+        RunConfig.from_dict(bad)
+
+
+def test_hash_ignores_paths_and_tag():
+    a = RunConfig(data_root="/x", tag="a")
+    b = RunConfig(data_root="/y", tag="b")
+    assert a.run_id() == b.run_id() != RunConfig(seed=1).run_id()
+    assert RunConfig(dataset="/a/tinyset").run_id() == RunConfig(dataset="/b/tinyset/").run_id()
+
+
+def test_param_file_errors(tmp_path):
+    f = tmp_path / "00_data_and_samplers.yaml"
+    f.write_text("epochs: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        check_param_file(f)
+    f.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        check_param_file(f)
+    f.write_text("epochz: 2\n")
+    with pytest.raises(ConfigError, match="did you mean 'epochs'"):
+        check_param_file(f)
+    f.write_text("epochs: 2.5\n")
+    with pytest.raises(ConfigError, match="integer"):
+        check_param_file(f)
+    f.write_text("imbalance_ratio: 0.1\n")
+    with pytest.raises(ConfigError, match="imbalance_ratio must be"):
+        check_param_file(f)
+
+
+def test_lr_schedule():
+    cfg = RunConfig(lr=0.1, epochs=200, warmup_epochs=5, milestones=[160, 180], gamma=0.01)
+    assert lr_at(cfg, 0) == pytest.approx(0.02) and lr_at(cfg, 4) == pytest.approx(0.1)
+    assert lr_at(cfg, 159) == pytest.approx(0.1) and lr_at(cfg, 160) == pytest.approx(1e-3)
+    assert lr_at(cfg, 199) == pytest.approx(1e-5)
+
+
+def test_run_writes_everything_and_is_reused(tiny_cfg, tmp_path):
+    run = fit(tiny_cfg, runs_dir=tmp_path, progress="none")
+    for f in ("config.json", "meta.json", "history.csv", "metrics.json", "last.pt", "indices.npz", "events.npz"):
+        assert (run.path / f).exists(), f
+    m = run.metrics
+    assert set(m["last"]["test"]) >= {"acc", "many", "medium", "few", "head", "mid", "tail", "per_class"}
+    assert len(run.history) == 3 and run.meta["versions"]["torch"]
+    mtime = (run.path / "metrics.json").stat().st_mtime
+    again = fit(tiny_cfg, runs_dir=tmp_path, progress="none")
+    assert again.path == run.path and (run.path / "metrics.json").stat().st_mtime == mtime
+    assert (tmp_path / "results.csv").exists()
+
+
+def test_resume_gives_identical_metrics(tiny_cfg, tmp_path):
+    full = fit(tiny_cfg, runs_dir=tmp_path / "a", progress="none", deterministic=True)
+    part = fit(tiny_cfg, runs_dir=tmp_path / "b", progress="none", deterministic=True, stop_after_epochs=1)
+    assert not part.finished
+    done = fit(tiny_cfg, runs_dir=tmp_path / "b", progress="none", deterministic=True)
+    assert done.metrics["last"] == full.metrics["last"]
+
+
+def test_two_stage_classifier_retraining(tiny_cfg, tmp_path):
+    s2 = tiny_cfg.replace(init_from=tiny_cfg.to_dict(), train_parts="classifier", sampler="cb", epochs=2)
+    run = fit(s2, runs_dir=tmp_path, progress="none")
+    assert run.finished and run.meta["stage1"] == tiny_cfg.run_id()

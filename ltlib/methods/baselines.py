@@ -1,0 +1,61 @@
+"""The baselines of SPEC §4 (BBN Table 1 / LDAM schedule) and classifier retraining, built one way everywhere.
+
+Every notebook gets these configs from here, so the same baseline has the same hash and is trained once.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ltlib.config import RunConfig, base_config
+from ltlib.schedules import scale_epoch
+
+# name -> RunConfig changes on top of the 'ldam' schedule preset
+BASELINES: dict[str, dict[str, Any]] = {
+    "CE": {},
+    "RW": {"loss_weights": "rw"},
+    "RS": {"sampler": "cb"},
+    "Focal": {"loss": "focal", "focal_gamma": 1.0},
+    "CB-Focal": {"loss": "focal", "focal_gamma": 1.0, "loss_weights": "cb"},
+    "LDAM-DRW": {"loss": "ldam", "head": "cosine", "loss_weights": "cb", "reweight_from": 160},
+    "CE-DRW": {"loss_weights": "cb", "reweight_from": 160},
+    "CE-DRS": {"sampler_switch": [[160, "cb"]]},
+}
+
+# The learning manners of BBN §3 (representation or classifier): sampler / loss weights
+MANNERS: dict[str, dict[str, Any]] = {"CE": {}, "RW": {"loss_weights": "rw"}, "RS": {"sampler": "cb"}}
+
+
+def baseline(params: Any, name: str, **changes: Any) -> RunConfig:
+    """One baseline of SPEC §4 on the notebook's data/model parameters (DRW/DRS epochs scaled to P.epochs)."""
+    from ltlib.config import check_name
+
+    check_name("baseline", name, BASELINES)
+    ch = dict(BASELINES[name])
+    epochs = changes.get("epochs", vars(params).get("epochs", 200) if not isinstance(params, dict) else params.get("epochs", 200))
+    if "reweight_from" in ch:
+        ch["reweight_from"] = scale_epoch(ch["reweight_from"], epochs)
+    if "sampler_switch" in ch:
+        ch["sampler_switch"] = [[scale_epoch(e, epochs), s] for e, s in ch["sampler_switch"]]
+    ch.update(changes)
+    ch.setdefault("tag", name)
+    return base_config(params, "ldam", **ch)
+
+
+def baselines(params: Any, names: list[str] | None = None, **changes: Any) -> dict[str, RunConfig]:
+    """Several baselines by name (default: all of BASELINES)."""
+    return {n: baseline(params, n, **changes) for n in (names or list(BASELINES))}
+
+
+def retrain_classifier(stage1: RunConfig, manner: str = "RS", epochs: int = 10, train_parts: str = "classifier",
+                       **changes: Any) -> RunConfig:
+    """Stage 2: freeze stage1's backbone, train a fresh classifier with a learning manner (CE / RW / RS).
+
+    Cosine lr from stage1's lr, no warm-up, no DRW/DRS, the stage1 schedule's weight decay (cRT recipe).
+    """
+    d = {"init_from": stage1.to_dict(), "train_parts": train_parts, "reinit_head": True, "epochs": epochs,
+         "schedule": "cosine", "warmup_epochs": 0, "milestones": [], "sampler": "ib", "sampler_switch": [],
+         "loss_weights": "none", "reweight_from": 0, "loss": "ce", "head": "linear",
+         "tag": f"{stage1.tag or stage1.method}+{manner}"}
+    d.update(MANNERS[manner])
+    d.update(changes)
+    return stage1.replace(**d)

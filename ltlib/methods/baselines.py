@@ -25,20 +25,31 @@ BASELINES: dict[str, dict[str, Any]] = {
 MANNERS: dict[str, dict[str, Any]] = {"CE": {}, "RW": {"loss_weights": "rw"}, "RS": {"sampler": "cb"}}
 
 
+def deferred_epoch(e: int, epochs: int) -> int:
+    """Epoch of a DRW/DRS switch scaled from the 200-epoch schedule, kept inside the run (<= epochs - 1)."""
+    return min(scale_epoch(e, epochs), max(0, epochs - 1))
+
+
 def baseline(params: Any, name: str, **changes: Any) -> RunConfig:
-    """One baseline of SPEC §4 on the notebook's data/model parameters (DRW/DRS epochs scaled to P.epochs)."""
+    """One baseline of SPEC §4 on the notebook's data/model parameters (DRW/DRS epochs scaled to the epochs).
+
+    An `epochs` change rescales the schedule (milestones, warm-up) as well as the DRW/DRS epoch.
+    """
     from ltlib.config import check_name
 
     check_name("baseline", name, BASELINES)
+    p = dict(params) if isinstance(params, dict) else dict(vars(params))
+    if "epochs" in changes:
+        p["epochs"] = changes.pop("epochs")
+    epochs = p.setdefault("epochs", 200)
     ch = dict(BASELINES[name])
-    epochs = changes.get("epochs", vars(params).get("epochs", 200) if not isinstance(params, dict) else params.get("epochs", 200))
     if "reweight_from" in ch:
-        ch["reweight_from"] = scale_epoch(ch["reweight_from"], epochs)
+        ch["reweight_from"] = deferred_epoch(ch["reweight_from"], epochs)
     if "sampler_switch" in ch:
-        ch["sampler_switch"] = [[scale_epoch(e, epochs), s] for e, s in ch["sampler_switch"]]
+        ch["sampler_switch"] = [[deferred_epoch(e, epochs), s] for e, s in ch["sampler_switch"]]
     ch.update(changes)
     ch.setdefault("tag", name)
-    return base_config(params, "ldam", **ch)
+    return base_config(p, "ldam", **ch)
 
 
 def baselines(params: Any, names: list[str] | None = None, **changes: Any) -> dict[str, RunConfig]:

@@ -1,0 +1,272 @@
+"""Decoupling representation and classifier (Kang et al., ICLR 2020): joint samplers, cRT, NCM, τ-norm, LWS.
+
+Training runs are plain RunConfigs built on the shared baselines (so IB = CE and CB = RS are the same runs as in
+the other notebooks); the post-hoc classifiers (NCM, τ-norm) work on penultimate features of a finished run.
+τ is chosen on the held-out split, never on the test set.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn as nn
+
+from ltlib.analysis import GROUPS
+from ltlib.config import RunConfig
+from ltlib.heads import NCMHead, tau_normalize
+from ltlib.methods.baselines import baseline, retrain_classifier
+from ltlib.metrics import accuracy_report
+from ltlib.runs import Run
+
+# Joint-training samplers of Decoupling §3 (name in the paper -> ltlib sampler)
+SAMPLERS: dict[str, str] = {"IB": "ib", "CB": "cb", "sqrt": "sqrt", "PB": "pb"}
+# τ grid of SPEC §4: 0..2 step 0.1
+TAUS: list[float] = [round(0.1 * i, 1) for i in range(21)]
+# Decoupling Table 1 rows: which parts stage 2 retrains (CB sampler, from the IB joint model)
+PARTS: dict[str, dict[str, Any]] = {
+    "B+C": {"train_parts": "all"},
+    "B+C (0.1× lr)": {"train_parts": "all", "backbone_lr_mult": 0.1},
+    "LB+C": {"train_parts": "last_block"},
+    "C": {"train_parts": "classifier"},
+}
+
+
+# ------------------------------------------------------------------------------------ run configs
+
+def joint_configs(params: Any, **changes: Any) -> dict[str, RunConfig]:
+    """Joint training (backbone + linear classifier, CE) under the IB / CB / sqrt / PB samplers."""
+    ib = baseline(params, "CE", **changes)
+    cb = baseline(params, "RS", **changes)
+    return {"IB": ib, "CB": cb, "sqrt": ib.replace(sampler="sqrt", tag="Joint-sqrt"),
+            "PB": ib.replace(sampler="pb", tag="Joint-PB")}
+
+
+def crt_config(stage1: RunConfig, epochs: int = 10) -> RunConfig:
+    """cRT: a new linear classifier trained with the CB sampler on the frozen stage-1 backbone."""
+    return retrain_classifier(stage1, "RS", epochs)
+
+
+def lws_config(stage1: RunConfig, epochs: int = 10) -> RunConfig:
+    """LWS: the stage-1 linear classifier kept frozen, a per-class scale learned with the CB sampler."""
+    return retrain_classifier(stage1, "RS", epochs, train_parts="lws", head="lws", reinit_head=False,
+                              tag=f"{stage1.tag or stage1.method}+LWS")
+
+
+def parts_configs(stage1: RunConfig, epochs: int = 10) -> dict[str, RunConfig]:
+    """Decoupling Table 1: retrain B+C, B+C with the backbone at lr×0.1, last block + C, or C only (= cRT)."""
+    out = {}
+    for name, ch in PARTS.items():
+        tag = f"{stage1.tag or stage1.method}+{name}"
+        out[name] = crt_config(stage1, epochs) if ch["train_parts"] == "classifier" else \
+            retrain_classifier(stage1, "RS", epochs, tag=tag, **ch)
+    return out
+
+
+# ------------------------------------------------------------------------------------ features
+
+@dataclass
+class FeatureSet:
+    """Penultimate features and labels of a finished run: train (no augmentation), val and test."""
+
+    splits: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    counts: list[int]
+    head: nn.Module
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def logits(self, split: str, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """Linear logits f·Wᵀ (+ b) of a split."""
+        f = self.splits[split][0]
+        out = f @ weight.to(f).t()
+        return out if bias is None else out + bias.to(f)
+
+
+def extract_features(run: Run, device: str | torch.device = "cpu") -> FeatureSet:
+    """Features of the long-tailed training set (un-augmented), the held-out split and the test set."""
+    from ltlib.train import DeviceData, predict, resolve_device
+
+    dev = resolve_device(device)
+    method, model, data = run.load(dev)
+    dd = DeviceData(data, dev)
+    prec = run.config.precision
+    splits = {"train": (predict(method, model, dd.x, dd, precision=prec, features=True), dd.y)}
+    for name, (x, y) in dd.splits.items():
+        splits[name] = (predict(method, model, x, dd, precision=prec, features=True), y)
+    return FeatureSet(splits, list(data.counts), model.head, {"run_id": run.run_id, "tag": run.config.tag})
+
+
+# ------------------------------------------------------------------------------------ post-hoc classifiers
+
+@torch.no_grad()
+def _reports(fs: FeatureSet, scores: Any, splits: Sequence[str] = ("val", "test")) -> dict[str, dict]:
+    """accuracy_report of each split from a function split -> (N, C) scores."""
+    out = {}
+    for s in splits:
+        y = fs.splits[s][1]
+        if len(y):
+            out[s] = accuracy_report(scores(s).argmax(1).cpu(), y.cpu(), fs.counts)
+    return out
+
+
+def ncm(fs: FeatureSet, metric: str = "l2") -> tuple[NCMHead, dict[str, dict]]:
+    """NCM fitted on the training features; reports on val and test (metric 'l2' or 'cosine')."""
+    f, y = fs.splits["train"]
+    head = NCMHead.fit(f.float(), y, len(fs.counts), metric)
+    return head, _reports(fs, lambda s: head(fs.splits[s][0]))
+
+
+def joint_reports(fs: FeatureSet) -> dict[str, dict]:
+    """The run's own classifier re-evaluated on the stored features (with its bias)."""
+    return _reports(fs, lambda s: fs.head(fs.splits[s][0]).float())
+
+
+def tau_curve(fs: FeatureSet, taus: Sequence[float] = TAUS, splits: Sequence[str] = ("val", "test")) -> pd.DataFrame:
+    """Accuracy of the τ-normalised classifier (bias dropped) for each τ: columns tau, split, acc, groups."""
+    rows = []
+    for tau in taus:
+        w = tau_normalize(fs.head, tau).weight.detach()
+        for split, rep in _reports(fs, lambda s: fs.logits(s, w), splits).items():
+            rows.append({"tau": float(tau), "split": split, **{g: rep[g] for g in GROUPS}})
+    return pd.DataFrame(rows)
+
+
+def choose_tau(curve: pd.DataFrame, split: str = "val", metric: str = "acc") -> float:
+    """τ with the best held-out accuracy (ties: the smallest τ); never looks at the test rows."""
+    c = curve[curve["split"] == split]
+    if c.empty:
+        raise ValueError(f"no '{split}' rows to choose τ on (is the held-out split empty?)")
+    best = c[metric].max()
+    return float(c.loc[c[metric] >= best - 1e-12, "tau"].min())
+
+
+@dataclass
+class TauNorm:
+    """τ-normalisation result: the chosen τ, the full curve, and the reports at the chosen τ."""
+
+    tau: float
+    curve: pd.DataFrame
+    reports: dict[str, dict]
+    weight: torch.Tensor
+
+
+def tau_norm(fs: FeatureSet, taus: Sequence[float] = TAUS) -> TauNorm:
+    """Sweep τ, choose it on the held-out split, report val and test at that τ."""
+    curve = tau_curve(fs, taus)
+    tau = choose_tau(curve, "val")
+    w = tau_normalize(fs.head, tau).weight.detach()
+    return TauNorm(tau, curve, _reports(fs, lambda s: fs.logits(s, w)), w)
+
+
+@dataclass
+class PostHoc:
+    """NCM (L2, cosine) and τ-norm on one run's backbone."""
+
+    run_id: str
+    reports: dict[str, dict[str, dict]]     # classifier -> split -> accuracy report
+    tau: TauNorm
+
+
+def posthoc(run: Run, device: str | torch.device = "cpu", taus: Sequence[float] = TAUS) -> PostHoc:
+    """The training-free classifiers of Decoupling §4 on a finished joint run."""
+    fs = extract_features(run, device)
+    tn = tau_norm(fs, taus)
+    reports = {"NCM-L2": ncm(fs, "l2")[1], "NCM-cos": ncm(fs, "cosine")[1], "τ-norm": tn.reports}
+    return PostHoc(run.run_id, reports, tn)
+
+
+# ------------------------------------------------------------------------------------ tables
+
+def run_report(run: Run, split: str = "test", which: str = "last") -> dict:
+    """A trained run's accuracy report (last epoch by default: the weights the post-hoc classifiers use)."""
+    return run.metrics[which][split]
+
+
+def report_table(reports: dict[str, dict | Sequence[dict]], percent: bool = True) -> pd.DataFrame:
+    """Classifiers x GROUPS from accuracy reports; a list of reports (seeds) gives mean and *_std columns."""
+    rows = []
+    for name, reps in reports.items():
+        reps = [reps] if isinstance(reps, dict) else list(reps)
+        vals = pd.DataFrame([{g: r.get(g) for g in GROUPS} for r in reps]).astype(float)
+        scale = 100.0 if percent else 1.0
+        row: dict[str, Any] = {"method": name, "seeds": len(reps)}
+        for g in GROUPS:
+            row[g] = scale * vals[g].mean()
+            if len(reps) > 1:
+                row[f"{g}_std"] = scale * vals[g].std(ddof=1)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("method")
+
+
+def weight_norms(head_or_weight: nn.Module | torch.Tensor) -> np.ndarray:
+    """Per-class L2 norms of a classifier weight matrix (or of a head's .weight)."""
+    w = head_or_weight if isinstance(head_or_weight, torch.Tensor) else head_or_weight.weight
+    return w.detach().float().norm(dim=1).cpu().numpy()
+
+
+def norm_size_correlation(norms: Sequence[float], counts: Sequence[int]) -> float:
+    """Spearman correlation between per-class weight norms and training-class sizes."""
+    a = pd.Series(np.asarray(norms, dtype=float)).rank().to_numpy()
+    b = pd.Series(np.asarray(counts, dtype=float)).rank().to_numpy()
+    if a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def _fmt(x: float) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.1f}"
+
+
+def check_claims(joint: pd.DataFrame, classifiers: pd.DataFrame, parts: pd.DataFrame, curve: pd.DataFrame,
+                 norms: dict[str, Sequence[float]], counts: Sequence[int], tail: str = "tail",
+                 head: str = "head") -> pd.DataFrame:
+    """Decoupling's claims, each with the measured numbers and whether it held here.
+
+    joint: samplers x GROUPS (%), classifiers: classifiers on the IB backbone x GROUPS (%),
+    parts: Table-1 rows x GROUPS (%), curve: tau_curve() of the IB backbone (fractions), norms: per-class norms.
+    `tail`/`head` name the groups used (head/tail thirds on 10-class sets; many/few where they are populated).
+    """
+    rows = []
+
+    def add(claim: str, measured: str, held: bool) -> None:
+        rows.append({"claim (Decoupling)": claim, "measured here": measured, "held": bool(held)})
+
+    best_joint = joint["acc"].idxmax()
+    add("Joint: PB sampling gives the best overall accuracy", f"best joint: {best_joint} "
+        f"({_fmt(joint.loc[best_joint, 'acc'])}%), PB {_fmt(joint.loc['PB', 'acc'])}%", best_joint == "PB")
+    best_head = joint[head].idxmax()
+    add(f"Joint: IB sampling gives the best {head} accuracy", f"best {head}: {best_head} "
+        f"({_fmt(joint.loc[best_head, head])}%)", joint.loc["IB", head] >= joint[head].max() - 1e-9)
+    j = classifiers.loc["Joint", "acc"]
+    for name in ("cRT", "τ-norm"):
+        if name in classifiers.index:
+            add(f"{name} beats the joint classifier overall", f"{_fmt(classifiers.loc[name, 'acc'])}% vs "
+                f"{_fmt(j)}%", classifiers.loc[name, "acc"] > j)
+            add(f"{name} raises {tail} accuracy", f"{_fmt(classifiers.loc[name, tail])}% vs "
+                f"{_fmt(classifiers.loc['Joint', tail])}%", classifiers.loc[name, tail] > classifiers.loc["Joint", tail])
+    ncm_best = classifiers.loc[["NCM-L2", "NCM-cos"], "acc"].max()
+    best_trained = classifiers.loc[[c for c in ("cRT", "τ-norm") if c in classifiers.index], "acc"].max()
+    add("NCM is competitive but a little below cRT / τ-norm", f"NCM {_fmt(ncm_best)}% vs {_fmt(best_trained)}%",
+        ncm_best <= best_trained)
+    best_part = parts["acc"].idxmax()
+    add("Which parts: retraining C only is best, B+C worst", f"best: {best_part} ({_fmt(parts['acc'].max())}%), "
+        f"worst: {parts['acc'].idxmin()} ({_fmt(parts['acc'].min())}%)",
+        best_part == "C" and parts["acc"].idxmin() == "B+C")
+    t = curve[curve["split"] == "test"].sort_values("tau")
+    if len(t) > 1:
+        first, last = t.iloc[0], t.iloc[-1]
+        add(f"Raising τ lowers {head} and raises {tail} accuracy",
+            f"τ {first.tau:g}→{last.tau:g}: {head} {_fmt(100 * first[head])}→{_fmt(100 * last[head])}%, "
+            f"{tail} {_fmt(100 * first[tail])}→{_fmt(100 * last[tail])}%",
+            last[head] < first[head] and last[tail] > first[tail])
+    if "Joint" in norms:
+        rho = norm_size_correlation(norms["Joint"], counts)
+        add("Joint weight norms grow with class size", f"Spearman ρ = {rho:.2f}", rho > 0.5)
+    for name in ("cRT", "τ-norm", "LWS"):
+        if name in norms and "Joint" in norms:
+            spread = lambda n: float(np.max(n) / np.min(n))  # noqa: E731
+            add(f"{name} weight norms are flatter than joint", f"max/min {spread(norms[name]):.2f} vs "
+                f"{spread(norms['Joint']):.2f}", spread(norms[name]) < spread(norms["Joint"]))
+    return pd.DataFrame(rows)

@@ -1,8 +1,259 @@
-"""BBN: bilateral-branch network with cumulative learning (Zhou et al., CVPR 2020)."""
+"""BBN: bilateral-branch network with cumulative learning (Zhou et al., CVPR 2020; SPEC §4 "BBN").
+
+Two branches share the backbone trunk and each owns a copy of the last residual block. The conventional
+branch sees instance-balanced batches, the re-balancing branch reversed-sampler batches; the logits are
+`z = α·W_c f_c + (1 − α)·W_r f_r` (one linear over `[α f_c, (1 − α) f_r]`), the loss
+`α·CE(z, y_c) + (1 − α)·CE(z, y_r)`, with `α = 1 − (T/T_max)²` (T = 0-based epoch, as the official code's
+`(epoch − 1)/max_epoch`) and α = 0.5 at test time. The official code's variant scales the mixed features
+by 2 (`variant="official"`); its Nesterov momentum and warm-up from lr/3 are RunConfig fields (OFFICIAL).
+
+Feature quality (BBN Table 5): `branch="conventional"|"rebalancing"` turns a run into a plain one-branch
+model (same state-dict keys as the two-branch model), so the engine's `init_from` + `train_parts=
+"classifier"` freezes that branch and retrains a linear classifier on it (`branch_retrain_config`).
+"""
 from __future__ import annotations
 
-from ltlib.methods.base import Method
+import copy
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from ltlib.config import ConfigError, RunConfig, base_config, check_name
+from ltlib.heads import build_head
+from ltlib.methods.base import Batch, Method, sampler_at
+from ltlib.models import LTModel, build_backbone
+
+# Table 4 adaptors: alpha as a function of t = T / T_max in [0, 1) ("beta" is drawn per step instead).
+ADAPTORS: dict[str, Callable[[float], float]] = {
+    "equal": lambda t: 0.5,
+    "beta": lambda t: float("nan"),                       # alpha ~ Beta(0.2, 0.2), drawn per step (seeded)
+    "parabolic_increment": lambda t: t ** 2,
+    "linear_decay": lambda t: 1.0 - t,
+    "cosine_decay": lambda t: math.cos(t * math.pi / 2),
+    "parabolic_decay": lambda t: 1.0 - t ** 2,            # the paper's Eq. (5)
+}
+# Table 3: samplers of the re-balancing branch (names of ltlib.samplers.SAMPLERS)
+REBALANCE_SAMPLERS = ["uniform", "balanced", "reversed"]
+VARIANTS = {"paper": 1.0, "official": 2.0}                # scale of the mixed features
+BRANCHES = ["", "conventional", "rebalancing"]
+BETA_A = 0.2
+# The official code's optimiser settings (SPEC §4): RunConfig changes on top of the "bbn" preset
+OFFICIAL: dict[str, Any] = {"nesterov": True, "warmup_start": 1 / 3, "method_args": {"variant": "official"}}
+
+
+@dataclass
+class BBNArgs:
+    """Method arguments of BBN (RunConfig.method_args)."""
+
+    rebalance_sampler: str = "reversed"   # sampler of the re-balancing branch: reversed | balanced | uniform | ...
+    adaptor: str = "parabolic_decay"      # alpha schedule: see ADAPTORS (Table 4)
+    variant: str = "paper"                # paper: z = a W_c f_c + (1-a) W_r f_r | official: 2x scaled features
+    branch: str = ""                      # "" (BBN) | conventional | rebalancing: one-branch model (Table 5)
+
+    def __post_init__(self) -> None:
+        from ltlib.samplers import SAMPLERS
+
+        check_name("BBN rebalance_sampler", self.rebalance_sampler, SAMPLERS)
+        check_name("BBN adaptor", self.adaptor, ADAPTORS)
+        check_name("BBN variant", self.variant, VARIANTS)
+        if self.branch not in BRANCHES:
+            raise ConfigError(f"BBN branch must be one of {BRANCHES}, got {self.branch!r}")
+
+
+def alpha_at(adaptor: str, epoch: int, epochs: int, seed: int = 0, step: int = 0) -> float:
+    """α for an epoch (0-based) of `epochs`; 'beta' draws Beta(0.2, 0.2) from a generator seeded by (seed, epoch, step)."""
+    check_name("BBN adaptor", adaptor, ADAPTORS)
+    if adaptor == "beta":
+        return float(np.random.default_rng([seed, epoch, step]).beta(BETA_A, BETA_A))
+    return float(ADAPTORS[adaptor](epoch / epochs))
+
+
+def alpha_curve(adaptors: list[str], epochs: int, seed: int = 0) -> "Any":
+    """Long table (adaptor, epoch, alpha) of each adaptor over a run; 'beta' shows its first step per epoch."""
+    import pandas as pd
+
+    return pd.DataFrame([{"adaptor": a, "epoch": e + 1, "alpha": alpha_at(a, e, epochs, seed)}
+                         for a in adaptors for e in range(epochs)])
+
+
+class BBNBackbone(nn.Module):
+    """Shared trunk + conventional last block (inside `net`) + a deep copy for the re-balancing branch."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+        self.rb_block = copy.deepcopy(net.last_block)
+        self.branch_dim = net.out_dim
+        self.out_dim = 2 * net.out_dim
+
+    @property
+    def cb_block(self) -> nn.Module:
+        """The conventional branch's last residual block."""
+        return self.net.last_block
+
+    @property
+    def last_block(self) -> nn.Module:
+        """Both branches' last blocks (for train_parts='last_block')."""
+        return nn.ModuleList([self.cb_block, self.rb_block])
+
+    def branch(self, x: torch.Tensor, which: str) -> torch.Tensor:
+        """Pooled features of one branch ('conventional' or 'rebalancing')."""
+        block = self.cb_block if which == "conventional" else self.rb_block
+        return block(self.net.forward_trunk(x)).mean(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[f_c, f_r] of the same images (one trunk pass)."""
+        t = self.net.forward_trunk(x)
+        return torch.cat([self.cb_block(t).mean(dim=(2, 3)), self.rb_block(t).mean(dim=(2, 3))], dim=1)
+
+
+class BranchBackbone(BBNBackbone):
+    """One BBN branch as a plain backbone (same parameters and keys as BBNBackbone; Table 5)."""
+
+    def __init__(self, net: nn.Module, which: str) -> None:
+        super().__init__(net)
+        self.which = which
+        self.out_dim = self.branch_dim
+
+    @property
+    def last_block(self) -> nn.Module:
+        """This branch's last block."""
+        return self.cb_block if self.which == "conventional" else self.rb_block
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled features of this branch."""
+        return self.branch(x, self.which)
+
+
+class BBNModel(nn.Module):
+    """Two-branch BBN: `.backbone` (BBNBackbone) and `.head` = [W_c | W_r] as one linear over 2D features."""
+
+    def __init__(self, backbone: BBNBackbone, num_classes: int, scale: float = 1.0) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Linear(backbone.out_dim, num_classes)
+        self.scale = scale
+
+    def mix(self, f_c: torch.Tensor, f_r: torch.Tensor, alpha: float) -> torch.Tensor:
+        """z = α·W_c f_c + (1 − α)·W_r f_r (+ bias), times the variant's feature scale."""
+        return self.head(self.scale * torch.cat([alpha * f_c, (1 - alpha) * f_r], dim=1))
+
+    def branch_logits(self, f: torch.Tensor, which: str) -> torch.Tensor:
+        """One branch's own logits W f (+ bias), the other branch's features set to zero."""
+        z = torch.zeros_like(f)
+        return self.head(self.scale * (torch.cat([f, z], 1) if which == "conventional" else torch.cat([z, f], 1)))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """[f_c, f_r] of the same images."""
+        return self.backbone(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Test-time logits: α = 0.5."""
+        f = self.backbone(x)
+        d = self.backbone.branch_dim
+        return self.mix(f[:, :d], f[:, d:], 0.5)
+
+
+def split_weight(model: BBNModel) -> dict[str, torch.Tensor]:
+    """W_c, W_r and the combined [W_c | W_r] classifier weights, each (C, ·)."""
+    w = model.head.weight.detach()
+    d = model.backbone.branch_dim
+    return {"BBN-CB": w[:, :d], "BBN-RB": w[:, d:], "BBN-ALL": w}
+
+
+def branch_weight_norms(model: BBNModel) -> dict[str, np.ndarray]:
+    """Per-class L2 norms of W_c, W_r and [W_c | W_r] (BBN Fig. 4)."""
+    return {k: w.float().norm(dim=1).cpu().numpy() for k, w in split_weight(model).items()}
 
 
 class BBNMethod(Method):
-    """Placeholder until the BBN issue lands."""
+    """Two sampler streams, two branches, cumulative α; with Args.branch set, one plain branch (Table 5)."""
+
+    Args = BBNArgs
+
+    def __init__(self, cfg: RunConfig, data: Any) -> None:
+        super().__init__(cfg, data)
+        self.steps = max(1, -(-len(data.train.y) // cfg.batch_size))
+
+    # -- model
+    def build_model(self) -> nn.Module:
+        """BBNModel, or LTModel(BranchBackbone, head) when Args.branch is set."""
+        net = build_backbone(self.cfg.arch, self.data.in_channels)
+        if self.args.branch:
+            back = BranchBackbone(net, self.args.branch)
+            return LTModel(back, build_head(self.cfg.head, back.out_dim, self.num_classes))
+        if self.cfg.head != "linear":
+            raise ConfigError(f"BBN uses a linear classifier over both branches; head={self.cfg.head!r}")
+        return BBNModel(BBNBackbone(net), self.num_classes, VARIANTS[self.args.variant])
+
+    # -- batches
+    def streams(self, epoch: int) -> list[str]:
+        """[conventional sampler (cfg.sampler, IB), re-balancing sampler]; one stream for a single branch."""
+        first = sampler_at(self.cfg, epoch)
+        return [first] if self.args.branch else [first, self.args.rebalance_sampler]
+
+    def alpha(self, epoch: int, progress: float = 0.0) -> float:
+        """Training α at an epoch (per step for the 'beta' adaptor, from the fractional progress)."""
+        step = int(round((progress * self.cfg.epochs - epoch) * self.steps))
+        return alpha_at(self.args.adaptor, epoch, self.cfg.epochs, self.cfg.seed, step)
+
+    # -- loss and prediction
+    def mixed_loss(self, z: torch.Tensor, y_c: torch.Tensor, y_r: torch.Tensor, alpha: float) -> torch.Tensor:
+        """α·CE(z, y_c) + (1 − α)·CE(z, y_r) with the configured criterion (class weights apply)."""
+        return alpha * self.criterion(z, y_c) + (1 - alpha) * self.criterion(z, y_r)
+
+    def loss(self, model: nn.Module, batches: list[Batch], epoch: int,
+             progress: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mixed BBN loss; the returned logits are the conventional branch's own (W_c f_c) on stream 1."""
+        if self.args.branch:
+            return super().loss(model, batches, epoch, progress)
+        b_c, b_r = batches
+        f_c = model.backbone.branch(b_c.x, "conventional")
+        f_r = model.backbone.branch(b_r.x, "rebalancing")
+        a = self.alpha(epoch, progress)
+        z = model.mix(f_c, f_r, a)
+        return self.mixed_loss(z, b_c.y, b_r.y, a), model.branch_logits(f_c.detach(), "conventional")
+
+    def predict(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Test-time logits (α = 0.5 for the two-branch model)."""
+        return model(x)
+
+    def features(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Concatenated [f_c, f_r] (one branch's features for a branch model)."""
+        return model.features(x)
+
+    def classifier_weight(self, model: nn.Module) -> Optional[torch.Tensor]:
+        """(C, 2D) [W_c | W_r] of BBN ('BBN-ALL'), or the branch model's (C, D) classifier."""
+        w = getattr(model.head, "weight", None)
+        return None if w is None else w.detach()
+
+
+# ------------------------------------------------------------------ configs the notebooks share
+
+def bbn_config(params: Any, tag: str = "BBN", **changes: Any) -> RunConfig:
+    """BBN on the notebook's data/model parameters with the BBN schedule preset (method_args merged)."""
+    args = {**changes.pop("method_args", {})}
+    return base_config(params, "bbn", method="bbn", method_args=args, tag=tag, **changes)
+
+
+def official_config(params: Any, tag: str = "BBN (official)", **changes: Any) -> RunConfig:
+    """The official code's variant: 2x-scaled concatenated features, Nesterov, warm-up from lr/3."""
+    d = {**OFFICIAL, **changes}
+    d["method_args"] = {**OFFICIAL["method_args"], **changes.get("method_args", {})}
+    return bbn_config(params, tag=tag, **d)
+
+
+def branch_retrain_config(stage1: RunConfig, branch: str, manner: str = "RS", epochs: int = 10,
+                          **changes: Any) -> RunConfig:
+    """Table 5: freeze one BBN branch (trunk + its last block), retrain a fresh linear classifier on it."""
+    from ltlib.methods.baselines import retrain_classifier
+
+    if branch not in BRANCHES[1:]:
+        raise ConfigError(f"branch must be 'conventional' or 'rebalancing', got {branch!r}")
+    tag = f"{stage1.tag or 'BBN'}-{'CB' if branch == 'conventional' else 'RB'}+{manner}"
+    return retrain_classifier(stage1, manner, epochs, method_args={**stage1.method_args, "branch": branch},
+                              tag=tag, **changes)

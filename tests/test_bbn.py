@@ -1,0 +1,123 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ltlib.config import ConfigError, RunConfig
+from ltlib.methods.base import Batch
+from ltlib.methods.bbn import (ADAPTORS, BBNModel, alpha_at, branch_retrain_config, branch_weight_norms,
+                               split_weight)
+from ltlib.train import build_for, fit
+
+
+@pytest.mark.parametrize("adaptor,start,mid,end", [
+    ("equal", 0.5, 0.5, 0.5),
+    ("parabolic_increment", 0.0, 0.25, 0.81),
+    ("linear_decay", 1.0, 0.5, 0.1),
+    ("cosine_decay", 1.0, math.cos(math.pi / 4), math.cos(0.9 * math.pi / 2)),
+    ("parabolic_decay", 1.0, 0.75, 0.19),
+])
+def test_alpha_schedules(adaptor, start, mid, end):
+    # T is the 0-based epoch, T_max the number of epochs (official code: (epoch - 1) / max_epoch)
+    assert alpha_at(adaptor, 0, 10) == pytest.approx(start)
+    assert alpha_at(adaptor, 5, 10) == pytest.approx(mid)
+    assert alpha_at(adaptor, 9, 10) == pytest.approx(end)
+
+
+def test_beta_adaptor_seeded_per_step():
+    a = [alpha_at("beta", 3, 10, seed=0, step=s) for s in range(50)]
+    assert all(0 <= x <= 1 for x in a) and len(set(a)) == 50
+    assert a == [alpha_at("beta", 3, 10, seed=0, step=s) for s in range(50)]
+    assert alpha_at("beta", 3, 10, seed=1, step=0) != a[0]
+    # Beta(0.2, 0.2) is U-shaped: most draws near 0 or 1
+    many = [alpha_at("beta", e, 10, step=s) for e in range(10) for s in range(40)]
+    assert sum(x < 0.1 or x > 0.9 for x in many) / len(many) > 0.5
+    assert set(ADAPTORS) == {"equal", "beta", "parabolic_increment", "linear_decay", "cosine_decay",
+                             "parabolic_decay"}
+
+
+def _method(tiny_cfg, **args):
+    return build_for(tiny_cfg.replace(method="bbn", method_args=args))
+
+
+def test_mixed_loss_matches_formula(tiny_cfg):
+    method, model, _ = _method(tiny_cfg)
+    torch.manual_seed(0)
+    z, yc, yr = torch.randn(5, 4), torch.randint(0, 4, (5,)), torch.randint(0, 4, (5,))
+    a = 0.3
+    want = a * F.cross_entropy(z, yc) + (1 - a) * F.cross_entropy(z, yr)
+    assert method.mixed_loss(z, yc, yr, a).item() == pytest.approx(want.item(), rel=1e-6)
+    # class weights of the configured criterion still apply
+    method.criterion.set_weight(torch.tensor([1.0, 2.0, 3.0, 4.0]))
+    w = method.criterion.weight
+    want = a * F.cross_entropy(z, yc, weight=w) + (1 - a) * F.cross_entropy(z, yr, weight=w)
+    assert method.mixed_loss(z, yc, yr, a).item() == pytest.approx(want.item(), rel=1e-6)
+
+
+def test_logits_formula_and_test_time_alpha(tiny_cfg):
+    for variant, scale in (("paper", 1.0), ("official", 2.0)):
+        method, model, _ = _method(tiny_cfg, variant=variant)
+        model.eval()
+        x = torch.randn(3, 3, 8, 8)
+        d = model.backbone.branch_dim
+        f = model.features(x)
+        fc, fr = f[:, :d], f[:, d:]
+        w = split_weight(model)
+        b = model.head.bias
+        a = 0.7
+        z = model.mix(fc, fr, a)
+        assert torch.allclose(z, scale * (a * fc @ w["BBN-CB"].T + (1 - a) * fr @ w["BBN-RB"].T) + b, atol=1e-5)
+        # test time: alpha = 0.5, both branches on the same images
+        assert torch.allclose(method.predict(model, x), model.mix(fc, fr, 0.5), atol=1e-6)
+        assert torch.allclose(fc, model.backbone.branch(x, "conventional"), atol=1e-6)
+        assert torch.allclose(fr, model.backbone.branch(x, "rebalancing"), atol=1e-6)
+        assert method.classifier_weight(model).shape == (4, 2 * d)
+        assert set(branch_weight_norms(model)) == {"BBN-CB", "BBN-RB", "BBN-ALL"}
+
+
+def test_branches_share_trunk_not_last_block(tiny_cfg):
+    method, model, _ = _method(tiny_cfg)
+    back = model.backbone
+    assert back.cb_block is not back.rb_block
+    cb = {id(p) for p in back.cb_block.parameters()}
+    rb = {id(p) for p in back.rb_block.parameters()}
+    assert cb and rb and not cb & rb
+    trunk = {id(p) for p in back.net.parameters()} - cb
+    assert trunk and not trunk & rb
+    # a loss on the re-balancing branch alone reaches the shared trunk and its own block, not the other block
+    back.branch(torch.randn(2, 3, 8, 8), "rebalancing").sum().backward()
+    assert all(p.grad is None for p in back.cb_block.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in back.rb_block.parameters())
+    assert back.net.conv1.weight.grad is not None
+    assert method.streams(0) == ["ib", "reversed"]
+    assert _method(tiny_cfg, rebalance_sampler="balanced")[0].streams(0) == ["ib", "balanced"]
+
+
+def test_loss_step_and_bad_args(tiny_cfg):
+    method, model, data = _method(tiny_cfg, adaptor="beta")
+    x = torch.randn(6, 3, 8, 8)
+    yc, yr = torch.randint(0, 4, (6,)), torch.randint(0, 4, (6,))
+    loss, logits = method.loss(model, [Batch(x, yc, yc), Batch(x, yr, yr)], 1, 1.5 / 3)
+    assert loss.ndim == 0 and torch.isfinite(loss) and logits.shape == (6, 4)
+    with pytest.raises(ConfigError, match="adaptor"):
+        RunConfig(method="bbn", method_args={"adaptor": "parabolic"})
+    with pytest.raises(ConfigError, match="unknown method_args key"):
+        RunConfig(method="bbn", method_args={"sampler": "reversed"})
+
+
+def test_tiny_fit_and_branch_retraining(tiny_cfg, tmp_path):
+    cfg = tiny_cfg.replace(method="bbn", epochs=2)
+    run = fit(cfg, runs_dir=tmp_path, progress="none")
+    assert run.finished and len(run.history) == 2 and run.history["loss"].notna().all()
+    assert (run.history["sampler"] == "ib+reversed").all()
+    s2 = branch_retrain_config(cfg, "rebalancing", "RS", epochs=1)
+    r2 = fit(s2, runs_dir=tmp_path, progress="none")
+    assert r2.finished and r2.meta["stage1"] == cfg.run_id()
+    # the frozen branch equals the stage-1 re-balancing branch
+    _, m1, _ = run.load()
+    _, m2, _ = r2.load()
+    x = torch.randn(2, 3, 8, 8)
+    m1.eval(), m2.eval()
+    assert torch.allclose(m1.backbone.branch(x, "rebalancing"), m2.features(x), atol=1e-5)
+    assert isinstance(m1, BBNModel) and not isinstance(m2, BBNModel)

@@ -1,0 +1,129 @@
+"""ResLT: branch class masks, the loss formula, fusion at inference, and a tiny end-to-end fit."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ltlib.config import ConfigError, RunConfig
+from ltlib.methods.reslt import (NAIVE_BASELINES, ResLTHead, ResLTMethod, branch_masks, default_alpha, fuse,
+                                 frequency_groups, reslt_loss)
+from ltlib.train import fit
+
+COUNTS = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]   # CIFAR-10-LT IR100 (SPEC §1)
+
+
+def test_groups_and_nested_masks():
+    shuffled = [COUNTS[i] for i in (3, 0, 9, 5, 1, 7, 2, 8, 4, 6)]   # class order must not matter
+    assert frequency_groups(COUNTS, 3) == [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    g = frequency_groups(shuffled, 3)
+    assert [sorted(shuffled[c] for c in grp) for grp in g] == [sorted(COUNTS[:4]), sorted(COUNTS[4:7]), sorted(COUNTS[7:])]
+    m = branch_masks(COUNTS, 3)
+    assert m.shape == (3, 10) and m[0].all()
+    assert m[1].tolist() == [False] * 4 + [True] * 6 and m[2].tolist() == [False] * 7 + [True] * 3
+    assert (m[0] >= m[1]).all() and (m[1] >= m[2]).all()           # nested: 0 ⊃ 1 ⊃ 2
+    d = branch_masks(COUNTS, 3, nested=False)
+    assert (d.sum(0) == 1).all() and d[0, :4].all()                # disjoint groups cover every class once
+    for G in (2, 4, 5):
+        mg = branch_masks(COUNTS, G)
+        assert mg[0].all() and all((mg[i] >= mg[i + 1]).all() for i in range(G - 1))
+    with pytest.raises(ConfigError):
+        frequency_groups([5, 3], 3)
+
+
+def _manual(z, y, masks, alpha):
+    fused = z.sum(1)
+    lb = 0.0
+    for i in range(z.shape[1]):
+        s = masks[i, y]
+        if s.any():
+            lb = lb + F.cross_entropy(z[s, i], y[s])
+    return (1 - alpha) * F.cross_entropy(fused, y) + alpha * lb
+
+
+def test_loss_equals_formula():
+    torch.manual_seed(0)
+    counts = [50, 30, 20, 10, 6, 3]
+    masks = branch_masks(counts, 3)                    # groups {0,1} {2,3} {4,5}
+    z = torch.randn(7, 3, 6)
+    y = torch.tensor([0, 1, 2, 3, 4, 5, 1])
+    for alpha in (0.0, 0.3, 0.995, 1.0):
+        loss, fused = reslt_loss(z, y, masks, alpha)
+        assert torch.allclose(loss, _manual(z, y, masks, alpha), atol=1e-6)
+        assert torch.allclose(fused, z.sum(1))
+    # no tail sample in the batch: the tail branch adds 0 (no NaN)
+    y2 = torch.tensor([0, 1, 0, 1, 2, 3, 1])
+    loss2, _ = reslt_loss(z, y2, masks, 0.5)
+    assert torch.isfinite(loss2) and torch.allclose(loss2, _manual(z, y2, masks, 0.5), atol=1e-6)
+    # official normalisation: summed per-sample branch losses over the number of (branch, sample) pairs
+    ce = torch.stack([F.cross_entropy(z[:, i], y, reduction="none") for i in range(3)], 1)
+    member = masks[:, y].t().float()
+    expected = 0.5 * F.cross_entropy(z.sum(1), y) + 0.5 * (ce * member).sum() / member.sum()
+    assert torch.allclose(reslt_loss(z, y, masks, 0.5, "official")[0], expected, atol=1e-6)
+    # no shortcut: the fusion loss uses the main branch only
+    l3, f3 = reslt_loss(z, y, masks, 0.4, shortcut=False)
+    assert torch.allclose(f3, z[:, 0])
+    assert torch.allclose(l3, 0.6 * F.cross_entropy(z[:, 0], y) + 0.4 * (_manual(z, y, masks, 1.0)), atol=1e-6)
+
+
+def test_inference_sums_branch_logits(tiny_cfg):
+    from ltlib.train import build_for
+
+    method, model, _ = build_for(tiny_cfg.replace(method="reslt", method_args={"num_groups": 3}))
+    model.eval()
+    x = torch.randn(5, 3, 8, 8)
+    with torch.no_grad():
+        zb = model.branch_logits(x)
+        assert zb.shape == (5, 3, 4)
+        assert torch.allclose(method.predict(model, x), zb.sum(1), atol=1e-5)
+        assert torch.allclose(model(x), zb.sum(1), atol=1e-5)
+    z = torch.randn(4, 3, 5)
+    assert torch.equal(fuse(z, "max").argmax(1), torch.cat(list(z.unbind(1)), 1).argmax(1) % 5)
+    assert torch.allclose(fuse(z, "softmax"), z.softmax(-1).sum(1))
+    assert torch.allclose(fuse(z, "sum", shortcut=False), z[:, 0])
+
+
+@pytest.mark.parametrize("variant", ["conv", "bn"])
+def test_head_variants_and_no_specialisation(variant):
+    fmap = torch.randn(6, 8, 4, 4)
+    h = ResLTHead(8, 5, 3, variant)
+    assert h(fmap).shape == (6, 3, 5)
+    with torch.no_grad():
+        h.bn.weight.uniform_(0.5, 1.5)                             # BN branches start equal; train apart
+    assert not torch.allclose(h(fmap)[:, 0], h(fmap)[:, 1])        # specialised branches differ
+    same = ResLTHead(8, 5, 3, variant, shared_classifier=False, specialised=False)
+    out = same(fmap)
+    assert torch.allclose(out[:, 0], out[:, 1]) and torch.allclose(out[:, 1], out[:, 2])
+    per = ResLTHead(8, 5, 4, variant, shared_classifier=False)
+    assert per(fmap).shape == (6, 4, 5) and per.weight.shape == (5, 32)
+
+
+def test_args_validation():
+    with pytest.raises(ConfigError, match="did you mean 'alpha'"):
+        RunConfig(method="reslt", method_args={"alpah": 0.9})
+    with pytest.raises(ConfigError, match="variant"):
+        RunConfig(method="reslt", method_args={"variant": "conv3"})
+    with pytest.raises(ConfigError, match="alpha"):
+        RunConfig(method="reslt", method_args={"alpha": 1.5})
+    assert RunConfig(method="reslt", method_args={"alpha": 1}).method_args == {"alpha": 1}
+    assert default_alpha("cifar100", 10) == 0.72 and default_alpha("cifar10", 100) == 0.998
+    assert default_alpha("fmnist", 100) == 0.995
+
+
+def test_tiny_fit(tiny_cfg, tmp_path):
+    cfg = tiny_cfg.replace(method="reslt", method_args={"alpha": 0.9}, nesterov=True, weight_decay=5e-4)
+    run = fit(cfg, runs_dir=tmp_path, progress="none")
+    h = run.history
+    assert len(h) == cfg.epochs and h["loss"].notna().all()
+    assert run.metrics["last"]["test"]["acc"] > 0.25
+    method, model, data = run.load()
+    assert isinstance(method, ResLTMethod) and method.classifier_weight(model).shape[0] == 4
+    # the naive baselines and the variants build, and their loss back-propagates
+    from ltlib.methods.base import Batch
+    from ltlib.train import build_for
+
+    x, y = torch.randn(8, 3, 8, 8), torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+    for args in [*NAIVE_BASELINES.values(), {"no_shortcut": True}, {"no_specialisation": True},
+                 {"variant": "bn", "num_groups": 2, "shared_classifier": False}]:
+        m, net, _ = build_for(tiny_cfg.replace(method="reslt", method_args=args), data)
+        loss, logits = m.loss(net, [Batch(x, y, torch.arange(8))], 0, 0.0)
+        loss.backward()
+        assert torch.isfinite(loss) and logits.shape == (8, 4) and m.predict(net, x).shape == (8, 4)

@@ -113,3 +113,15 @@ def group_bars(table: pd.DataFrame, groups: Sequence[str] = ("head", "mid", "tai
 def group_names(counts: Sequence[int]) -> dict[int, str]:
     """class -> 'head'/'mid'/'tail'."""
     return {c: g for g in ("head", "mid", "tail") for c in shot_groups(counts)[g]}
+
+
+def heatmaps(tables: dict[str, pd.DataFrame], fmt: str = ".1f", cmap: str = "rocket_r", xlabel: str = "",
+             ylabel: str = "", suptitle: str = "") -> plt.Figure:
+    """Several annotated heatmaps side by side (e.g. the diagnosis grid overall and on the tail)."""
+    fig, axes = plt.subplots(1, len(tables), figsize=(4.0 * len(tables), 3.6), squeeze=False)
+    for ax, (title, table) in zip(axes[0], tables.items()):
+        heatmap(table, title, fmt=fmt, cmap=cmap, xlabel=xlabel, ylabel=ylabel, ax=ax)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig

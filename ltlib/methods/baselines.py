@@ -70,3 +70,20 @@ def retrain_classifier(stage1: RunConfig, manner: str = "RS", epochs: int = 10, 
     d.update(MANNERS[manner])
     d.update(changes)
     return stage1.replace(**d)
+
+
+def diagnosis(params: Any, stage2_epochs: int = 10, representation_dataset: str | None = None,
+              **changes: Any) -> dict[tuple[str, str], RunConfig]:
+    """BBN §3 grid: (representation manner, classifier manner) -> stage-2 config on a frozen stage-1 backbone.
+
+    Stage 1 is baseline(params, manner) (shared with every notebook); representation_dataset learns it on
+    another dataset at the same imbalance ratio (BBN Fig. 2 right: CIFAR-100-IR50 features for CIFAR-10-IR50).
+    """
+    p = dict(params) if isinstance(params, dict) else dict(vars(params))
+    target = {}
+    if representation_dataset and representation_dataset != p.get("dataset"):
+        target = {k: p[k] for k in ("dataset", "max_per_class", "data_root") if k in p}
+        p["dataset"] = representation_dataset
+    stage1 = {m: baseline(p, m) for m in MANNERS}
+    return {(r, c): retrain_classifier(stage1[r], c, epochs=stage2_epochs, **target, **changes)
+            for r in MANNERS for c in MANNERS}

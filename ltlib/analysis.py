@@ -1,12 +1,13 @@
 """Analyses shared by the notebooks: sampler statistics, summary tables over seeds, per-class views."""
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
+from ltlib.config import RunConfig
 from ltlib.data import long_tail_counts
 from ltlib.runs import Run
 from ltlib.samplers import build_sampler
@@ -74,6 +75,261 @@ def weight_norms(run: Run) -> np.ndarray:
     method, model, _ = run.load()
     w = method.classifier_weight(model)
     return w.float().norm(dim=1).cpu().numpy()
+
+
+# ------------------------------------------------------------------ methods available to the analyses
+
+def method_ready(name: str) -> bool:
+    """True when a registered Method class is implemented (a placeholder has no `loss` override)."""
+    from ltlib.methods import METHODS
+    from ltlib.methods.base import Method, PlainMethod
+
+    cls = METHODS.get(name)
+    return cls is not None and (issubclass(cls, PlainMethod) or cls.loss is not Method.loss)
+
+
+def _switching_config(params: Any, **changes: Any) -> RunConfig:
+    """IB until m_n + S (m_n = last milestone of the scaled switching schedule, S = 1), then CR."""
+    from ltlib.config import base_config
+
+    try:  # the switching module's own builder, where it exists, so hashes match its notebook
+        from ltlib.methods import switching as sw
+        builder = getattr(sw, "switching_config", None)
+        if builder is not None:
+            return builder(params, **changes)
+    except ImportError:
+        pass
+    cfg = base_config(params, "switching", tag="switching")
+    start = min((cfg.milestones[-1] if cfg.milestones else 0) + 1, cfg.epochs - 1)
+    return cfg.replace(sampler_switch=[[start, "cr"]], **changes)
+
+
+def _crt_config(params: Any, **changes: Any) -> RunConfig:
+    """cRT: the CE backbone frozen, a fresh classifier retrained with class-balanced sampling."""
+    from ltlib.methods.baselines import baseline, retrain_classifier
+
+    stage1 = baseline(params, "CE", **changes)
+    try:  # the decoupling module's builder, where it exists, so hashes match its notebook
+        from ltlib.methods.decoupling import crt_config
+    except ImportError:
+        return retrain_classifier(stage1, "RS", tag="cRT")
+    return crt_config(stage1).replace(tag="cRT")
+
+
+def _paper_method(method: str, schedule: str, tag: str) -> Callable[..., Optional[RunConfig]]:
+    """Builder of a paper method with its own schedule and default arguments (None while not implemented)."""
+    def build(params: Any, **changes: Any) -> Optional[RunConfig]:
+        from ltlib.config import base_config
+
+        if not method_ready(method):
+            return None
+        return base_config(params, schedule, method=method, tag=tag, **changes)
+    return build
+
+
+def _baseline(name: str) -> Callable[..., RunConfig]:
+    def build(params: Any, **changes: Any) -> RunConfig:
+        from ltlib.methods.baselines import baseline
+
+        return baseline(params, name, **changes)
+    return build
+
+
+# tag -> builder(params, **changes) -> RunConfig, or None where the method is not implemented yet
+STUDY_METHODS: dict[str, Callable[..., Optional[RunConfig]]] = {
+    "CE": _baseline("CE"), "RW": _baseline("RW"), "RS": _baseline("RS"), "CE-DRW": _baseline("CE-DRW"),
+    "CE-DRS": _baseline("CE-DRS"), "LDAM-DRW": _baseline("LDAM-DRW"), "cRT": _crt_config,
+    "BBN": _paper_method("bbn", "bbn", "BBN"), "ResLT": _paper_method("reslt", "reslt", "ResLT"),
+    "aux": _paper_method("aux", "aux", "aux"), "switching": _switching_config,
+}
+
+
+def study_configs(params: Any, names: Sequence[str], **changes: Any) -> dict[str, RunConfig]:
+    """Run configs of the named methods that are implemented (others are skipped; see missing_methods)."""
+    from ltlib.config import check_name
+
+    out = {}
+    for n in names:
+        check_name("study method", n, STUDY_METHODS)
+        cfg = STUDY_METHODS[n](params, **changes)
+        if cfg is not None:
+            out[n] = cfg.replace(tag=cfg.tag or n)
+    return out
+
+
+def missing_methods(params: Any, names: Sequence[str]) -> list[str]:
+    """The named methods whose implementation does not exist yet."""
+    return [n for n in names if n not in study_configs(params, [n])]
+
+
+# ------------------------------------------------------------------ t-SNE and feature quality (SPEC §5)
+
+def spread_classes(counts: Sequence[int], k: int = 10) -> list[int]:
+    """k classes spread evenly over the frequency order (all classes when there are <= k)."""
+    order = sorted(range(len(counts)), key=lambda c: (-counts[c], c))
+    if len(order) <= k:
+        return sorted(order)
+    return sorted(order[i] for i in np.linspace(0, len(order) - 1, k).round().astype(int))
+
+
+def fixed_subset(labels: np.ndarray, classes: Sequence[int], per_class: int, seed: int = 0) -> np.ndarray:
+    """Indices of `per_class` images of each class (seeded, sorted by class): the same images for every method."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    idx = []
+    for c in classes:
+        pool = np.flatnonzero(labels == c)
+        idx.append(np.sort(rng.choice(pool, min(per_class, len(pool)), replace=False)))
+    return np.concatenate(idx) if idx else np.zeros(0, dtype=int)
+
+
+def run_outputs(run: Run, idx: Optional[np.ndarray] = None, device: str = "auto",
+                features: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(test-set logits or penultimate features, labels) of a run's final model, optionally on a subset."""
+    from ltlib.train import DeviceData, predict, resolve_device
+
+    dev = resolve_device(device)
+    method, model, data = run.load(dev)
+    x, y = data.test.x, data.test.y
+    if idx is not None:
+        x, y = x[torch.as_tensor(idx)], y[torch.as_tensor(idx)]
+    dd = DeviceData(data, dev)
+    out = predict(method, model, x.to(dev), dd, precision=run.config.precision, features=features)
+    return out.cpu().numpy(), y.numpy()
+
+
+def tsne_embed(features: np.ndarray, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
+    """2-D t-SNE (sklearn, PCA init) of standardised features."""
+    from sklearn.manifold import TSNE
+
+    f = (features - features.mean(0)) / (features.std(0) + 1e-8)
+    perplexity = min(perplexity, max(2.0, (len(f) - 1) / 3))
+    return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(f)
+
+
+def feature_quality(features: np.ndarray, labels: np.ndarray, counts: Sequence[int], k: int = 10,
+                    seed: int = 0) -> pd.DataFrame:
+    """k-NN accuracy (5-fold, cosine) and silhouette score (cosine) of features, overall and per head/mid/tail.
+
+    Both are computed on the features, not the t-SNE picture; per group = over the images of its classes.
+    """
+    from sklearn.metrics import silhouette_samples
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from ltlib.metrics import shot_groups
+
+    labels = np.asarray(labels)
+    folds = min(5, int(np.bincount(labels).max(initial=0)), int(np.min(np.bincount(labels)[np.unique(labels)])))
+    knn = KNeighborsClassifier(n_neighbors=min(k, len(labels) - 1), metric="cosine")
+    cv = StratifiedKFold(max(2, folds), shuffle=True, random_state=seed)
+    hit = cross_val_predict(knn, features, labels, cv=cv) == labels
+    sil = silhouette_samples(features, labels, metric="cosine") if len(np.unique(labels)) > 1 else np.zeros(len(labels))
+    groups = {"all": list(range(len(counts)))}
+    groups.update({g: c for g, c in shot_groups(counts).items() if g in ("head", "mid", "tail")})
+    rows = []
+    for g, cls in groups.items():
+        m = np.isin(labels, cls)
+        rows.append({"group": g, "images": int(m.sum()),
+                     "knn_acc": float(hit[m].mean()) if m.any() else np.nan,
+                     "silhouette": float(sil[m].mean()) if m.any() else np.nan})
+    return pd.DataFrame(rows).set_index("group")
+
+
+# ------------------------------------------------------------------ bias / variance of 0-1 loss (SPEC §5)
+
+def bias_variance(preds: np.ndarray, y: np.ndarray, num_classes: Optional[int] = None) -> dict[str, float]:
+    """Domingos' 0-1 decomposition over K models: preds (K, N) predicted labels, y (N,) true labels.
+
+    main y_m(x) = mode_k preds (ties: smallest label); bias²(x) = 1[y_m ≠ y]; variance(x) = mean_k 1[pred_k ≠ y_m];
+    total = bias² + variance (Table 13's columns); error = mean_k 1[pred_k ≠ y] = bias² + net variance,
+    net variance = mean (1 − B)·V − mean B·P(pred = y) (Domingos: variance adds on unbiased, subtracts on biased).
+    """
+    preds, y = np.asarray(preds), np.asarray(y)
+    k, n = preds.shape
+    c = int(num_classes or max(preds.max(initial=0), y.max(initial=0)) + 1)
+    votes = np.zeros((n, c), dtype=np.int64)
+    for row in preds:
+        votes[np.arange(n), row] += 1
+    main = votes.argmax(1)
+    bias = (main != y).astype(float)
+    var = (preds != main).mean(0)
+    p_true = (preds == y).mean(0)
+    var_u = ((1 - bias) * var).mean() if n else np.nan
+    var_b = (bias * p_true).mean() if n else np.nan
+    return {"models": k, "images": n, "acc": float(p_true.mean()) if n else np.nan,
+            "bias2": float(bias.mean()) if n else np.nan, "variance": float(var.mean()) if n else np.nan,
+            "total": float(bias.mean() + var.mean()) if n else np.nan, "error": float(1 - p_true.mean()) if n else np.nan,
+            "var_unbiased": float(var_u), "var_biased": float(var_b), "net_variance": float(var_u - var_b)}
+
+
+def bias_variance_table(preds: dict[str, np.ndarray], y: np.ndarray, counts: Sequence[int]) -> pd.DataFrame:
+    """bias_variance per method, overall and per head/mid/tail (long format: method, group, ...)."""
+    from ltlib.metrics import shot_groups
+
+    groups = {"all": list(range(len(counts)))}
+    groups.update({g: c for g, c in shot_groups(counts).items() if g in ("head", "mid", "tail")})
+    rows = []
+    for name, p in preds.items():
+        for g, cls in groups.items():
+            m = np.isin(y, cls)
+            rows.append({"method": name, "group": g, **bias_variance(np.asarray(p)[:, m], y[m], len(counts))})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ learned / forgetting events (SPEC §5)
+
+NOT_DRAWN = 255
+
+
+def event_counts(events: np.ndarray) -> pd.DataFrame:
+    """Per training sample, from (epochs, N) events (1 correct, 0 wrong, 255 not drawn), over drawn epochs only.
+
+    correct = Σ_t acc_t (the class-reversed paper's cumulative learned events L, eq. 17);
+    learned = number of 0→1 transitions (Toneva's learning events); forgotten = number of 1→0 transitions
+    (forgetting events F, eq. 18); drawn = epochs in which the sample was seen; first_correct = first such epoch (−1: never).
+    """
+    ev = np.asarray(events)
+    e, n = ev.shape
+    prev = np.full(n, NOT_DRAWN, dtype=np.uint8)
+    out = {k: np.zeros(n, dtype=np.int64) for k in ("drawn", "correct", "learned", "forgotten")}
+    first = np.full(n, -1, dtype=np.int64)
+    for t in range(e):
+        cur = ev[t]
+        drawn = cur != NOT_DRAWN
+        out["drawn"] += drawn
+        out["correct"] += drawn & (cur == 1)
+        out["learned"] += drawn & (prev == 0) & (cur == 1)
+        out["forgotten"] += drawn & (prev == 1) & (cur == 0)
+        first[(first < 0) & drawn & (cur == 1)] = t
+        prev = np.where(drawn, cur, prev)
+    return pd.DataFrame({**out, "first_correct": first})
+
+
+def irregularity(L: np.ndarray, F: np.ndarray, labels: np.ndarray, num_classes: int) -> pd.DataFrame:
+    """Per class j: n_j, ||C_j||_F with C_j the (population) covariance of (L, F) over its samples, I_j = ||C_j||_F / n_j."""
+    L, F, labels = np.asarray(L, float), np.asarray(F, float), np.asarray(labels)
+    rows = []
+    for j in range(num_classes):
+        m = labels == j
+        nj = int(m.sum())
+        if nj == 0:
+            rows.append({"class": j, "n": 0, "fnorm": np.nan, "irregularity": np.nan})
+            continue
+        cov = np.cov(np.stack([L[m], F[m]]), bias=True) if nj > 1 else np.zeros((2, 2))
+        fn = float(np.linalg.norm(cov, "fro"))
+        rows.append({"class": j, "n": nj, "fnorm": fn, "irregularity": fn / nj,
+                     "mean_L": float(L[m].mean()), "mean_F": float(F[m].mean())})
+    return pd.DataFrame(rows).set_index("class")
+
+
+def pearson(x: Sequence[float], y: Sequence[float]) -> float:
+    """Pearson correlation coefficient (NaN where undefined)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = ~(np.isnan(x) | np.isnan(y))
+    if ok.sum() < 2 or x[ok].std() == 0 or y[ok].std() == 0:
+        return float("nan")
+    return float(np.corrcoef(x[ok], y[ok])[0, 1])
 
 
 # ------------------------------------------------------------ re-balancing diagnosis (BBN §3) and baselines

@@ -125,3 +125,81 @@ def heatmaps(tables: dict[str, pd.DataFrame], fmt: str = ".1f", cmap: str = "roc
         fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
+
+
+def tsne_panels(embeddings: dict[str, np.ndarray], labels: np.ndarray, class_names: Sequence[str],
+                counts: Sequence[int]) -> plt.Figure:
+    """One t-SNE panel per method on the same images; one colour per class everywhere (legend: class, group)."""
+    classes = sorted(set(int(c) for c in labels))
+    palette = dict(zip(classes, sns.color_palette("tab10" if len(classes) <= 10 else "husl", len(classes))))
+    groups = group_names(counts)
+    n = len(embeddings)
+    cols = min(3, max(1, n))
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.4 * rows), squeeze=False)
+    for ax, (name, y2) in zip(axes.flat, embeddings.items()):
+        for c in classes:
+            m = labels == c
+            ax.scatter(y2[m, 0], y2[m, 1], s=5, alpha=0.7, color=palette[c],
+                       label=f"{class_names[c]} ({groups.get(c, '')}, n={counts[c]})")
+        ax.set(title=name, xticks=[], yticks=[])
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, markerscale=3)
+    fig.suptitle("t-SNE of penultimate features (same test images, same colours)")
+    fig.tight_layout()
+    return fig
+
+
+def bias_variance(table: pd.DataFrame) -> plt.Figure:
+    """Stacked bias² + variance bars per method (columns method, group, bias2, variance), one panel per group."""
+    groups = list(dict.fromkeys(table["group"]))
+    fig, axes = plt.subplots(1, len(groups), figsize=(3.0 * len(groups) + 1, 3.2), sharey=True, squeeze=False)
+    for ax, g in zip(axes.flat, groups):
+        t = table[table["group"] == g]
+        x = np.arange(len(t))
+        ax.bar(x, t["bias2"], color="#4C72B0", label="bias²")
+        ax.bar(x, t["variance"], bottom=t["bias2"], color="#DD8452", label="variance")
+        ax.set_xticks(x, t["method"], rotation=30)
+        ax.set(title=g, ylabel="0-1 loss" if g == groups[0] else "")
+    axes.flat[0].legend(fontsize=8)
+    fig.suptitle("Bias² and variance of the 0-1 loss over seeds")
+    fig.tight_layout()
+    return fig
+
+
+def event_scatter(per_sample: pd.DataFrame, class_names: Sequence[str], counts: Sequence[int],
+                  x: str = "correct", y: str = "forgotten", max_points: int = 600, seed: int = 0) -> plt.Figure:
+    """Cumulative learned events (x) vs forgetting events (y) of training samples, one panel per class."""
+    classes = sorted(per_sample["label"].unique())
+    cols = 5
+    rows = -(-len(classes) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.3 * rows), sharex=True, sharey=True, squeeze=False)
+    rng = np.random.default_rng(seed)
+    for ax, c in zip(axes.flat, classes):
+        d = per_sample[per_sample["label"] == c]
+        if len(d) > max_points:
+            d = d.iloc[np.sort(rng.choice(len(d), max_points, replace=False))]
+        jx, jy = rng.uniform(-0.25, 0.25, len(d)), rng.uniform(-0.25, 0.25, len(d))
+        ax.scatter(d[x] + jx, d[y] + jy, s=4, alpha=0.4, color=GROUP_COLORS.get(group_names(counts).get(c), "grey"))
+        ax.set_title(f"{class_names[c]} (n={counts[c]})", fontsize=9)
+    for ax in list(axes.flat)[len(classes):]:
+        ax.axis("off")
+    fig.supxlabel("cumulative learned events L (epochs correct)")
+    fig.supylabel("forgetting events F")
+    fig.tight_layout()
+    return fig
+
+
+def irregularity(tables: dict[str, pd.DataFrame]) -> plt.Figure:
+    """Per-class irregularity I_j against class size n_j (log-log), one line per method."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for name, t in tables.items():
+        t = t[t["n"] > 0].sort_values("n")
+        ax.plot(t["n"], t["irregularity"], marker="o", ms=4, label=name)
+    ax.set(xscale="log", yscale="log", xlabel="training images of the class n_j",
+           ylabel="irregularity I_j", title="Irregularity vs class size")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

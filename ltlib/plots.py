@@ -203,3 +203,13 @@ def irregularity(tables: dict[str, pd.DataFrame]) -> plt.Figure:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def curves(table: pd.DataFrame, x: str, y: str, hue: str, title: str = "", ylabel: str = "") -> plt.Figure:
+    """Lines of y against x, one per value of hue (long table; e.g. BBN's α per epoch for each adaptor)."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    sns.lineplot(table, x=x, y=y, hue=hue, marker="o", ms=4, ax=ax)
+    ax.set(title=title, ylabel=ylabel or y)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

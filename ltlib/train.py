@@ -6,6 +6,7 @@ checkpoint, so a killed run resumes where it stopped.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -293,6 +294,7 @@ def _fit_locked(cfg: RunConfig, run: Run, root: Path, device: torch.device, prog
             test = evaluate(method, model, dd, "test", data.counts, cfg.precision)
             row.update({"val_acc": val.get("acc", float("nan")), "test_acc": test["acc"]})
             row.update({k: test[k] for k in ("many", "medium", "few", "head", "mid", "tail")})
+            row["test_per_class"] = json.dumps(test["per_class"])  # per-class accuracy per epoch
             if val and val["acc"] > best["val_acc"]:
                 best = {"epoch": epoch + 1, "val_acc": val["acc"], "test": test, "val": val}
             if last:

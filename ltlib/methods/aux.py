@@ -1,8 +1,298 @@
-"""To balance or not to balance: CBS main head + RRS auxiliary head (+ rotation) (Zhang et al., 2019)."""
+"""To balance or not to balance: auxiliary learning (Zhang et al., 2019; SPEC §4 "To balance or not").
+
+A shared backbone φ; the main head h sees a class-balanced (CBS) batch — k = B/Z classes without
+replacement, Z = 4 images each (sampler "cbs", `ltlib.samplers.ClassAware`); an auxiliary head h_a sees a
+regular random (RRS = instance-balanced, sampler "ib") batch; optionally a rotation head h_s predicts which
+of 0/90/180/270° each image of both batches was rotated by (`ltlib.augment.rotate_batch`).
+`L = λ1·l_CBS + λ2·l_RRS + λ3·l_SS`, λ = 0.5 : 1 : 1 (paper §4.4), cosine lr (preset "aux"). Test-time
+prediction uses φ and h only.
+
+As in the paper's Alg. 1 the two batches are concatenated and go through φ in one forward pass (one set of
+batch-norm statistics). With rotation, the four rotated copies of [B_CBS; B_RRS] are that one pass and the
+0° copy feeds h and h_a.
+
+Ablations (paper Tables 3–5): the CBS:RRS ratio is λ1:λ2 (rotation off). Its ends are the baselines:
+1:0 = CBS-only (no RRS stream at all) and 0:1 = RRS-only (h gets no gradient, so prediction uses h_a —
+the paper: "0:1 is equivalent to the RRS-Only baseline"). `rotation="augment"` feeds the same four rotated
+copies to h and h_a with their class labels (no h_s, λ3 unused): "rotation as plain augmentation".
+ftRRS+CBS (stage-wise) = RRS-only, then the whole network fine-tuned with CBS from the RRS-only weights.
+Deviations, said plainly: within a class, the CBS sampler draws images with replacement (the paper: without);
+with fewer classes than B/Z (10-class sets: 10 < 128/4) every class gets Z images and the rest of the batch
+is topped up with class-uniform draws, i.e. CBS is then class-balanced sampling.
+"""
 from __future__ import annotations
 
-from ltlib.methods.base import Method
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ltlib.augment import rotate_batch
+from ltlib.config import ConfigError, RunConfig, base_config, check_name, check_type
+from ltlib.heads import build_head
+from ltlib.methods.base import Batch, Method
+from ltlib.models import LTModel, build_backbone
+
+ROTATIONS = ["none", "task", "augment"]
+DEFAULT_LAMBDAS = [0.5, 1.0, 1.0]
+
+
+@dataclass
+class AuxArgs:
+    """Method arguments of auxiliary learning (RunConfig.method_args)."""
+
+    lambdas: list = field(default_factory=lambda: list(DEFAULT_LAMBDAS))  # λ1 (CBS, h), λ2 (RRS, h_a), λ3 (SS, h_s)
+    rotation: str = "none"      # none | task (h_s predicts the rotation, weight λ3) | augment (rotated copies, class labels)
+
+    def __post_init__(self) -> None:
+        self.lambdas = check_type("aux lambdas", self.lambdas, list[float])
+        check_name("aux rotation", self.rotation, ROTATIONS)
+        if len(self.lambdas) != 3 or min(self.lambdas) < 0:
+            raise ConfigError(f"aux lambdas must be three weights >= 0 [λ1 CBS, λ2 RRS, λ3 SS], got {self.lambdas}")
+        if self.lambdas[0] == 0 and self.lambdas[1] == 0:
+            raise ConfigError("aux lambdas: λ1 (CBS) and λ2 (RRS) cannot both be 0")
+        if self.rotation == "task" and self.lambdas[2] == 0:
+            raise ConfigError("aux rotation='task' needs λ3 > 0 (use rotation='none' to drop the rotation task)")
+
+
+class AuxModel(LTModel):
+    """Backbone + main head h (`head`), auxiliary head h_a (`aux_head`), rotation head h_s (`rot_head`)."""
+
+    def __init__(self, backbone: nn.Module, head: nn.Module, aux_head: Optional[nn.Module],
+                 rot_head: Optional[nn.Module]) -> None:
+        super().__init__(backbone, head)
+        self.aux_head = aux_head
+        self.rot_head = rot_head
 
 
 class AuxMethod(Method):
-    """Placeholder until the auxiliary-learning issue lands."""
+    """CBS main head + RRS auxiliary head (+ rotation self-supervision) on one backbone."""
+
+    Args = AuxArgs
+
+    def __init__(self, cfg: RunConfig, data: Any) -> None:
+        super().__init__(cfg, data)
+        self.l1, self.l2, self.l3 = self.args.lambdas
+        self.use_cbs, self.use_rrs = self.l1 > 0, self.l2 > 0
+
+    @property
+    def mode(self) -> str:
+        """'CBS-only', 'RRS-only' or 'joint' (from λ1, λ2)."""
+        return "RRS-only" if not self.use_cbs else "CBS-only" if not self.use_rrs else "joint"
+
+    @property
+    def predict_head(self) -> str:
+        """h, except at the 0:1 end of the ratio sweep where h is untrained and h_a is the RRS-only classifier."""
+        return "head" if self.use_cbs else "aux_head"
+
+    def build_model(self) -> nn.Module:
+        """φ + h (+ h_a when λ2 > 0, + a 4-way h_s when rotation is a task)."""
+        backbone = build_backbone(self.cfg.arch, self.data.in_channels)
+        head = build_head(self.cfg.head, backbone.out_dim, self.num_classes)
+        aux = build_head(self.cfg.head, backbone.out_dim, self.num_classes) if self.use_rrs else None
+        rot = nn.Linear(backbone.out_dim, 4) if self.args.rotation == "task" else None
+        return AuxModel(backbone, head, aux, rot)
+
+    def streams(self, epoch: int) -> list[str]:
+        """["cbs", "ib"]: a CBS batch for h and a regular random batch for h_a (one of them at the ratio ends)."""
+        return (["cbs"] if self.use_cbs else []) + (["ib"] if self.use_rrs else [])
+
+    def loss_terms(self, model: nn.Module, batches: list[Batch]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """({'cbs', 'rrs', 'ss'}: unweighted losses present, logits of the first stream at 0°)."""
+        it = iter(batches)
+        cbs = next(it) if self.use_cbs else None
+        rrs = next(it) if self.use_rrs else None
+        parts = [b for b in (cbs, rrs) if b is not None]
+        x = torch.cat([b.x for b in parts])
+        m = len(x)
+        rotate = self.args.rotation != "none"
+        if rotate:
+            x, rot_y = rotate_batch(x)                      # rotation-major: all images at 0°, then 90°, ...
+        f = model.backbone(x)
+        views = f.view(4 if rotate else 1, m, -1)           # (rotations, images, D)
+        if self.args.rotation != "augment":
+            views = views[:1]                               # h and h_a see the 0° copy only
+        n_cbs = len(cbs.y) if cbs is not None else 0
+        terms: dict[str, torch.Tensor] = {}
+        first = None
+        if cbs is not None:
+            z = model.head(views[:, :n_cbs].reshape(-1, f.shape[1]))
+            terms["cbs"] = self.criterion(z, cbs.y.repeat(len(views)))
+            first = z[:n_cbs]
+        if rrs is not None:
+            z = model.aux_head(views[:, n_cbs:].reshape(-1, f.shape[1]))
+            terms["rrs"] = self.criterion(z, rrs.y.repeat(len(views)))
+            first = z[:len(rrs.y)] if first is None else first
+        if self.args.rotation == "task":
+            terms["ss"] = F.cross_entropy(model.rot_head(f).float(), rot_y)
+        return terms, first
+
+    def loss(self, model: nn.Module, batches: list[Batch], epoch: int, progress: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """λ1·l_CBS + λ2·l_RRS + λ3·l_SS (terms that are off are absent)."""
+        terms, logits = self.loss_terms(model, batches)
+        weights = {"cbs": self.l1, "rrs": self.l2, "ss": self.l3}
+        return sum(weights[k] * v for k, v in terms.items()), logits
+
+    def predict(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Logits of h (of h_a for RRS-only)."""
+        return getattr(model, self.predict_head)(model.backbone(x))
+
+    def classifier_weight(self, model: nn.Module) -> Optional[torch.Tensor]:
+        """(C, D) weights of the predicting head."""
+        w = getattr(getattr(model, self.predict_head), "weight", None)
+        return None if w is None else w.detach()
+
+
+# ------------------------------------------------------------------ configs the notebooks share
+
+# name -> method_args; the paper's rows (Tables 1 and 3-5)
+VARIANTS: dict[str, dict[str, Any]] = {
+    "RRS-only": {"lambdas": [0.0, 1.0, 1.0]},
+    "CBS-only": {"lambdas": [1.0, 0.0, 1.0]},
+    "CBS+RRS": {},
+    "CBS+RRS+SS": {"rotation": "task"},
+    "CBS+RRS+rot-aug": {"rotation": "augment"},
+}
+# Table 4: CBS:RRS = λ1:λ2 (rotation off); 0:1 is RRS-only and 1:0 CBS-only (the same runs)
+RATIOS: list[tuple[float, float]] = [(0.0, 1.0), (0.5, 1.0), (1.0, 1.0), (1.0, 0.5), (1.0, 0.0)]
+
+
+def _non_default(args: dict[str, Any]) -> dict[str, Any]:
+    """method_args without keys at their default, so equal settings give equal run hashes."""
+    defaults = dataclasses.asdict(AuxArgs())
+    out = {k: v for k, v in args.items() if k not in defaults or defaults[k] != v}
+    if "lambdas" in out:
+        out["lambdas"] = [float(v) for v in out["lambdas"]]
+        if out["lambdas"] == DEFAULT_LAMBDAS:
+            del out["lambdas"]
+    return out
+
+
+def aux_config(params: Any, variant: str = "CBS+RRS", **changes: Any) -> RunConfig:
+    """One row of the paper on the notebook's data/model parameters, cosine schedule (preset "aux")."""
+    check_name("aux variant", variant, VARIANTS)
+    args = _non_default({**VARIANTS[variant], **changes.pop("method_args", {})})
+    changes.setdefault("tag", variant)
+    return base_config(params, "aux", method="aux", method_args=args, **changes)
+
+
+def ratio_label(ratio: Sequence[float]) -> str:
+    """'0.5:1' for (0.5, 1.0)."""
+    return f"{ratio[0]:g}:{ratio[1]:g}"
+
+
+def ratio_config(params: Any, ratio: Sequence[float], **changes: Any) -> RunConfig:
+    """Table 4: CBS+RRS with λ1:λ2 = ratio (λ3 unused); 0.5:1 / 1:0 / 0:1 are the CBS+RRS / CBS-only / RRS-only runs."""
+    r1, r2 = float(ratio[0]), float(ratio[1])
+    name = {(0.0, 1.0): "RRS-only", (1.0, 0.0): "CBS-only"}.get((r1, r2), "CBS+RRS")
+    changes.setdefault("tag", f"CBS:RRS {ratio_label(ratio)}")
+    return aux_config(params, name, method_args={"lambdas": [r1, r2, 1.0]}, **changes)
+
+
+def ft_config(params: Any, ft_epochs: int, **changes: Any) -> RunConfig:
+    """ftRRS+CBS (Table 3): the RRS-only run, then the whole network fine-tuned with CBS (fresh h).
+
+    The paper gives no fine-tuning schedule; we use the cRT recipe's (cosine from the stage-1 lr, no warm-up).
+    """
+    from ltlib.methods.baselines import retrain_classifier
+
+    stage1 = aux_config(params, "RRS-only", **changes)
+    return retrain_classifier(stage1, "RS", ft_epochs, train_parts="all", sampler="cbs", method="aux",
+                              method_args=_non_default(VARIANTS["CBS-only"]), tag="ftRRS+CBS")
+
+
+def ablation_size(params: Any, max_per_class: Optional[int], epochs: Optional[int]) -> dict[str, Any]:
+    """Params at an ablation size (None: the notebook's); smaller runs are evaluated at their last epoch only."""
+    p = dict(params) if isinstance(params, dict) else dict(vars(params))
+    size = {"max_per_class": p.get("max_per_class") if max_per_class is None else max_per_class,
+            "epochs": p.get("epochs", 200) if epochs is None else epochs}
+    extra = {} if all(size[k] == p.get(k) for k in size) else {"eval_every": size["epochs"]}
+    p.update(size)
+    return {"params": p, "changes": extra}
+
+
+# ------------------------------------------------------------------ the paper's numbers and readings
+
+# Top-1 % (many, medium, low, overall). The paper reports ImageNet-LT and Places-LT only (no CIFAR).
+PAPER = pd.DataFrame(
+    [("RRS-only", "ImageNet-LT ResNet-10", 53.4, 23.5, 4.3, 32.4), ("CBS-only", "ImageNet-LT ResNet-10", 35.4, 31.5, 18.6, 31.2),
+     ("ftRRS+CBS", "ImageNet-LT ResNet-10", 48.3, 35.2, 16.4, 37.6), ("CBS+RRS", "ImageNet-LT ResNet-10", 51.0, 38.5, 21.0, 40.9),
+     ("CBS+RRS+SS", "ImageNet-LT ResNet-10", 52.4, 39.5, 21.0, 41.9),
+     ("CBS+RRS+rot-aug", "ImageNet-LT ResNet-10", 50.5, 39.1, 22.1, 41.0),
+     ("CBS:RRS 1:1", "ImageNet-LT ResNet-10", 49.4, 37.7, 19.8, 39.6), ("CBS:RRS 1:0.5", "ImageNet-LT ResNet-10", 46.0, 35.5, 17.8, 37.0),
+     ("RRS-only", "Places-LT ResNet-50", 39.1, 12.0, 0.3, 19.3), ("CBS-only", "Places-LT ResNet-50", 32.1, 22.9, 4.6, 22.4),
+     ("ftRRS+CBS", "Places-LT ResNet-50", 29.3, 27.6, 10.3, 24.6), ("CBS+RRS", "Places-LT ResNet-50", 35.6, 29.3, 11.3, 27.8),
+     ("CBS+RRS+SS", "Places-LT ResNet-50", 35.8, 31.0, 12.7, 28.9),
+     ("CBS+RRS+rot-aug", "Places-LT ResNet-50", 35.3, 28.2, 11.4, 27.2),
+     ("CBS:RRS 1:1", "Places-LT ResNet-50", 37.8, 27.6, 7.8, 27.1), ("CBS:RRS 1:0.5", "Places-LT ResNet-50", 34.9, 26.9, 6.9, 25.6)],
+    columns=["method", "setting", "many", "medium", "few", "acc"])
+PAPER_SOURCE = "To-balance Tables 1–5 (ImageNet-LT ResNet-10, Places-LT ResNet-50)"
+PAPER_ALIASES = {"CBS:RRS 0:1": "RRS-only", "CBS:RRS 0.5:1": "CBS+RRS", "CBS:RRS 1:0": "CBS-only"}
+
+
+def paper_overall(names: Sequence[str]) -> pd.DataFrame:
+    """The paper's overall top-1 (%) for our row names: one column per setting (NaN where not reported)."""
+    wide = PAPER.pivot(index="method", columns="setting", values="acc")
+    rows = {n: wide.loc[PAPER_ALIASES.get(n, n)] if PAPER_ALIASES.get(n, n) in wide.index else None for n in names}
+    return pd.DataFrame({n: (r if r is not None else pd.Series(np.nan, index=wide.columns)) for n, r in rows.items()}).T
+
+
+def accuracy_gains(per_class: dict[str, Sequence[Optional[float]]], ours: str, baselines: Sequence[str],
+                   counts: Sequence[int]) -> pd.DataFrame:
+    """Fig. 3: per-class accuracy gain (points) of `ours` over each baseline, classes sorted by size (largest first)."""
+    order = np.argsort(-np.asarray(counts), kind="stable")
+    a = {k: np.array([np.nan if v is None else v for v in per_class[k]], dtype=float) for k in [ours, *baselines]}
+    return pd.DataFrame([{"rank": i, "class": int(c), "n_train": int(counts[c]), "baseline": b,
+                          "gain": 100 * (a[ours][c] - a[b][c])} for b in baselines for i, c in enumerate(order)])
+
+
+def _pts(x: float) -> str:
+    return f"{x:+.1f} pts"
+
+
+def read_claims(table: pd.DataFrame, gains: Optional[pd.DataFrame] = None) -> pd.DataFrame:
+    """The paper's claims (Tables 1, 3, 4, 5 and Fig. 3) checked against a measured table (rows = our names, 'acc' %)."""
+    acc = table["acc"]
+    rows = []
+
+    def claim(name: str, source: str, held: Optional[bool], detail: str) -> None:
+        rows.append({"claim": name, "paper": source, "held": held, "measured": detail})
+
+    def has(*names: str) -> bool:
+        return all(n in acc.index for n in names)
+
+    if has("CBS+RRS", "RRS-only", "CBS-only"):
+        d1, d2 = acc["CBS+RRS"] - acc["RRS-only"], acc["CBS+RRS"] - acc["CBS-only"]
+        claim("CBS+RRS beats both RRS-only and CBS-only", "Table 1", bool(d1 > 0 and d2 > 0),
+              f"vs RRS-only {_pts(d1)}, vs CBS-only {_pts(d2)}")
+    if has("CBS+RRS", "ftRRS+CBS"):
+        d = acc["CBS+RRS"] - acc["ftRRS+CBS"]
+        claim("joint CBS+RRS beats stage-wise ftRRS+CBS", "Table 3", bool(d > 0), f"{_pts(d)}")
+    ratios = [f"CBS:RRS {ratio_label(r)}" for r in RATIOS]
+    if has(*ratios):
+        best = max(ratios, key=lambda r: acc[r])
+        claim("CBS:RRS = 0.5:1 is the best ratio", "Table 4", best == "CBS:RRS 0.5:1",
+              f"best {best} ({acc[best]:.1f}%), 0.5:1 at {acc['CBS:RRS 0.5:1']:.1f}%")
+        inner = [acc[r] for r in ratios[1:-1]]
+        claim("every joint ratio beats both ends (0:1, 1:0)", "Table 4",
+              bool(min(inner) > max(acc[ratios[0]], acc[ratios[-1]])),
+              f"joint {min(inner):.1f}–{max(inner):.1f}% vs ends {acc[ratios[0]]:.1f}% / {acc[ratios[-1]]:.1f}%")
+    if has("CBS+RRS+SS", "CBS+RRS+rot-aug", "CBS+RRS"):
+        d_task, d_aug = acc["CBS+RRS+SS"] - acc["CBS+RRS"], acc["CBS+RRS+rot-aug"] - acc["CBS+RRS"]
+        claim("rotation helps as a task, not as plain augmentation", "Table 5", bool(d_task > 0 and d_task > d_aug),
+              f"task {_pts(d_task)}, augmentation {_pts(d_aug)} over CBS+RRS")
+    if gains is not None and len(gains):
+        for b, part in (("CBS-only", "head"), ("RRS-only", "tail")):
+            g = gains[gains["baseline"] == b].sort_values("rank")
+            if len(g):
+                third = np.array_split(g["gain"].to_numpy(), 3)
+                seg = third[0] if part == "head" else third[-1]
+                claim(f"gains over {b} are largest on the {part}", "Fig. 3",
+                      bool(np.nanmean(seg) >= max(np.nanmean(t) for t in third)),
+                      " / ".join(f"{n} {np.nanmean(t):+.1f}" for n, t in zip(("head", "mid", "tail"), third)))
+    return pd.DataFrame(rows)

@@ -1,0 +1,149 @@
+"""Auxiliary learning (To balance or not) and class-reversed switching: losses, batches, schedules, a tiny fit."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ltlib.augment import rotate_batch
+from ltlib.config import ConfigError, RunConfig
+from ltlib.data import LTData
+from ltlib.methods import METHODS, Batch, sampler_at
+from ltlib.methods import aux, switching
+from ltlib.samplers import build_sampler
+
+P = {"dataset": "fmnist", "imbalance_ratio": 100.0, "max_per_class": None, "arch": "resnet8", "epochs": 200,
+     "batch_size": 128, "lr": 0.1, "seed": 0}
+
+
+class _Data:
+    """The few LTData fields a Method needs (no images)."""
+
+    def __init__(self, counts: list[int]) -> None:
+        self.counts = counts
+        self.num_classes = len(counts)
+        self.in_channels = 1
+
+
+def _method(**args) -> aux.AuxMethod:
+    cfg = RunConfig(arch="resnet8-narrow", method="aux", method_args=args, precision="fp32")
+    return METHODS["aux"](cfg, _Data([40, 20, 10, 5]))
+
+
+def _batch(n: int, seed: int) -> Batch:
+    g = torch.Generator().manual_seed(seed)
+    return Batch(torch.randn(n, 1, 8, 8, generator=g), torch.randint(0, 4, (n,), generator=g), torch.arange(n))
+
+
+def test_registered_and_args_checked():
+    assert METHODS["aux"] is aux.AuxMethod
+    with pytest.raises(ConfigError):
+        RunConfig(method="aux", method_args={"lambda": [1, 1, 1]})
+    with pytest.raises(ConfigError):
+        RunConfig(method="aux", method_args={"rotation": "spin"})
+    with pytest.raises(ConfigError):
+        RunConfig(method="aux", method_args={"lambdas": [0, 0, 1]})
+    with pytest.raises(ConfigError):
+        RunConfig(method="aux", method_args={"lambdas": [0.5, 1, 0], "rotation": "task"})
+
+
+def test_streams_and_cbs_batch_composition():
+    m = _method()
+    assert m.streams(0) == ["cbs", "ib"] and m.mode == "joint" and m.predict_head == "head"
+    assert _method(lambdas=[0, 1, 1]).streams(0) == ["ib"] and _method(lambdas=[0, 1, 1]).predict_head == "aux_head"
+    assert _method(lambdas=[1, 0, 1]).streams(0) == ["cbs"]
+    # the "cbs" stream: each batch of B = 16 holds k = B/Z = 4 distinct classes x Z = 4 images
+    labels = torch.arange(20).repeat_interleave(torch.arange(20, 0, -1))
+    idx = build_sampler("cbs", labels, 20).indices(torch.Generator().manual_seed(0), batch_size=16)
+    for b in range(len(idx) // 16):
+        counts = torch.bincount(labels[idx[b * 16:(b + 1) * 16]], minlength=20)
+        assert sorted(counts[counts > 0].tolist()) == [4, 4, 4, 4]
+
+
+def test_cbs_term_uses_the_first_batch_with_h():
+    m = _method()
+    model = m.build_model().eval()                       # eval: features do not depend on batch statistics
+    cbs, rrs = _batch(8, 0), _batch(6, 1)
+    terms, logits = m.loss_terms(model, [cbs, rrs])
+    assert set(terms) == {"cbs", "rrs"} and logits.shape == (8, 4)
+    with torch.no_grad():
+        expect_cbs = F.cross_entropy(model.head(model.backbone(cbs.x)), cbs.y)
+        expect_rrs = F.cross_entropy(model.aux_head(model.backbone(rrs.x)), rrs.y)
+    assert torch.allclose(terms["cbs"], expect_cbs, atol=1e-5)
+    assert torch.allclose(terms["rrs"], expect_rrs, atol=1e-5)
+
+
+def test_loss_is_the_weighted_sum():
+    m = _method(lambdas=[0.5, 1.0, 2.0], rotation="task")
+    model = m.build_model()
+    batches = [_batch(8, 0), _batch(8, 1)]
+    torch.manual_seed(0)
+    terms, _ = m.loss_terms(model, batches)
+    loss, logits = m.loss(model, batches, 0, 0.0)
+    assert set(terms) == {"cbs", "rrs", "ss"} and logits.shape == (8, 4)
+    assert torch.allclose(loss, 0.5 * terms["cbs"] + 1.0 * terms["rrs"] + 2.0 * terms["ss"], atol=1e-5)
+    loss.backward()
+    assert model.rot_head.weight.grad is not None and model.aux_head.weight.grad is not None
+
+
+def test_rotation_labels_and_augment_mode():
+    x = torch.arange(2 * 3 * 3, dtype=torch.float32).view(2, 1, 3, 3)
+    xs, r = rotate_batch(x)
+    assert r.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert torch.equal(xs[2:4], torch.rot90(x, 1, dims=(2, 3))) and torch.equal(xs[:2], x)
+    m = _method(rotation="augment")
+    model = m.build_model().eval()
+    cbs, rrs = _batch(4, 0), _batch(4, 1)
+    terms, logits = m.loss_terms(model, [cbs, rrs])
+    assert set(terms) == {"cbs", "rrs"} and logits.shape == (4, 4)
+    with torch.no_grad():
+        rot = torch.cat([torch.rot90(cbs.x, k, dims=(2, 3)) for k in range(4)])
+        expect = F.cross_entropy(model.head(model.backbone(rot)), cbs.y.repeat(4))
+    assert torch.allclose(terms["cbs"], expect, atol=1e-5)
+
+
+def test_aux_configs_share_hashes():
+    assert aux.ratio_config(P, (0.5, 1)).run_id() == aux.aux_config(P, "CBS+RRS").run_id()
+    assert aux.ratio_config(P, (1, 0)).run_id() == aux.aux_config(P, "CBS-only").run_id()
+    assert aux.ratio_config(P, (0, 1)).run_id() == aux.aux_config(P, "RRS-only").run_id()
+    c = aux.aux_config(P, "CBS+RRS")
+    assert c.schedule == "cosine" and c.method == "aux" and c.method_args == {}
+    ft = aux.ft_config(P, 5)
+    assert ft.init_from["method_args"] == {"lambdas": [0.0, 1.0, 1.0]} and ft.method_args == {"lambdas": [1.0, 0.0, 1.0]}
+    assert ft.train_parts == "all" and ft.reinit_head and ft.epochs == 5
+
+
+def test_switching_schedule_epochs():
+    c = switching.switching_config(P)
+    assert c.milestones == [100] and c.sampler_switch == [[101, "cr"]] and c.batch_size == 128
+    assert sampler_at(c, 100) == "ib" and sampler_at(c, 101) == "cr" and sampler_at(c, 199) == "cr"
+    assert switching.switching_config(P, batch_size=64).batch_size == 64
+    short = {**P, "epochs": 20}
+    assert switching.switch_epoch(20, 1) == 11 and switching.switching_config(short, S=0).sampler_switch == [[10, "cr"]]
+    with pytest.raises(ConfigError):
+        switching.switch_epoch(20, 10)
+    assert switching.switching_config(P, "cb", "cb").sampler_switch == []
+    prog = switching.progressive_configs(P)
+    assert prog["IB→CB(5)→CR"].sampler_switch == [[101, "cb"], [106, "cr"]]
+    assert sampler_at(prog["IB→CR(5)→CB"], 105) == "cr" and sampler_at(prog["IB→CR(5)→CB"], 106) == "cb"
+    assert len(switching.grid_configs(P)) == 9
+    cells = switching.decoupling_configs(P)
+    assert cells[("cr", True, False)].run_id() == c.run_id()
+    fixed = cells[("cr", False, True)]
+    assert fixed.train_parts == "classifier" and fixed.reinit_head and fixed.sampler == "cr"
+    assert fixed.epochs == 99 and fixed.lr == pytest.approx(0.01) and fixed.milestones == []
+    stage1 = RunConfig.from_dict(fixed.init_from)
+    assert stage1.epochs == 101 and stage1.milestones == [100] and stage1.sampler == "ib"
+
+
+def test_tiny_fit_aux_and_per_class_history(tiny_cfg, tmp_path):
+    from ltlib.train import fit
+
+    run = fit(tiny_cfg.replace(method="aux", method_args={"rotation": "task"}, epochs=2), runs_dir=tmp_path,
+              device="cpu", progress="none")
+    assert run.finished and run.history["loss"].notna().all()
+    assert run.metrics["last"]["test"]["acc"] >= 0
+    pc = switching.per_class_history(run)
+    assert sorted(pc["epoch"].unique()) == [1, 2] and pc["class"].nunique() == 4
+    method, model, _ = run.load()
+    assert model.rot_head is not None and method.classifier_weight(model).shape[0] == 4

@@ -213,3 +213,37 @@ def curves(table: pd.DataFrame, x: str, y: str, hue: str, title: str = "", ylabe
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def accuracy_gains(gains: pd.DataFrame, title: str = "Per-class accuracy gain") -> plt.Figure:
+    """Bars of per-class gain (points) against each baseline, classes sorted by size (To-balance Fig. 3).
+
+    gains: long table with columns rank (0 = largest class), n_train, baseline, gain.
+    """
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    sns.barplot(gains, x="rank", y="gain", hue="baseline", ax=ax)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set(xlabel="class, largest first", ylabel="accuracy gain (pts)", title=title)
+    sizes = gains.drop_duplicates("rank").sort_values("rank")["n_train"].tolist()
+    ax.set_xticks(range(len(sizes)), [str(n) for n in sizes], rotation=90, fontsize=7)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def per_class_over_epochs(pc: pd.DataFrame, marks: dict[str, float], title: str = "") -> plt.Figure:
+    """Per-class test accuracy over epochs (long table epoch, class, n_train, acc), lines coloured by class
+    size, with vertical lines at `marks` (label -> epoch, e.g. the lr drop and the sampler switch)."""
+    from matplotlib.colors import LogNorm
+
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    pc = pc.assign(size=pc["n_train"].astype(int))
+    sns.lineplot(pc, x="epoch", y="acc", hue="size", palette="viridis", hue_norm=LogNorm(), marker="o", ms=3,
+                 legend="full", ax=ax, units="class", estimator=None)
+    for i, (name, e) in enumerate(marks.items()):
+        ax.axvline(e, color="grey", ls="--" if i == 0 else ":", lw=1)
+        ax.text(e, 101, name, fontsize=7, ha="center", va="bottom", color="grey")
+    ax.set(xlabel="epoch", ylabel="test accuracy (%)", title=title, ylim=(0, 108))
+    ax.legend(title="train images", fontsize=7, title_fontsize=7, loc="lower right", ncol=2)
+    fig.tight_layout()
+    return fig

@@ -118,11 +118,6 @@ def ncm(fs: FeatureSet, metric: str = "l2") -> tuple[NCMHead, dict[str, dict]]:
     return head, _reports(fs, lambda s: head(fs.splits[s][0]))
 
 
-def joint_reports(fs: FeatureSet) -> dict[str, dict]:
-    """The run's own classifier re-evaluated on the stored features (with its bias)."""
-    return _reports(fs, lambda s: fs.head(fs.splits[s][0]).float())
-
-
 def tau_curve(fs: FeatureSet, taus: Sequence[float] = TAUS, splits: Sequence[str] = ("val", "test")) -> pd.DataFrame:
     """Accuracy of the τ-normalised classifier (bias dropped) for each τ: columns tau, split, acc, groups."""
     rows = []
@@ -270,3 +265,68 @@ def check_claims(joint: pd.DataFrame, classifiers: pd.DataFrame, parts: pd.DataF
             add(f"{name} weight norms are flatter than joint", f"max/min {spread(norms[name]):.2f} vs "
                 f"{spread(norms['Joint']):.2f}", spread(norms[name]) < spread(norms["Joint"]))
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------ notebook helpers
+
+CLASSIFIERS = ["Joint", "NCM-L2", "NCM-cos", "cRT", "τ-norm", "LWS"]
+LAYOUT = {"many": "Many", "medium": "Medium", "few": "Few", "acc": "All", "head": "head", "mid": "mid",
+          "tail": "tail"}
+
+
+def check_backbones(names: Sequence[str]) -> list[str]:
+    """Validate joint-sampler names (IB / CB / sqrt / PB) before any work starts."""
+    from ltlib.config import check_name
+
+    for n in names:
+        check_name("backbone sampler", n, SAMPLERS)
+    return list(names)
+
+
+def classifier_reports(joint: Sequence[Run], post: Sequence[PostHoc], stage2: dict[str, Sequence[Run]],
+                       split: str = "test") -> dict[str, list[dict]]:
+    """Classifier -> one report per seed: Joint, the post-hoc ones, then each stage-2 run list (cRT, LWS, ...)."""
+    out: dict[str, list[dict]] = {"Joint": [run_report(r, split) for r in joint]}
+    for name in ("NCM-L2", "NCM-cos", "τ-norm"):
+        out[name] = [p.reports[name][split] for p in post]
+    for name, runs in stage2.items():
+        out[name] = [run_report(r, split) for r in runs]
+    order = [c for c in CLASSIFIERS if c in out] + [c for c in out if c not in CLASSIFIERS]
+    return {c: out[c] for c in order}
+
+
+def layout(table: pd.DataFrame) -> pd.DataFrame:
+    """Decoupling's table layout: Many / Medium / Few / All (+ head / mid / tail thirds), 'mean ± std' strings."""
+    from ltlib.analysis import mean_std
+
+    return mean_std(table, list(LAYOUT)).rename(columns=LAYOUT)
+
+
+def sampler_grid(reports: dict[str, dict[str, Sequence[dict]]], metric: str = "acc") -> pd.DataFrame:
+    """Representation sampler (rows) x classifier (columns): mean test `metric` in % (Decoupling Fig. 1)."""
+    return pd.DataFrame({s: report_table(r)[metric] for s, r in reports.items()}).T
+
+
+def plot_tau_curve(curve: pd.DataFrame, chosen: float, groups: Sequence[str] = ("acc", "head", "mid", "tail"),
+                   split: str = "test"):
+    """Accuracy per class group vs τ (Decoupling Fig. 2 right); held-out accuracy dashed, chosen τ marked."""
+    import matplotlib.pyplot as plt
+
+    from ltlib.plots import GROUP_COLORS
+
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    c = curve[curve["split"] == split].sort_values("tau")
+    for g in groups:
+        if c[g].notna().any():
+            ax.plot(c["tau"], 100 * c[g], marker="o", ms=3, color=GROUP_COLORS.get(g, "black"),
+                    label=f"{g} ({split})" if g != "acc" else f"all ({split})")
+    v = curve[curve["split"] == "val"].sort_values("tau")
+    if len(v):
+        ax.plot(v["tau"], 100 * v["acc"], ls="--", color="grey", label="all (held-out)")
+    ax.axvline(chosen, color="black", lw=0.8, ls=":")
+    ax.annotate(f"τ = {chosen:g} (chosen on held-out)", (chosen, ax.get_ylim()[0]), xytext=(4, 4),
+                textcoords="offset points", fontsize=8)
+    ax.set(xlabel="τ", ylabel="accuracy (%)", title="τ-normalised classifier: accuracy vs τ")
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig

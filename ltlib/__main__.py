@@ -14,6 +14,9 @@ def check(files: list[str], notebook: Optional[str] = None) -> int:
     failed = 0
     for f in files:
         paths = sorted(Path(f).glob("*.yaml")) if Path(f).is_dir() else [Path(f)]
+        if not paths:
+            print(f"error {f}: no .yaml parameter files in this folder", file=sys.stderr)
+            failed += 1
         for p in paths:
             try:
                 check_param_file(p, notebook)

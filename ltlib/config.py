@@ -21,7 +21,7 @@ class ConfigError(ValueError):
 
 def closest(name: str, valid: typing.Iterable[str]) -> str:
     """Return ' (did you mean 'x'?)' for the closest valid name, or ''."""
-    match = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
+    match = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1, cutoff=0.5)
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 
@@ -191,6 +191,10 @@ class RunConfig:
             raise ConfigError(f"train_parts={self.train_parts!r} needs init_from (a stage-1 run to start from)")
         if self.dataset.lower() != self.dataset and "/" not in self.dataset:
             self.dataset = self.dataset.lower()
+        if not any(c in self.dataset for c in "/\\") and not self.dataset.startswith("."):
+            from ltlib.data import check_dataset_name
+
+            check_dataset_name(self.dataset)                # names now; a folder path when its data load
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
@@ -327,6 +331,10 @@ def load_param_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"parameter file {path} does not exist")
     try:
         data = yaml.safe_load(path.read_text())
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a text (UTF-8) YAML file") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read parameter file {path}: {e.strerror or e}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

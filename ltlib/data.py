@@ -158,22 +158,31 @@ def load_cifar(folder: Path, num_classes: int) -> tuple[ArrayData, ArrayData]:
             try:
                 with open(folder / fn, "rb") as f:
                     d = pickle.load(f, encoding="latin1")
-            except (OSError, pickle.UnpicklingError, EOFError) as e:
-                raise ConfigError(f"CIFAR file {folder / fn} is missing or corrupt ({e})") from None
-            xs.append(np.asarray(d["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-            ys.append(np.asarray(d[key], dtype=np.int64))
+                xs.append(np.asarray(d["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+                ys.append(np.asarray(d[key], dtype=np.int64))
+                if len(xs[-1]) != len(ys[-1]):
+                    raise ValueError(f"{len(xs[-1])} images, {len(ys[-1])} labels")
+            except Exception as e:  # noqa: BLE001 - any unreadable pickle is a data error, not a crash
+                raise ConfigError(f"CIFAR file {folder / fn} is missing or corrupt ({type(e).__name__}: {e}); "
+                                  f"delete {folder} and download it again") from None
         return np.concatenate(xs), np.concatenate(ys)
+
+    def names(fn: str, key: str) -> list[str]:
+        try:
+            with open(folder / fn, "rb") as f:
+                return list(pickle.load(f, encoding="latin1")[key])
+        except Exception as e:  # noqa: BLE001
+            raise ConfigError(f"CIFAR file {folder / fn} is missing or corrupt ({type(e).__name__}: {e}); "
+                              f"delete {folder} and download it again") from None
 
     if num_classes == 10:
         train = read([f"data_batch_{i}" for i in range(1, 6)], "labels")
         test = read(["test_batch"], "labels")
-        with open(folder / "batches.meta", "rb") as f:
-            classes = pickle.load(f, encoding="latin1")["label_names"]
+        classes = names("batches.meta", "label_names")
     else:
         train = read(["train"], "fine_labels")
         test = read(["test"], "fine_labels")
-        with open(folder / "meta", "rb") as f:
-            classes = pickle.load(f, encoding="latin1")["fine_label_names"]
+        classes = names("meta", "fine_label_names")
     return tuple(ArrayData(torch.from_numpy(x), torch.from_numpy(y), classes) for x, y in (train, test))
 
 

@@ -101,7 +101,7 @@ def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> None:
         raise RunStoreError(f"cannot write checkpoint in {run_dir}: {e.strerror or e}") from None
 
 
-REQUIRED_KEYS = {"epoch", "model", "optimizer", "history", "run_id"}
+REQUIRED_KEYS = {"epoch", "model", "optimizer", "history", "run_id", "best", "events"}
 
 
 def load_checkpoint(run_dir: Path, run_id: str) -> Optional[dict[str, Any]]:
@@ -117,7 +117,10 @@ def load_checkpoint(run_dir: Path, run_id: str) -> Optional[dict[str, Any]]:
             return state
         except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is set aside
             bad = path.with_name(f"{name}.corrupt-{int(time.time())}")
-            os.replace(path, bad)
+            try:
+                os.replace(path, bad)
+            except FileNotFoundError:                       # another process (DDP rank) set it aside first
+                pass
             print(f"[ltlib] checkpoint {path} is unreadable ({type(e).__name__}); moved to {bad.name}",
                   file=sys.stderr)
     return None
@@ -220,8 +223,19 @@ def results_table(runs_dir: str | os.PathLike | None = None) -> pd.DataFrame:
 
 
 def write_results_table(runs_dir: str | os.PathLike | None = None) -> Path:
-    """Rewrite results.csv from the run folders (atomic; concurrent writers cannot lose rows)."""
+    """Rewrite results.csv from the run folders (atomic; concurrent writers cannot lose rows).
+
+    The lock orders the rebuilds: whoever writes last listed the folders after every earlier writer's
+    metrics.json existed, so a slow writer can never overwrite a newer table with an older listing.
+    """
+    from filelock import FileLock
+
     root = runs_root(runs_dir)
     path = root / "results.csv"
-    atomic_write_text(path, results_table(root).to_csv(index=False))
+    try:
+        with FileLock(str(root / ".results.lock")):
+            atomic_write_text(path, results_table(root).to_csv(index=False))
+    except OSError as e:
+        raise RunStoreError(f"cannot write {path}: {e.strerror or e}; free disk space or choose another "
+                            f"runs_dir") from None
     return path

@@ -40,6 +40,8 @@ def plan(profile: str, only: Optional[list[str]] = None) -> list[tuple[Path, dic
             from ltlib.config import load_param_file
             given = load_param_file(pf)
         out.append((nb, {k: params[k] for k in given}))
+    if only and not out:
+        raise ConfigError(f"no notebook matches --only {' '.join(only)}; have: {', '.join(names)}")
     return out
 
 
@@ -120,6 +122,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         t = run(args.profile, args.only, args.html_only)
     except (ConfigError, StudyError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:                                    # e.g. outputs/ read-only or disk full
+        print(f"error: cannot write the study outputs: {e.strerror or e}"
+              f"{f' ({e.filename})' if e.filename else ''}; free disk space or fix the folder's permissions",
+              file=sys.stderr)
         return 1
     print(f"[study] {len(t)} notebooks in {t.seconds.sum() / 60:.1f} min -> {OUTPUTS / args.profile}/index.html")
     return 0

@@ -7,6 +7,7 @@ checkpoint, so a killed run resumes where it stopped.
 from __future__ import annotations
 
 import json
+import errno
 import math
 import os
 import sys
@@ -27,8 +28,8 @@ from ltlib.data import LTData, make_long_tailed
 from ltlib.heads import LWSHead
 from ltlib.methods import Batch, Method, build_method
 from ltlib.metrics import accuracy_report
-from ltlib.runs import (Run, check_writable, environment, git_revision, load_checkpoint, runs_root,
-                        save_checkpoint, write_json, write_results_table)
+from ltlib.runs import (Run, RunStoreError, check_writable, environment, git_revision, load_checkpoint,
+                        runs_root, save_checkpoint, write_json, write_results_table)
 from ltlib.samplers import build_sampler
 
 
@@ -194,8 +195,20 @@ def fit(cfg: RunConfig, runs_dir: str | os.PathLike | None = None, device: str |
     with FileLock(str(run_dir / ".lock")):
         if run.finished:                                    # another process finished it meanwhile
             return run
-        return _fit_locked(cfg, run, root, resolve_device(device), _progress_mode(progress), deterministic,
-                           channels_last, stop_after_epochs)
+        try:
+            return _fit_locked(cfg, run, root, resolve_device(device), _progress_mode(progress), deterministic,
+                               channels_last, stop_after_epochs)
+        except OSError as e:
+            if e.errno not in STORE_ERRNOS:
+                raise
+            where = f" ({e.filename})" if e.filename else ""
+            raise RunStoreError(f"cannot write run {run.run_id} in {run_dir}: {e.strerror or e}{where}; free disk "
+                                f"space or choose another runs_dir (the run stays unfinished and resumes from its "
+                                f"last checkpoint)") from None
+
+
+# Write failures that mean "the runs folder is full or not writable" (reported as RunStoreError).
+STORE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
 
 
 def _fit_locked(cfg: RunConfig, run: Run, root: Path, device: torch.device, progress: str,
@@ -321,6 +334,9 @@ def _fit_locked(cfg: RunConfig, run: Run, root: Path, device: torch.device, prog
             return run
     if bar is not None:
         bar.close()
+    if start >= epochs:                 # resumed after the last epoch's checkpoint (stopped before metrics.json)
+        final = {"epoch": epochs, "test": evaluate(method, model, dd, "test", data.counts, cfg.precision),
+                 "val": evaluate(method, model, dd, "val", data.counts, cfg.precision)}
     if best["epoch"] < 0:                                   # no held-out split: best = last, say so
         best = {"epoch": final["epoch"], "val_acc": None, "test": final["test"], "val": {}}
     np.savez_compressed(run_dir / "events.npz", events=events.cpu().numpy())
@@ -356,11 +372,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         cfgs = []
         for f in args.files:
             d = load_param_file(f)
+            if "runs" in d and not isinstance(d["runs"], list):
+                raise ConfigError(f"{f}: 'runs' must be a list of run configs, got {type(d['runs']).__name__}")
             cfgs += [RunConfig.from_dict(x) for x in d["runs"]] if "runs" in d else [RunConfig.from_dict(d)]
         for c in cfgs:
             r = fit(c, args.runs_dir, args.device, args.progress)
             print(f"{r.run_id} acc {r.metrics['last']['test']['acc']:.4f} -> {r.path}")
-    except ConfigError as e:
+    except (ConfigError, FloatingPointError) as e:                 # user errors: one line, no traceback
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

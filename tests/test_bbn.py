@@ -121,3 +121,38 @@ def test_tiny_fit_and_branch_retraining(tiny_cfg, tmp_path):
     m1.eval(), m2.eval()
     assert torch.allclose(m1.backbone.branch(x, "rebalancing"), m2.features(x), atol=1e-5)
     assert isinstance(m1, BBNModel) and not isinstance(m2, BBNModel)
+
+
+def test_configs_share_runs_and_readings():
+    import pandas as pd
+
+    from ltlib.analysis import study_configs
+    from ltlib.methods.bbn import (ablation_configs, bbn_config, feature_quality_configs, norm_stats, read_adaptors,
+                                   read_features, read_main, read_norms, read_samplers)
+
+    P = dict(dataset="fmnist", imbalance_ratio=100.0, max_per_class=None, arch="resnet8", epochs=15, seed=0)
+    main = bbn_config(P)
+    assert main.run_id() == study_configs(P, ["BBN"])["BBN"].run_id()            # the study's "BBN" run
+    assert bbn_config(P, method_args={"adaptor": "parabolic_decay"}).run_id() == main.run_id()
+    same = ablation_configs(P, ["uniform", "reversed"], ["equal", "parabolic_decay"])
+    assert same["sampler"]["reversed"].run_id() == same["adaptor"]["parabolic_decay"].run_id() == main.run_id()
+    small = ablation_configs(P, ["reversed"], ["parabolic_decay"], max_per_class=1500, epochs=8)
+    r = small["sampler"]["reversed"]
+    assert (r.max_per_class, r.epochs, r.eval_every, r.milestones) == (1500, 8, 8, [5, 6])
+    fq = feature_quality_configs(P, main, "RS", 5)
+    assert fq["BBN-RB"].method_args == {"branch": "rebalancing"} and fq["BBN-CB"].train_parts == "classifier"
+    assert fq["CE"].init_from["sampler"] == "ib" and fq["RS"].sampler == "cb"
+
+    t = pd.DataFrame({"acc": [80.0, 81.0, 84.0], "head": [90.0] * 3, "mid": [80.0] * 3, "tail": [60, 62, 70.0]},
+                     index=["uniform", "balanced", "reversed"]).assign(error=lambda d: 100 - d["acc"])
+    assert "**held**" in read_samplers(t)
+    t4 = pd.DataFrame({"acc": [70, 71, 60, 80, 81, 82.0]}, index=["equal", "beta", "parabolic_increment",
+                                                                  "linear_decay", "cosine_decay", "parabolic_decay"])
+    assert "**held** (9/9" in read_adaptors(t4) and "best matches, worst matches" in read_adaptors(t4)
+    t5 = pd.DataFrame({"error": [40, 45, 46, 40.5, 44.0]}, index=["CE", "RW", "RS", "BBN-CB", "BBN-RB"])
+    assert "**held**" in read_features(t5)
+    counts = [100, 50, 10]
+    s = norm_stats({"CE": [3, 2, 1], "BBN-CB": [3, 2, 1.5], "BBN-RB": [1, 2, 3], "BBN-ALL": [2, 2, 2.1]}, counts)
+    assert s.loc["BBN-RB", "Spearman ρ with n_c"] == pytest.approx(-1) and read_norms(s).count("**held**") == 3
+    m = pd.DataFrame({"acc": [70, 75.0], "head": [90, 85.0], "tail": [40, 60.0]}, index=["CE", "BBN"])
+    assert "ranks **1 of 2**" in read_main(m)

@@ -14,11 +14,13 @@ model (same state-dict keys as the two-branch model), so the engine's `init_from
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn as nn
 
@@ -26,6 +28,7 @@ from ltlib.config import ConfigError, RunConfig, base_config, check_name
 from ltlib.heads import build_head
 from ltlib.methods.base import Batch, Method, sampler_at
 from ltlib.models import LTModel, build_backbone
+from ltlib.reference import BBN_TABLE3, BBN_TABLE4, BBN_TABLE5
 
 # Table 4 adaptors: alpha as a function of t = T / T_max in [0, 1) ("beta" is drawn per step instead).
 ADAPTORS: dict[str, Callable[[float], float]] = {
@@ -65,17 +68,15 @@ class BBNArgs:
 
 
 def alpha_at(adaptor: str, epoch: int, epochs: int, seed: int = 0, step: int = 0) -> float:
-    """α for an epoch (0-based) of `epochs`; 'beta' draws Beta(0.2, 0.2) from a generator seeded by (seed, epoch, step)."""
+    """α at an epoch (0-based) of `epochs`; 'beta' draws Beta(0.2, 0.2) seeded by (seed, epoch, step)."""
     check_name("BBN adaptor", adaptor, ADAPTORS)
     if adaptor == "beta":
         return float(np.random.default_rng([seed, epoch, step]).beta(BETA_A, BETA_A))
     return float(ADAPTORS[adaptor](epoch / epochs))
 
 
-def alpha_curve(adaptors: list[str], epochs: int, seed: int = 0) -> "Any":
+def alpha_curve(adaptors: list[str], epochs: int, seed: int = 0) -> pd.DataFrame:
     """Long table (adaptor, epoch, alpha) of each adaptor over a run; 'beta' shows its first step per epoch."""
-    import pandas as pd
-
     return pd.DataFrame([{"adaptor": a, "epoch": e + 1, "alpha": alpha_at(a, e, epochs, seed)}
                          for a in adaptors for e in range(epochs)])
 
@@ -234,10 +235,49 @@ class BBNMethod(Method):
 
 # ------------------------------------------------------------------ configs the notebooks share
 
+def _non_default(args: dict[str, Any]) -> dict[str, Any]:
+    """method_args without the keys at their default value, so equal settings give equal run hashes."""
+    defaults = dataclasses.asdict(BBNArgs())
+    return {k: v for k, v in args.items() if k not in defaults or defaults[k] != v}
+
+
 def bbn_config(params: Any, tag: str = "BBN", **changes: Any) -> RunConfig:
-    """BBN on the notebook's data/model parameters with the BBN schedule preset (method_args merged)."""
-    args = {**changes.pop("method_args", {})}
+    """BBN on the notebook's data/model parameters with the BBN schedule preset (the study's "BBN" run)."""
+    args = _non_default(changes.pop("method_args", {}))
     return base_config(params, "bbn", method="bbn", method_args=args, tag=tag, **changes)
+
+
+def ablation_configs(params: Any, samplers: list[str], adaptors: list[str], max_per_class: Optional[int] = None,
+                     epochs: Optional[int] = None) -> dict[str, dict[str, RunConfig]]:
+    """Table 3 (re-balancing sampler) and Table 4 (adaptor) runs at an ablation size (None: the notebook's).
+
+    The default sampler/adaptor run is the same config in both tables; at the notebook's own size it is the
+    main BBN run. Smaller ablation runs are evaluated at their last epoch only (the tables report last epochs).
+    """
+    p = dict(params) if isinstance(params, dict) else dict(vars(params))
+    size = {"max_per_class": p.get("max_per_class") if max_per_class is None else max_per_class,
+            "epochs": p.get("epochs", 200) if epochs is None else epochs}
+    extra = {} if all(size[k] == p.get(k) for k in size) else {"eval_every": size["epochs"]}
+    p.update(size)
+    return {"sampler": {s: bbn_config(p, f"BBN sampler={s}", method_args={"rebalance_sampler": s}, **extra)
+                        for s in samplers},
+            "adaptor": {a: bbn_config(p, f"BBN adaptor={a}", method_args={"adaptor": a}, **extra)
+                        for a in adaptors}}
+
+
+def feature_quality_configs(params: Any, bbn: RunConfig, manner: str = "RS",
+                            epochs: int = 10) -> dict[str, RunConfig]:
+    """Table 5: a fresh classifier (manner CE/RW/RS) on each frozen backbone: CE, RW, RS, BBN-CB, BBN-RB.
+
+    The CE/RW/RS cells are those of the BBN §3 diagnosis grid (ltlib.methods.baselines.diagnosis), shared runs.
+    """
+    from ltlib.methods.baselines import diagnosis
+
+    grid = diagnosis(params, stage2_epochs=epochs)
+    out = {m: grid[(m, manner)] for m in ("CE", "RW", "RS")}
+    out["BBN-CB"] = branch_retrain_config(bbn, "conventional", manner, epochs)
+    out["BBN-RB"] = branch_retrain_config(bbn, "rebalancing", manner, epochs)
+    return out
 
 
 def official_config(params: Any, tag: str = "BBN (official)", **changes: Any) -> RunConfig:
@@ -257,3 +297,137 @@ def branch_retrain_config(stage1: RunConfig, branch: str, manner: str = "RS", ep
     tag = f"{stage1.tag or 'BBN'}-{'CB' if branch == 'conventional' else 'RB'}+{manner}"
     return retrain_classifier(stage1, manner, epochs, method_args={**stage1.method_args, "branch": branch},
                               tag=tag, **changes)
+
+
+# ------------------------------------------------------------------ tables and readings of the notebook
+
+DECAY = ["linear_decay", "cosine_decay", "parabolic_decay"]        # progress-relevant, decreasing α (Table 4)
+NON_DECAY = ["equal", "beta", "parabolic_increment"]
+
+
+def vs_paper(table: pd.DataFrame, paper_error: dict[str, float], setting: str) -> pd.DataFrame:
+    """Measured accuracy (%, a summary table) with its error beside the paper's error rates and both rankings."""
+    cols = [c for c in ("acc", "acc_std", "head", "mid", "tail") if c in table]
+    out = table[cols].copy()
+    out["error"] = 100.0 - table["acc"]
+    out[f"paper error ({setting})"] = [paper_error.get(k, np.nan) for k in table.index]
+    out["rank"] = out["error"].rank(method="min").astype("Int64")
+    out["paper rank"] = out[f"paper error ({setting})"].rank(method="min").astype("Int64")
+    return out
+
+
+CLOSE = 1.0   # points: a spread below this on one seed is reported as too close to rank
+
+
+def _close_call(acc: dict[str, float]) -> list[str]:
+    """A warning line when all accuracies lie within CLOSE points of each other."""
+    spread = max(acc.values()) - min(acc.values()) if acc else 0.0
+    if len(acc) > 1 and spread < CLOSE:
+        return [f"- All {len(acc)} runs lie within {spread:.2f} points of each other (under {CLOSE:g}): too close to "
+                f"rank on these runs, so the verdicts above are not evidence either way."]
+    return []
+
+
+def _pts(x: float) -> str:
+    return f"{x:+.2f} points"
+
+
+def read_samplers(t: pd.DataFrame) -> str:
+    """Reading of Table 3 (re-balancing-branch sampler): is the reversed sampler the best?"""
+    ours = t["acc"].to_dict()
+    best = max(ours, key=ours.get)
+    lines = [f"- Best re-balancing sampler here: **{best}** ({ours[best]:.2f}% accuracy); the paper's best is "
+             f"reversed (error {BBN_TABLE3['reversed']:.2f}% on CIFAR-10-IR50). The claim "
+             f"**{'held' if best == 'reversed' else 'did not hold'}** here."]
+    if "reversed" in ours:
+        for other in (k for k in ours if k != "reversed"):
+            paper = BBN_TABLE3.get(other, np.nan) - BBN_TABLE3["reversed"]
+            lines.append(f"- reversed vs {other}: {_pts(ours['reversed'] - ours[other])} accuracy, tail "
+                         f"{_pts(t.loc['reversed', 'tail'] - t.loc[other, 'tail'])} (paper: {_pts(paper)}).")
+    return "\n".join(lines + _close_call(ours))
+
+
+def read_adaptors(t: pd.DataFrame) -> str:
+    """Reading of Table 4: do decaying α beat the others, is parabolic decay best, parabolic increment worst?"""
+    ours = t["acc"].to_dict()
+    best, worst = max(ours, key=ours.get), min(ours, key=ours.get)
+    pairs = [(d, o) for d in DECAY for o in NON_DECAY if d in ours and o in ours]
+    k = sum(ours[d] > ours[o] for d, o in pairs)
+    word = "held" if pairs and k == len(pairs) else "did not hold" if k == 0 else "partly held"
+    dec = [ours[a] for a in DECAY if a in ours]
+    non = [ours[a] for a in NON_DECAY if a in ours]
+    lines = [f"- 'Decaying α beats equal / β / increasing α' **{word}** ({k}/{len(pairs)} pairwise comparisons"
+             + (f"; mean accuracy {np.mean(dec):.2f}% decaying vs {np.mean(non):.2f}% others)." if dec and non
+                else ")."),
+             f"- Best adaptor here: **{best}** ({ours[best]:.2f}%), worst: **{worst}** ({ours[worst]:.2f}%); "
+             f"the paper's best is parabolic_decay ({BBN_TABLE4['parabolic_decay']:.2f}% error) and its worst "
+             f"parabolic_increment ({BBN_TABLE4['parabolic_increment']:.2f}%): best "
+             f"{'matches' if best == 'parabolic_decay' else 'does not match'}, worst "
+             f"{'matches' if worst == 'parabolic_increment' else 'does not match'}."]
+    return "\n".join(lines + _close_call(ours))
+
+
+def read_features(t: pd.DataFrame) -> str:
+    """Reading of Table 5: BBN-CB features about as good as CE's; BBN-RB better than RW/RS."""
+    err = t["error"].to_dict()
+    lines = []
+    if "BBN-CB" in err and "CE" in err:
+        d, p = err["BBN-CB"] - err["CE"], BBN_TABLE5["BBN-CB"] - BBN_TABLE5["CE"]
+        lines.append(f"- Conventional branch vs CE backbone: error {_pts(d)} (paper: {_pts(p)}, 'comparable').")
+    rebal = [m for m in ("RW", "RS") if m in err]
+    if "BBN-RB" in err and rebal:
+        best = min(rebal, key=err.get)
+        d = err["BBN-RB"] - err[best]
+        p = BBN_TABLE5["BBN-RB"] - min(BBN_TABLE5[m] for m in rebal)
+        lines.append(f"- Re-balancing branch vs the better re-balanced backbone ({best}): error {_pts(d)} (paper: "
+                     f"{_pts(p)}); the paper's 'BBN-RB features beat RW/RS' "
+                     f"**{'held' if d < 0 else 'did not hold'}** here.")
+    if "BBN-CB" in err and "BBN-RB" in err:
+        lines.append(f"- Conventional vs re-balancing branch: error {_pts(err['BBN-CB'] - err['BBN-RB'])} "
+                     f"(paper: {_pts(BBN_TABLE5['BBN-CB'] - BBN_TABLE5['BBN-RB'])}).")
+    return "\n".join(lines)
+
+
+def _spearman(a: Any, b: Any) -> float:
+    ra, rb = pd.Series(a).rank().to_numpy(), pd.Series(b).rank().to_numpy()
+    return float(np.corrcoef(ra, rb)[0, 1]) if np.std(ra) > 0 and np.std(rb) > 0 else float("nan")
+
+
+def norm_stats(norms: dict[str, Any], counts: list[int]) -> pd.DataFrame:
+    """Per classifier: σ/mean of the per-class weight norms (flatness) and their Spearman ρ with class size."""
+    rows = {k: {"mean norm": float(np.mean(v)), "σ/mean": float(np.std(v) / np.mean(v)),
+                "Spearman ρ with n_c": _spearman(v, counts)} for k, v in norms.items()}
+    return pd.DataFrame(rows).T
+
+
+def read_norms(s: pd.DataFrame) -> str:
+    """Reading of BBN Fig. 4: BBN-ALL flattest; BBN-CB follows the long tail like CE; BBN-RB reversed."""
+    flat = s["σ/mean"].idxmin()
+    rho = s["Spearman ρ with n_c"]
+    lines = [f"- Flattest norms (smallest σ/mean): **{flat}** ({s.loc[flat, 'σ/mean']:.3f}); the paper finds BBN-ALL "
+             f"flattest: **{'held' if flat == 'BBN-ALL' else 'did not hold'}**."]
+    if "BBN-CB" in rho:
+        lines.append(f"- BBN-CB norms vs class size: ρ = {rho['BBN-CB']:+.2f}"
+                     + (f" (CE: {rho['CE']:+.2f})" if "CE" in rho else "")
+                     + f"; the paper sees a CE-like, long-tailed profile (ρ > 0): "
+                       f"**{'held' if rho['BBN-CB'] > 0 else 'did not hold'}**.")
+    if "BBN-RB" in rho:
+        lines.append(f"- BBN-RB norms vs class size: ρ = {rho['BBN-RB']:+.2f}; the paper sees a reversed profile "
+                     f"(ρ < 0): **{'held' if rho['BBN-RB'] < 0 else 'did not hold'}**.")
+    return "\n".join(lines)
+
+
+def read_main(t: pd.DataFrame, name: str = "BBN", plain: str = "CE") -> str:
+    """Reading of the BBN-vs-baselines table (accuracy %, a summary): rank, gaps to CE and the best baseline."""
+    acc = t["acc"]
+    others = acc.drop(name)
+    best = others.idxmax()
+    rank = int(acc.rank(ascending=False, method="min")[name])
+    lines = [f"- {name} ranks **{rank} of {len(acc)}** ({acc[name]:.2f}%); the paper's {name} is best of its "
+             f"Table 1 in all six CIFAR settings."]
+    if plain in acc:
+        lines.append(f"- {name} vs {plain}: {_pts(acc[name] - acc[plain])} overall, head "
+                     f"{_pts(t.loc[name, 'head'] - t.loc[plain, 'head'])}, tail "
+                     f"{_pts(t.loc[name, 'tail'] - t.loc[plain, 'tail'])}.")
+    lines.append(f"- {name} vs the best baseline here ({best}, {others[best]:.2f}%): {_pts(acc[name] - others[best])}.")
+    return "\n".join(lines)

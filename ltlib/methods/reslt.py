@@ -37,7 +37,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 import torch
@@ -48,6 +48,11 @@ from ltlib.config import ConfigError, check_name, check_type
 from ltlib.data import LTData
 from ltlib.methods.base import Batch, Method
 from ltlib.models import build_backbone
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ltlib.config import RunConfig
 
 # ResLT's official per-setting alpha (SPEC §4); (dataset, imbalance ratio) -> alpha
 OFFICIAL_ALPHA: dict[tuple[str, int], float] = {
@@ -263,3 +268,96 @@ class ResLTMethod(Method):
     def classifier_weight(self, model: nn.Module) -> Optional[torch.Tensor]:
         """The effective classifier of the summed logits (shared fc, or per-branch fcs concatenated)."""
         return model.head.weight.detach()
+
+
+# ---------------------------------------------------------------- notebook helpers (40_reslt)
+
+# ResLT Table 1 (CIFAR-10-LT IR50, ResNet-32, top-1 %): head / medium / tail / all
+PAPER_TABLE1: dict[str, tuple[float, float, float, float]] = {
+    "CE": (97.10, 83.10, 70.01, 78.50),
+    "Baseline-1 (max)": (97.30, 76.65, 45.20, 61.91),
+    "Baseline-2 (sum)": (97.40, 80.40, 41.05, 62.20),
+    "Baseline-3 (softmax sum)": (91.65, 60.90, 63.63, 68.69),
+    "ResLT": (95.70, 75.95, 81.45, 83.46),
+}
+# ResLT Table 4 (IR100, ResNet-32, top-1 %): number of groups -> accuracy
+PAPER_TABLE4: dict[str, dict[int, float]] = {
+    "cifar10": {2: 78.83, 3: 80.44, 4: 80.80, 5: 80.44},
+    "cifar100": {2: 45.11, 3: 45.34, 4: 45.34, 5: 45.14},
+}
+
+
+def reslt_config(params: Any, tag: str = "ResLT", **method_args: Any) -> "RunConfig":
+    """ResLT on a notebook's data/model parameters with the ResLT schedule; alpha defaults per setting.
+
+    method_args equal to their defaults are left out (alpha is always written), so the same recipe has
+    the same run hash in every notebook.
+    """
+    from ltlib.config import base_config
+
+    p = params if isinstance(params, dict) else vars(params)
+    args = {"alpha": default_alpha(p.get("dataset", "fmnist"), p.get("imbalance_ratio", 100)), **method_args}
+    defaults = dataclasses.asdict(ResLTArgs())
+    args = {k: v for k, v in args.items() if k == "alpha" or v != defaults.get(k)}   # one hash per recipe
+    extra = {k: p[k] for k in ("eval_every",) if k in p}
+    return base_config(p, "reslt", method="reslt", method_args=args, tag=tag, **extra)
+
+
+@torch.no_grad()
+def cumulative_branches(run: Any, device: str = "auto", batch_size: int = 1000) -> "pd.DataFrame":
+    """Test accuracy (%) of branch 1 alone, branches 1+2, ..., all summed: overall and per head/mid/tail."""
+    import pandas as pd
+
+    from ltlib.augment import normalize
+    from ltlib.metrics import accuracy_report
+    from ltlib.train import resolve_device
+
+    device = resolve_device(device)
+    method, model, data = run.load(device)
+    model.eval()
+    mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
+    std = torch.tensor(data.std, device=device).view(1, -1, 1, 1)
+    x, y = data.test.x, data.test.y
+    z = torch.cat([model.branch_logits(normalize(x[i:i + batch_size].to(device), mean, std)).float().cpu()
+                   for i in range(0, len(x), batch_size)])
+    rows = []
+    for k in range(1, z.shape[1] + 1):
+        rep = accuracy_report(z[:, :k].sum(1).argmax(1), y, data.counts)
+        name = "branch 1 (all classes)" if k == 1 else f"branches 1..{k} summed"
+        rows.append({"prediction": name, **{g: 100 * rep[g] for g in ("acc", "head", "mid", "tail")}})
+    return pd.DataFrame(rows).set_index("prediction")
+
+
+def verdict(diff: float, margin: float) -> str:
+    """'held' / 'did not hold' / 'within noise' for a measured difference (pp) expected to be > 0."""
+    if diff != diff:
+        return "n/a"
+    return "held" if diff > margin else ("did not hold" if diff < -margin else "within noise")
+
+
+def claims(acc: dict[str, float], group: dict[str, dict[str, float]], margin: float) -> "pd.DataFrame":
+    """The paper's claims checked on our numbers: claim, our difference (pp), verdict.
+
+    acc: name -> overall accuracy (%) of 'ResLT', 'CE', 'ResLT (abl)', 'CE (abl)', the naive baselines and
+    variants (ablation size); group: name -> {'head','mid','tail'} accuracy (%).
+    """
+    import pandas as pd
+
+    nan = float("nan")
+    g = lambda n, k: group.get(n, {}).get(k, nan)  # noqa: E731
+    rows = [("ResLT beats CE overall (Table 5)", acc.get("ResLT", nan) - acc.get("CE", nan)),
+            ("ResLT raises tail accuracy over CE (Table 1)", g("ResLT", "tail") - g("CE", "tail")),
+            ("ResLT costs head accuracy vs CE (Table 1: −1.4)", g("CE", "head") - g("ResLT", "head"))]
+    for name in NAIVE_BASELINES:
+        if name in acc:
+            rows.append((f"{name} is below CE (Table 1)", acc.get("CE (abl)", nan) - acc[name]))
+            rows.append((f"ResLT beats {name} (Table 1)", acc.get("ResLT (abl)", nan) - acc[name]))
+    for name in VARIANTS:
+        if name in acc:
+            rows.append((f"ResLT beats {name} (Figs. 3-4)", acc.get("ResLT (abl)", nan) - acc[name]))
+    if "alpha=1" in acc:
+        best_naive = max([acc[n] for n in NAIVE_BASELINES if n in acc], default=nan)
+        rows.append(("alpha = 1 (branch loss only) beats the naive baselines (§4.2)", acc["alpha=1"] - best_naive))
+    df = pd.DataFrame(rows, columns=["claim", "difference (pp)"])
+    df["verdict"] = [verdict(d, margin) for d in df["difference (pp)"]]
+    return df.set_index("claim")

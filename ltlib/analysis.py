@@ -92,11 +92,17 @@ def _switching_config(params: Any, **changes: Any) -> RunConfig:
     """IB until m_n + S (m_n = last milestone of the scaled switching schedule, S = 1), then CR."""
     from ltlib.config import base_config
 
+    from ltlib.config import ConfigError
+
     try:  # the switching module's own builder, where it exists, so hashes match its notebook
         from ltlib.methods import switching as sw
         builder = getattr(sw, "switching_config", None)
         if builder is not None:
-            return builder(params, **changes)
+            try:
+                return builder(params, **changes)
+            except ConfigError:  # too short a run for S = 1 (smoke): the latest switch that fits
+                epochs = int((params if isinstance(params, dict) else vars(params)).get("epochs", 200))
+                return builder(params, S=max(0, epochs - 1 - sw.last_milestone(epochs)), **changes)
     except ImportError:
         pass
     cfg = base_config(params, "switching", tag="switching")
@@ -202,9 +208,12 @@ def tsne_embed(features: np.ndarray, seed: int = 0, perplexity: float = 30.0) ->
     """2-D t-SNE (sklearn, PCA init) of standardised features."""
     from sklearn.manifold import TSNE
 
+    from threadpoolctl import threadpool_limits
+
     f = (features - features.mean(0)) / (features.std(0) + 1e-8)
     perplexity = min(perplexity, max(2.0, (len(f) - 1) / 3))
-    return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(f)
+    with threadpool_limits(1):  # OpenMP threads beside torch's oversubscribe small CPUs (10x slower)
+        return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(f)
 
 
 def feature_quality(features: np.ndarray, labels: np.ndarray, counts: Sequence[int], k: int = 10,

@@ -1,0 +1,424 @@
+"""Training throughput: the papers' reference input pipeline against the engine's, in one process.
+
+    python -m ltlib.bench [--arch resnet32] [--steps N] [--dataset fmnist|cifar10-jpeg|synthetic]
+
+Same model, batch size, seed and sampler draw for every variant; only the input pipeline, precision and memory
+format change:
+
+* ``reference``: a torch Dataset over PIL images (as torchvision's CIFAR10: ``Image.fromarray`` per item) with
+  per-image transforms RandomCrop(padding) + RandomHorizontalFlip + ToTensor + Normalize (torchvision's when it
+  imports, else a faithful PIL/numpy equivalent; the JSON says which) and torch.utils.data.DataLoader, fp32;
+* ``engine-*``: the engine's device-resident uint8 data, bulk sampler indices and batched augmentation
+  (``ltlib.train.make_batch``), in fp32 / bf16 autocast, contiguous / channels_last;
+* with a GPU also ``torch.compile`` and CUDA graphs (``mode="reduce-overhead"``).
+
+Each step is ``ltlib.train.train_step`` (the engine's own step), for the plain CE method and for the two-stream
+BBN method. Variants are timed in interleaved rounds and the best round is reported (the machine may be shared).
+Also timed: evaluation's share of an epoch and t-SNE of 10k feature vectors. Results go to stdout as JSON and to
+``outputs/bench/<device>.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from ltlib.config import RunConfig
+from ltlib.data import ArrayData, LTData, make_long_tailed
+from ltlib.methods import Batch, Method, build_method
+from ltlib.paths import OUTPUTS
+from ltlib.samplers import build_sampler
+from ltlib.train import (DeviceData, LossModule, _gen, evaluate, make_batch, predict, resolve_device,
+                         train_step)
+
+
+# ----------------------------------------------------------------------------------- data
+
+def synthetic_data(num_classes: int = 10, n_max: int = 2000, imbalance_ratio: float = 100, size: int = 32,
+                   channels: int = 3, n_test: int = 10000, seed: int = 0) -> LTData:
+    """A long-tailed random uint8 image set (no files needed), CIFAR-shaped by default."""
+    from ltlib.data import long_tail_counts
+
+    g = torch.Generator().manual_seed(seed)
+    counts = long_tail_counts(n_max, num_classes, imbalance_ratio)
+    y = torch.cat([torch.full((c,), k, dtype=torch.long) for k, c in enumerate(counts)])
+    x = torch.randint(0, 256, (len(y), channels, size, size), dtype=torch.uint8, generator=g)
+    yt = torch.arange(n_test) % num_classes
+    xt = torch.randint(0, 256, (n_test, channels, size, size), dtype=torch.uint8, generator=g)
+    classes = [str(k) for k in range(num_classes)]
+    empty = ArrayData(x[:0], y[:0], classes)
+    return LTData("synthetic", ArrayData(x, y, classes), empty, ArrayData(xt, yt, classes), counts,
+                  np.arange(len(y)), np.zeros(0, np.int64), (0.5,) * channels, (0.25,) * channels,
+                  4 if size >= 32 else 2, classes)
+
+
+def bench_data(dataset: str, imbalance_ratio: float = 100, max_per_class: Optional[int] = None,
+               data_root: Optional[str] = None) -> LTData:
+    """The long-tailed training set of a dataset name, or synthetic CIFAR-shaped data."""
+    if dataset == "synthetic":
+        return synthetic_data(imbalance_ratio=imbalance_ratio)
+    return make_long_tailed(dataset, imbalance_ratio, max_per_class, 0, 20, data_root)
+
+
+# ------------------------------------------------------------------------ reference pipeline
+
+class PILImages(torch.utils.data.Dataset):
+    """The reference dataset: uint8 arrays held as HWC numpy, one PIL image per item (torchvision CIFAR10 style)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, transform: Callable[[Any], torch.Tensor]) -> None:
+        self.x = x.permute(0, 2, 3, 1).numpy()
+        if self.x.shape[-1] == 1:
+            self.x = self.x[..., 0]                          # grayscale: mode "L", as torchvision's FashionMNIST
+        self.y = y.tolist()
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
+        from PIL import Image
+
+        return self.transform(Image.fromarray(self.x[i])), self.y[i], i
+
+
+class PILRandomCrop:
+    """torchvision RandomCrop(size, padding=pad) (zero fill): pad the PIL image, crop at a torch.randint offset."""
+
+    def __init__(self, size: int, pad: int) -> None:
+        self.size, self.pad = size, pad
+
+    def __call__(self, img: Any) -> Any:
+        from PIL import ImageOps
+
+        img = ImageOps.expand(img, border=self.pad, fill=0)
+        w, h = img.size
+        i = int(torch.randint(0, h - self.size + 1, size=(1,)))
+        j = int(torch.randint(0, w - self.size + 1, size=(1,)))
+        return img.crop((j, i, j + self.size, i + self.size))
+
+
+class PILRandomHorizontalFlip:
+    """torchvision RandomHorizontalFlip(0.5): flip when torch.rand(1) < 0.5."""
+
+    def __call__(self, img: Any) -> Any:
+        from PIL import Image
+
+        return img.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if torch.rand(1) < 0.5 else img
+
+
+class PILToTensorNormalize:
+    """torchvision ToTensor() + Normalize(mean, std): HWC uint8 -> CHW float in [0, 1], then per-channel standardise."""
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        self.mean = torch.tensor(mean).view(-1, 1, 1)
+        self.std = torch.tensor(std).view(-1, 1, 1)
+
+    def __call__(self, img: Any) -> torch.Tensor:
+        a = torch.from_numpy(np.array(img, dtype=np.uint8, copy=True))
+        a = a.view(a.shape[0], a.shape[1], -1).permute(2, 0, 1).contiguous()
+        return a.to(torch.float32).div(255).sub_(self.mean).div_(self.std)
+
+
+class Compose:
+    """torchvision Compose."""
+
+    def __init__(self, fs: list[Callable[[Any], Any]]) -> None:
+        self.fs = fs
+
+    def __call__(self, img: Any) -> Any:
+        for f in self.fs:
+            img = f(img)
+        return img
+
+
+def reference_transform(data: LTData) -> tuple[Callable[[Any], torch.Tensor], str]:
+    """The papers' CIFAR train transform; torchvision's when it imports, else the PIL/numpy equivalent."""
+    size = int(data.train.x.shape[-1])
+    try:
+        import torchvision.transforms as T
+
+        t = T.Compose([T.RandomCrop(size, padding=data.pad), T.RandomHorizontalFlip(), T.ToTensor(),
+                       T.Normalize(data.mean, data.std)])
+        return t, f"torchvision {__import__('torchvision').__version__} transforms"
+    except Exception as e:  # noqa: BLE001 - torchvision missing or built for another torch (CPU wheel here)
+        t = Compose([PILRandomCrop(size, data.pad), PILRandomHorizontalFlip(), PILToTensorNormalize(data.mean, data.std)])
+        return t, (f"PIL/numpy equivalent of torchvision RandomCrop(padding={data.pad})+RandomHorizontalFlip+ToTensor+"
+                   f"Normalize (torchvision did not import: {type(e).__name__})")
+
+
+def reference_batches(data: LTData, streams: list[torch.Tensor], batch_size: int, transform: Callable,
+                      workers: int, device: torch.device) -> Iterator[list[Batch]]:
+    """Batches of the reference pipeline: one DataLoader per sampler stream over the same index draw."""
+    ds = PILImages(data.train.x, data.train.y, transform)
+    loaders = [torch.utils.data.DataLoader(ds, batch_size=batch_size, sampler=ids.tolist(), num_workers=workers,
+                                           pin_memory=device.type == "cuda", persistent_workers=workers > 0)
+               for ids in streams]
+    for parts in zip(*loaders):
+        yield [Batch(x.to(device, non_blocking=True), y.to(device, non_blocking=True), i.to(device))
+               for x, y, i in parts]
+
+
+def engine_batches(dd: DeviceData, streams: list[torch.Tensor], batch_size: int, gen: torch.Generator,
+                   channels_last: bool) -> Iterator[list[Batch]]:
+    """Batches of the engine's pipeline (device-resident uint8, batched crop+flip, normalise)."""
+    streams = [s.to(dd.device) for s in streams]
+    for s in range(len(streams[0]) // batch_size):
+        yield [make_batch(dd, ids[s * batch_size:(s + 1) * batch_size], True, gen, channels_last) for ids in streams]
+
+
+# ------------------------------------------------------------------------------- variants
+
+@dataclass
+class Variant:
+    """One pipeline / precision / memory-format / compilation setting."""
+
+    name: str
+    pipeline: str             # reference | engine
+    precision: str            # fp32 | bf16
+    channels_last: bool = False
+    compile_mode: Optional[str] = None    # None | "default" | "reduce-overhead" (CUDA graphs)
+
+
+def variants(device: torch.device, compile_on_cpu: bool = False) -> list[Variant]:
+    """The variants measured on a device; compilation / CUDA graphs only on a GPU unless asked."""
+    out = [Variant("reference", "reference", "fp32"),
+           Variant("engine-fp32", "engine", "fp32"),
+           Variant("engine-fp32-cl", "engine", "fp32", True),
+           Variant("engine-bf16", "engine", "bf16"),
+           Variant("engine-bf16-cl", "engine", "bf16", True)]
+    if device.type == "cuda" or compile_on_cpu:
+        out.append(Variant("engine-bf16-cl-compile", "engine", "bf16", True, "default"))
+    if device.type == "cuda":
+        out.append(Variant("engine-bf16-cl-cudagraphs", "engine", "bf16", True, "reduce-overhead"))
+    return out
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class Bench:
+    """Models, optimisers and batch iterators of every variant for one method, timed step by step."""
+
+    def __init__(self, method: Method, model: nn.Module, data: LTData, dd: DeviceData, batch_size: int,
+                 device: torch.device, transform: Callable, workers: int, n_batches: int, seed: int) -> None:
+        self.method, self.data, self.dd, self.bs, self.device = method, data, dd, batch_size, device
+        self.transform, self.workers, self.seed = transform, workers, seed
+        names = method.streams(0)
+        n = len(data.train.y)
+        reps = max(1, -(-n_batches * batch_size // n))
+        self.streams = []
+        for i, name in enumerate(names):
+            sampler = build_sampler(name, data.train.y, data.num_classes)
+            draws = [sampler.indices(_gen(seed, e, i), e, 200, batch_size) for e in range(reps)]
+            self.streams.append(torch.cat(draws)[: n_batches * batch_size])
+        self.pristine = model.to(device)
+        self.states: dict[str, dict[str, Any]] = {}
+
+    def _state(self, v: Variant) -> dict[str, Any]:
+        """Model copy, optimiser, step module and batch iterator of a variant (made once, reused across rounds)."""
+        if v.name not in self.states:
+            model = copy.deepcopy(self.pristine)
+            if v.channels_last:
+                model = model.to(memory_format=torch.channels_last)
+            model.train()
+            opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+            step: nn.Module = LossModule(self.method, model)
+            if v.compile_mode:
+                step = torch.compile(step, mode=v.compile_mode)
+            if v.pipeline == "reference":
+                it = reference_batches(self.data, self.streams, self.bs, self.transform, self.workers, self.device)
+            else:
+                it = engine_batches(self.dd, self.streams, self.bs, _gen(self.seed, 0, 99), v.channels_last)
+            self.states[v.name] = {"opt": opt, "step": step, "it": it, "done": 0}
+        return self.states[v.name]
+
+    def run(self, v: Variant, steps: int) -> tuple[float, float]:
+        """(wall, process CPU) seconds for `steps` training steps, including producing their batches."""
+        st = self._state(v)
+        _sync(self.device)
+        t0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(steps):
+            batches = next(st["it"])
+            loss, _ = train_step(st["step"], st["opt"], batches, 0, st["done"] / 1000, self.device, v.precision)
+            st["done"] += 1
+        float(loss.detach())                                 # one host sync at the end (as the engine's epoch)
+        _sync(self.device)
+        return time.perf_counter() - t0, time.process_time() - c0
+
+
+def time_variants(bench: Bench, vs: list[Variant], steps: int, warmup: int, rounds: int) -> dict[str, Any]:
+    """Interleaved rounds of every variant: img/s of the best and the median round (wall clock), img per CPU-second
+    of this process (robust to other load on a shared CPU, without DataLoader workers), ratios to the reference."""
+    for v in vs:
+        bench.run(v, warmup)
+    times: dict[str, list[tuple[float, float]]] = {v.name: [] for v in vs}
+    for _ in range(rounds):
+        for v in vs:
+            times[v.name].append(bench.run(v, steps))
+    imgs = steps * bench.bs * len(bench.streams)
+    out: dict[str, Any] = {}
+    for v in vs:
+        wall = [t for t, _ in times[v.name]]
+        cpu = min(c for _, c in times[v.name])
+        out[v.name] = {"img_per_s": imgs / min(wall), "img_per_s_median": imgs / statistics.median(wall),
+                       "img_per_cpu_s": imgs / cpu, "step_ms": 1000 * min(wall) / steps,
+                       "precision": v.precision, "channels_last": v.channels_last, "compile": v.compile_mode}
+    ref = out.get("reference")
+    for r in out.values():
+        r["ratio"] = r["img_per_s"] / ref["img_per_s"] if ref else None
+        r["ratio_cpu"] = r["img_per_cpu_s"] / ref["img_per_cpu_s"] if ref else None
+    return out
+
+
+# ------------------------------------------------------------------------------ eval, t-SNE
+
+def time_eval(method: Method, model: nn.Module, dd: DeviceData, counts: list[int], train_img_s: float,
+              n_streams: int, precision: str) -> dict[str, Any]:
+    """Seconds of one end-of-epoch evaluation (held-out + test) against an epoch of training at train_img_s."""
+    _sync(dd.device)
+    t0 = time.perf_counter()
+    for split in ("val", "test"):
+        evaluate(method, model, dd, split, counts, precision)
+    _sync(dd.device)
+    ev = time.perf_counter() - t0
+    train = n_streams * len(dd.y) / train_img_s
+    return {"eval_seconds": ev, "train_epoch_seconds": train, "eval_share": ev / (ev + train),
+            "eval_images": sum(len(dd.splits[s][1]) for s in ("val", "test")), "train_images": len(dd.y)}
+
+
+def time_tsne(method: Method, model: nn.Module, dd: DeviceData, points: int, seed: int = 0) -> dict[str, Any]:
+    """Seconds to extract features of `points` test images and to embed them (ltlib.analysis.tsne_embed, sklearn)."""
+    from ltlib.analysis import tsne_embed
+
+    x = dd.splits["test"][0]
+    x = x.repeat((-(-points // len(x)), 1, 1, 1))[:points]
+    t0 = time.perf_counter()
+    f = predict(method, model, x, dd, features=True).cpu().numpy()
+    t1 = time.perf_counter()
+    tsne_embed(f, seed)
+    t2 = time.perf_counter()
+    return {"points": points, "feature_dim": int(f.shape[1]), "features_seconds": t1 - t0, "tsne_seconds": t2 - t1,
+            "how": "ltlib.analysis.tsne_embed (sklearn TSNE, PCA init, Barnes-Hut, 1 OpenMP thread)"}
+
+
+# ------------------------------------------------------------------------------------ main
+
+def _cpu_name() -> str:
+    """The CPU model name (Linux /proc/cpuinfo), else platform's."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_slug(device: torch.device) -> str:
+    """'cpu' or 'cuda-<gpu name>' as a file name."""
+    if device.type != "cuda":
+        return "cpu"
+    return "cuda-" + "".join(c if c.isalnum() else "-" for c in torch.cuda.get_device_name(device)).strip("-").lower()
+
+
+def run_bench(arch: str = "resnet32", steps: int = 8, dataset: str = "fmnist", batch_size: int = 128,
+              rounds: int = 3, warmup: int = 2, workers: int = 0, device: str = "auto", seed: int = 0,
+              methods: tuple[str, ...] = ("ce", "bbn"), only: Optional[list[str]] = None,
+              compile_on_cpu: bool = False, eval_share: bool = True, tsne_points: int = 10000,
+              data_root: Optional[str] = None, max_per_class: Optional[int] = None) -> dict[str, Any]:
+    """All measurements as one JSON-able dict (see the module docstring)."""
+    dev = resolve_device(device)
+    data = bench_data(dataset, 100, max_per_class, data_root)
+    dd = DeviceData(data, dev)
+    transform, transform_name = reference_transform(data)
+    vs = [v for v in variants(dev, compile_on_cpu) if only is None or v.name in only or v.name == "reference"]
+    ds_name = data.name if dataset != "synthetic" else "synthetic"
+    base = RunConfig(dataset=dataset if dataset != "synthetic" else "fmnist", imbalance_ratio=100, arch=arch,
+                     batch_size=batch_size, seed=seed, max_per_class=max_per_class)
+    out: dict[str, Any] = {
+        "device": str(dev), "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else _cpu_name(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__, "dataset": ds_name, "train_images": len(data.train.y),
+        "image_shape": list(data.train.x.shape[1:]), "arch": arch, "batch_size": batch_size, "seed": seed,
+        "steps": steps, "warmup": warmup, "rounds": rounds, "dataloader_workers": workers,
+        "timing": f"best of {rounds} interleaved rounds of {steps} steps after {warmup} warm-up steps per variant",
+        "reference_transforms": transform_name,
+        "load_average_start": os.getloadavg() if hasattr(os, "getloadavg") else None, "methods": {}}
+    n_batches = warmup + rounds * steps
+    for name in methods:
+        cfg = base.replace(method="bbn", tag="BBN") if name == "bbn" else base.replace(tag="CE")
+        method = build_method(cfg, data)
+        step_kind = "plain CE step (METHODS['plain'].loss)"
+        if name == "bbn":
+            step_kind = "two-branch BBN step (METHODS['bbn'].loss: IB + reversed streams)"
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = method.build_model()
+        bench = Bench(method, model, data, dd, batch_size, dev, transform, workers, n_batches, seed)
+        res = time_variants(bench, vs, steps, warmup, rounds)
+        out["methods"][name] = {"step": step_kind, "streams": method.streams(0), "variants": res}
+        print(json.dumps({name: {k: [round(v["img_per_s"], 1), round(v["ratio"], 2), round(v["ratio_cpu"], 2)]
+                                 for k, v in res.items()}}), file=sys.stderr, flush=True)
+        if name == "ce" and eval_share:
+            fastest = max((v for v in vs if v.pipeline == "engine"), key=lambda v: res[v.name]["img_per_s"])
+            m = bench.states[fastest.name]["step"]
+            m = getattr(m, "_orig_mod", m).model
+            out["eval"] = {"train_variant": fastest.name, **time_eval(method, m, dd, data.counts,
+                                                                        res[fastest.name]["img_per_s"], 1, "bf16")}
+            if tsne_points:
+                out["tsne"] = time_tsne(method, m, dd, tsne_points, seed)
+    out["load_average_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return out
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """python -m ltlib.bench: print the JSON and write outputs/bench/<device>.json."""
+    ap = argparse.ArgumentParser(prog="python -m ltlib.bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--arch", default="resnet32")
+    ap.add_argument("--steps", type=int, default=8, help="timed steps per round and variant")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--dataset", default="fmnist", help="fmnist | cifar10-jpeg | cifar10 | synthetic")
+    ap.add_argument("--data-root", default=None)
+    ap.add_argument("--max-per-class", type=int, default=None)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--workers", type=int, default=0, help="DataLoader workers of the reference pipeline")
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--methods", default="ce,bbn")
+    ap.add_argument("--only", default=None, help="comma-separated variant names (the reference always runs)")
+    ap.add_argument("--compile-on-cpu", action="store_true", help="also time torch.compile on a CPU")
+    ap.add_argument("--no-eval", action="store_true")
+    ap.add_argument("--tsne-points", type=int, default=10000, help="0 skips t-SNE")
+    ap.add_argument("--out", default=None, help="JSON path (default outputs/bench/<device>.json)")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    res = run_bench(args.arch, args.steps, args.dataset, args.batch_size, args.rounds, args.warmup, args.workers,
+                    args.device, methods=tuple(args.methods.split(",")),
+                    only=args.only.split(",") if args.only else None, compile_on_cpu=args.compile_on_cpu,
+                    eval_share=not args.no_eval, tsne_points=args.tsne_points, data_root=args.data_root,
+                    max_per_class=args.max_per_class)
+    path = Path(args.out) if args.out else OUTPUTS / "bench" / f"{device_slug(resolve_device(args.device))}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(res, indent=1)
+    path.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -377,3 +377,202 @@ def make_long_tailed(name: str, imbalance_ratio: float, max_per_class: int | Non
         pad = max(2, train.x.shape[-1] // 8)
     return LTData(name, train.subset(idx), train.subset(val_idx), test, counts, idx, val_idx, mean, std, pad,
                   list(train.classes))
+
+
+# ------------------------------------------------------------------- file lists (large datasets)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def read_file_list(list_file: str | os.PathLike) -> tuple[list[str], list[int]]:
+    """(relative paths, labels) of an ImageNet-LT / Places-LT / iNat-2018 split file: `relative/path label` per line."""
+    path = Path(os.path.expanduser(str(list_file)))
+    if not path.is_file():
+        raise ConfigError(f"file list {path} not found (ImageNet-LT / Places-LT / iNat-2018 split files hold one "
+                          f"'relative/path label' per line)")
+    paths, labels = [], []
+    for no, line in enumerate(path.read_text().splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        rel, _, label = line.rpartition(" ")
+        try:
+            y = int(label)
+        except ValueError:
+            y = -1
+        if not rel.strip() or y < 0:
+            raise ConfigError(f"{path}:{no}: expected 'relative/path label' (label an integer >= 0), got {line!r}")
+        paths.append(rel.strip())
+        labels.append(y)
+    if not paths:
+        raise ConfigError(f"file list {path} holds no images")
+    return paths, labels
+
+
+class Compose:
+    """Apply transforms in order (torchvision's Compose)."""
+
+    def __init__(self, transforms: list) -> None:
+        self.transforms = transforms
+
+    def __call__(self, img):
+        for t in self.transforms:
+            img = t(img)
+        return img
+
+
+class RandomResizedCrop:
+    """torchvision RandomResizedCrop(size, scale=(0.08, 1), ratio=(3/4, 4/3)) on a PIL image (bilinear)."""
+
+    def __init__(self, size: int, scale: tuple[float, float] = (0.08, 1.0),
+                 ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> None:
+        self.size, self.scale, self.ratio = size, scale, ratio
+
+    def box(self, width: int, height: int) -> tuple[int, int, int, int]:
+        """(left, top, w, h) of the crop: 10 tries of a random area and aspect, else a central crop."""
+        import math
+
+        area = width * height
+        log_r = (math.log(self.ratio[0]), math.log(self.ratio[1]))
+        for _ in range(10):
+            target = area * float(torch.empty(1).uniform_(self.scale[0], self.scale[1]))
+            aspect = math.exp(float(torch.empty(1).uniform_(log_r[0], log_r[1])))
+            w, h = int(round(math.sqrt(target * aspect))), int(round(math.sqrt(target / aspect)))
+            if 0 < w <= width and 0 < h <= height:
+                top = int(torch.randint(0, height - h + 1, size=(1,)))
+                left = int(torch.randint(0, width - w + 1, size=(1,)))
+                return left, top, w, h
+        in_ratio = width / height
+        if in_ratio < min(self.ratio):
+            w, h = width, int(round(width / min(self.ratio)))
+        elif in_ratio > max(self.ratio):
+            w, h = int(round(height * max(self.ratio))), height
+        else:
+            w, h = width, height
+        return (width - w) // 2, (height - h) // 2, w, h
+
+    def __call__(self, img):
+        from PIL import Image
+
+        left, top, w, h = self.box(*img.size)
+        return img.resize((self.size, self.size), Image.Resampling.BILINEAR, box=(left, top, left + w, top + h))
+
+
+class RandomHorizontalFlip:
+    """torchvision RandomHorizontalFlip(p): flip when torch.rand(1) < p."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        self.p = p
+
+    def __call__(self, img):
+        from PIL import Image
+
+        return img.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if float(torch.rand(1)) < self.p else img
+
+
+class ResizeCenterCrop:
+    """torchvision Resize(resize) (shorter side, bilinear) + CenterCrop(size)."""
+
+    def __init__(self, size: int, resize: int) -> None:
+        self.size, self.resize = size, resize
+
+    def __call__(self, img):
+        from PIL import Image
+
+        w, h = img.size
+        s = self.resize / min(w, h)
+        img = img.resize((max(self.size, int(w * s)), max(self.size, int(h * s))), Image.Resampling.BILINEAR)
+        w, h = img.size
+        left, top = int(round((w - self.size) / 2)), int(round((h - self.size) / 2))
+        return img.crop((left, top, left + self.size, top + self.size))
+
+
+class ToTensorNormalize:
+    """torchvision ToTensor() + Normalize(mean, std): HWC uint8 -> CHW float in [0, 1], standardised per channel."""
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        self.mean = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1)
+
+    def __call__(self, img) -> torch.Tensor:
+        a = torch.from_numpy(np.array(img, dtype=np.uint8, copy=True))
+        a = a.view(a.shape[0], a.shape[1], -1).permute(2, 0, 1).contiguous()
+        return a.to(torch.float32).div_(255).sub_(self.mean).div_(self.std)
+
+
+def filelist_transform(train: bool, size: int = 224, resize: int = 256, mean: tuple[float, ...] = IMAGENET_MEAN,
+                       std: tuple[float, ...] = IMAGENET_STD):
+    """The standard ImageNet-LT / Places-LT / iNat transforms: RandomResizedCrop + flip (train) or Resize +
+    CenterCrop (test), then ToTensor + Normalize; PIL-based, so torchvision is not needed."""
+    first = [RandomResizedCrop(size), RandomHorizontalFlip()] if train else [ResizeCenterCrop(size, resize)]
+    return Compose(first + [ToTensorNormalize(mean, std)])
+
+
+class FileListDataset(torch.utils.data.Dataset):
+    """Images listed in a split file (`relative/path label` per line) under root, decoded with PIL per item.
+
+    For large datasets (ImageNet-LT, Places-LT, iNat-2018) read through a torch DataLoader with workers; the
+    labels tensor feeds ltlib.samplers (e.g. `EpochSampler(build_sampler("cb", ds.labels, C), seed)`).
+    """
+
+    def __init__(self, list_file: str | os.PathLike, root: str | os.PathLike, transform=None,
+                 num_classes: int | None = None) -> None:
+        self.root = Path(os.path.expanduser(str(root)))
+        if not self.root.is_dir():
+            raise ConfigError(f"image root {self.root} of file list {list_file} not found")
+        self.paths, labels = read_file_list(list_file)
+        self.labels = torch.tensor(labels, dtype=torch.long)
+        self.num_classes = num_classes or int(self.labels.max()) + 1
+        if int(self.labels.max()) >= self.num_classes:
+            raise ConfigError(f"file list {list_file} has label {int(self.labels.max())} >= num_classes {self.num_classes}")
+        self.transform = transform
+
+    @property
+    def counts(self) -> list[int]:
+        """Images per class."""
+        return torch.bincount(self.labels, minlength=self.num_classes).tolist()
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
+        """(image, label, index); the image as a transformed tensor (uint8 CHW without a transform)."""
+        from PIL import Image
+
+        p = self.root / self.paths[i]
+        try:
+            with Image.open(p) as im:
+                img = im.convert("RGB")
+        except OSError as e:
+            raise ConfigError(f"cannot read image {p} (line {i + 1} of the file list): {e}") from None
+        x = self.transform(img) if self.transform else torch.from_numpy(np.array(img)).permute(2, 0, 1)
+        return x, int(self.labels[i]), i
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """A DataLoader sampler drawing each epoch's indices from an ltlib sampler, seeded by (seed, epoch)."""
+
+    def __init__(self, sampler, seed: int = 0, epochs: int = 1, batch_size: int = 128, rank: int = 0,
+                 world: int = 1) -> None:
+        self.sampler, self.seed, self.epochs, self.batch_size = sampler, seed, epochs, batch_size
+        self.rank, self.world, self.epoch = rank, world, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose draw __iter__ yields."""
+        self.epoch = epoch
+
+    def _draw(self) -> torch.Tensor:
+        from ltlib.samplers import shard_batches
+
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        idx = self.sampler.indices(g, self.epoch, self.epochs, self.batch_size)
+        if self.world > 1:
+            idx = shard_batches(idx, self.batch_size, self.rank, self.world)
+        return idx
+
+    def __iter__(self):
+        return iter(self._draw().tolist())
+
+    def __len__(self) -> int:
+        return len(self._draw())

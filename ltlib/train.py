@@ -30,7 +30,7 @@ from ltlib.methods import Batch, Method, build_method
 from ltlib.metrics import accuracy_report
 from ltlib.runs import (Run, RunStoreError, check_writable, environment, git_revision, load_checkpoint,
                         runs_root, save_checkpoint, write_json, write_results_table)
-from ltlib.samplers import build_sampler
+from ltlib.samplers import build_sampler, shard_batches
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -166,6 +166,68 @@ def _autocast(device: torch.device, precision: str):
     return nullcontext()
 
 
+def make_batch(dd: DeviceData, bi: torch.Tensor, augment: bool, gen: torch.Generator,
+               channels_last: bool = False) -> Batch:
+    """Rows bi of the device-resident training set, augmented (crop+flip) and normalised."""
+    xb = dd.x[bi]
+    if augment:
+        xb = random_crop_flip(xb, dd.pad, gen)
+    xb = normalize(xb, dd.mean, dd.std)
+    if channels_last:
+        xb = xb.contiguous(memory_format=torch.channels_last)
+    return Batch(xb, dd.y[bi], bi)
+
+
+class LossModule(nn.Module):
+    """A method's loss as a module over its model, so DistributedDataParallel can wrap any method's step."""
+
+    def __init__(self, method: Method, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.method = method
+
+    def forward(self, batches: list[Batch], epoch: int, progress: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss, logits of the first stream), as Method.loss."""
+        return self.method.loss(self.model, batches, epoch, progress)
+
+
+def train_step(step: nn.Module, opt: torch.optim.Optimizer, batches: list[Batch], epoch: int, progress: float,
+               device: torch.device, precision: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimisation step of a LossModule (or its DDP wrapper): forward under autocast, backward, update."""
+    with _autocast(device, precision):
+        loss, logits = step(batches, epoch, progress)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss, logits
+
+
+def init_distributed(device: torch.device) -> tuple[int, int, torch.device]:
+    """(rank, world size, device); under torchrun (WORLD_SIZE > 1) join the process group (nccl on GPU, gloo on CPU)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, device
+    import torch.distributed as dist
+
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank(), dist.get_world_size(), device
+
+
+def _all_reduce(x: torch.Tensor, op: str = "sum") -> torch.Tensor:
+    """x summed (or min-ed) over ranks; x itself without a process group."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return x
+    y = x.to(torch.float64 if x.is_floating_point() else torch.int32).clone()
+    dist.all_reduce(y, op=dist.ReduceOp.MIN if op == "min" else dist.ReduceOp.SUM)
+    return y.to(x.dtype)
+
+
 def _progress_mode(progress: str) -> str:
     if progress == "auto":
         return "bar" if sys.stderr.isatty() else "line"
@@ -191,13 +253,15 @@ def fit(cfg: RunConfig, runs_dir: str | os.PathLike | None = None, device: str |
     run = Run(run_dir)
     if run.finished:
         return run
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(run_dir / ".lock")):
+    rank, _, dev = init_distributed(resolve_device(device))     # DDP under torchrun: rank 0 alone writes
+    if rank == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(run_dir / ".lock")) if rank == 0 else nullcontext():
         if run.finished:                                    # another process finished it meanwhile
             return run
         try:
-            return _fit_locked(cfg, run, root, resolve_device(device), _progress_mode(progress), deterministic,
-                               channels_last, stop_after_epochs)
+            return _fit_locked(cfg, run, root, dev, _progress_mode(progress) if rank == 0 else "none",
+                               deterministic, channels_last, stop_after_epochs)
         except OSError as e:
             if e.errno not in STORE_ERRNOS:
                 raise
@@ -230,13 +294,21 @@ def _fit_locked(cfg: RunConfig, run: Run, root: Path, device: torch.device, prog
     dd = DeviceData(data, device)
     n, bs, epochs = len(dd.y), cfg.batch_size, cfg.epochs
     steps = -(-n // bs)
+    rank, world, _ = init_distributed(device)
+    is_main = rank == 0
+    if world > 1:                     # each rank: its bs/world share of every global batch (same hash, same draw)
+        if bs % world or -(-n // (bs // world)) < world:
+            raise ConfigError(f"batch_size {bs} must be a multiple of the {world} processes and n >= batch_size")
+        steps = -(-n // (bs // world)) // world
+    rb = bs // world                                        # images per step on this rank
     samplers: dict[str, Any] = {}
-    write_json(run_dir / "config.json", cfg.to_dict())
-    write_json(run_dir / "meta.json", {"run_id": run_id, "git": git_revision(), **environment(device),
-                                       "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                                       "deterministic": deterministic, "channels_last": channels_last,
-                                       "stage1": stage1.run_id if stage1 else None})
-    np.savez(run_dir / "indices.npz", train=data.train_indices, val=data.val_indices)
+    if is_main:
+        write_json(run_dir / "config.json", cfg.to_dict())
+        write_json(run_dir / "meta.json", {"run_id": run_id, "git": git_revision(), **environment(device),
+                                           "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                           "deterministic": deterministic, "channels_last": channels_last,
+                                           "stage1": stage1.run_id if stage1 else None, "world_size": world})
+        np.savez(run_dir / "indices.npz", train=data.train_indices, val=data.val_indices)
 
     history: list[dict[str, Any]] = []
     events = torch.full((epochs, n), 255, dtype=torch.uint8, device=device)
@@ -251,6 +323,11 @@ def _fit_locked(cfg: RunConfig, run: Run, root: Path, device: torch.device, prog
         if progress != "none":
             print(f"[{run_id}] resuming after epoch {start}/{epochs}", flush=True)
 
+    step: nn.Module = LossModule(method, model)
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        step = DistributedDataParallel(step, find_unused_parameters=True)
     bar = None
     if progress == "bar":
         from tqdm.auto import tqdm
@@ -265,7 +342,9 @@ def _fit_locked(cfg: RunConfig, run: Run, root: Path, device: torch.device, prog
                 samplers[name] = build_sampler(name, data.train.y, data.num_classes)
         idx = [samplers[name].indices(_gen(cfg.seed, epoch, i), epoch, epochs, bs).to(device)
                for i, name in enumerate(names)]
-        aug_gen = _gen(cfg.seed, epoch, 99)
+        aug_gen = _gen(cfg.seed, epoch, 99) if rank == 0 else _gen(cfg.seed, epoch, 99, rank)
+        if world > 1:
+            idx = [shard_batches(ids, rb, rank, world) for ids in idx]
         model.train()
         for m in frozen:
             m.eval()
@@ -275,30 +354,21 @@ def _fit_locked(cfg: RunConfig, run: Run, root: Path, device: torch.device, prog
             lr = lr_at(cfg, epoch, s / steps)
             for g in opt.param_groups:
                 g["lr"] = lr * g["lr_mult"]
-            batches = []
-            for ids in idx:
-                bi = ids[s * bs:(s + 1) * bs]
-                xb = dd.x[bi]
-                if cfg.augment:
-                    xb = random_crop_flip(xb, dd.pad, aug_gen)
-                xb = normalize(xb, dd.mean, dd.std)
-                if channels_last:
-                    xb = xb.contiguous(memory_format=torch.channels_last)
-                batches.append(Batch(xb, dd.y[bi], bi))
-            with _autocast(device, cfg.precision):
-                loss, logits = method.loss(model, batches, epoch, (epoch + s / steps) / epochs)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            batches = [make_batch(dd, ids[s * rb:(s + 1) * rb], cfg.augment, aug_gen, channels_last) for ids in idx]
+            loss, logits = train_step(step, opt, batches, epoch, (epoch + s / steps) / epochs, device, cfg.precision)
             hit = logits.detach().argmax(1) == batches[0].y
             events[epoch, batches[0].idx] = hit.to(torch.uint8)
             loss_sum += loss.detach() * len(batches[0].y)
             correct += hit.sum()
+        seen = torch.tensor(min(len(idx[0]), steps * rb) if world > 1 else min(n, steps * bs))
+        if world > 1:
+            loss_sum, correct, seen = _all_reduce(loss_sum), _all_reduce(correct), _all_reduce(seen)
+            events[epoch] = _all_reduce(events[epoch], "min")
+        seen = int(seen)
         seconds = time.perf_counter() - t0
         train_time += seconds
         row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr_at(cfg, epoch), "sampler": "+".join(names),
-                               "loss": float(loss_sum) / (steps * 0 + min(n, steps * bs)),
-                               "train_acc": float(correct) / min(n, steps * bs)}
+                               "loss": float(loss_sum) / seen, "train_acc": float(correct) / seen}
         if not math.isfinite(row["loss"]):
             raise FloatingPointError(f"[{run_id}] loss became {row['loss']} at epoch {epoch + 1}; lower lr")
         last = epoch == epochs - 1
@@ -313,13 +383,14 @@ def _fit_locked(cfg: RunConfig, run: Run, root: Path, device: torch.device, prog
             if last:
                 final = {"epoch": epoch + 1, "test": test, "val": val}
         row["epoch_seconds"] = seconds
-        row["img_per_s"] = len(names) * min(n, steps * bs) / seconds
+        row["img_per_s"] = len(names) * seen / seconds
         history.append(row)
-        save_checkpoint(run_dir, {"run_id": run_id, "epoch": epoch + 1, "model": model.state_dict(),
-                                  "optimizer": opt.state_dict(), "history": history, "best": best,
-                                  "events": events.cpu()})
-        pd.DataFrame(history).to_csv(run_dir / ".history.tmp", index=False)
-        os.replace(run_dir / ".history.tmp", run_dir / "history.csv")
+        if is_main:
+            save_checkpoint(run_dir, {"run_id": run_id, "epoch": epoch + 1, "model": model.state_dict(),
+                                      "optimizer": opt.state_dict(), "history": history, "best": best,
+                                      "events": events.cpu()})
+            pd.DataFrame(history).to_csv(run_dir / ".history.tmp", index=False)
+            os.replace(run_dir / ".history.tmp", run_dir / "history.csv")
         if progress == "line":
             print(f"[{cfg.tag or cfg.method} {run_id}] epoch {epoch + 1:3d}/{epochs} lr {row['lr']:.4f} "
                   f"loss {row['loss']:.3f} train {_fmt(row['train_acc'])}% val {_fmt(row.get('val_acc'))}% "
@@ -339,13 +410,18 @@ def _fit_locked(cfg: RunConfig, run: Run, root: Path, device: torch.device, prog
                  "val": evaluate(method, model, dd, "val", data.counts, cfg.precision)}
     if best["epoch"] < 0:                                   # no held-out split: best = last, say so
         best = {"epoch": final["epoch"], "val_acc": None, "test": final["test"], "val": {}}
-    np.savez_compressed(run_dir / "events.npz", events=events.cpu().numpy())
-    total = sum(h["img_per_s"] * h["epoch_seconds"] for h in history)
-    write_json(run_dir / "metrics.json", {
-        "run_id": run_id, "tag": cfg.tag, "counts": data.counts, "classes": data.classes,
-        "num_params": sum(p.numel() for p in model.parameters()), "last": final, "best_val": best,
-        "train_seconds": train_time, "img_per_s": total / max(1e-9, train_time), "device": str(device)})
-    write_results_table(root)
+    if is_main:
+        np.savez_compressed(run_dir / "events.npz", events=events.cpu().numpy())
+        total = sum(h["img_per_s"] * h["epoch_seconds"] for h in history)
+        write_json(run_dir / "metrics.json", {
+            "run_id": run_id, "tag": cfg.tag, "counts": data.counts, "classes": data.classes,
+            "num_params": sum(p.numel() for p in model.parameters()), "last": final, "best_val": best,
+            "train_seconds": train_time, "img_per_s": total / max(1e-9, train_time), "device": str(device)})
+        write_results_table(root)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()                                      # every rank returns a finished run
     return run
 
 

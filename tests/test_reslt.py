@@ -15,7 +15,8 @@ def test_groups_and_nested_masks():
     shuffled = [COUNTS[i] for i in (3, 0, 9, 5, 1, 7, 2, 8, 4, 6)]   # class order must not matter
     assert frequency_groups(COUNTS, 3) == [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]]
     g = frequency_groups(shuffled, 3)
-    assert [sorted(shuffled[c] for c in grp) for grp in g] == [sorted(COUNTS[:4]), sorted(COUNTS[4:7]), sorted(COUNTS[7:])]
+    expected = [sorted(COUNTS[i:j]) for i, j in ((0, 4), (4, 7), (7, 10))]
+    assert [sorted(shuffled[c] for c in grp) for grp in g] == expected
     m = branch_masks(COUNTS, 3)
     assert m.shape == (3, 10) and m[0].all()
     assert m[1].tolist() == [False] * 4 + [True] * 6 and m[2].tolist() == [False] * 7 + [True] * 3
@@ -127,3 +128,19 @@ def test_tiny_fit(tiny_cfg, tmp_path):
         loss, logits = m.loss(net, [Batch(x, y, torch.arange(8))], 0, 0.0)
         loss.backward()
         assert torch.isfinite(loss) and logits.shape == (8, 4) and m.predict(net, x).shape == (8, 4)
+
+
+def test_ablation_configs_share_the_reference_run():
+    from ltlib.methods.reslt import ablation_configs, ablation_params, reslt_config
+
+    p = {"dataset": "fmnist", "imbalance_ratio": 100.0, "max_per_class": None, "arch": "resnet8", "epochs": 15}
+    a = ablation_params(p, 1000, 8)
+    assert (a["max_per_class"], a["epochs"], a["eval_every"]) == (1000, 8, 8)
+    main = {"alpha": 0.995, "num_groups": 3, "variant": "conv"}
+    sets = ablation_configs(a, main, [2, 4], [0.5, 1.0])
+    ref = sets["table1"]["ResLT (abl)"].run_id()
+    assert sets["groups"]["G=3"].run_id() == ref == sets["alpha"]["alpha=0.995"].run_id()
+    ids = {c.run_id() for d in sets.values() for c in d.values()}
+    assert len(ids) == 1 + 3 + 1 + 3 + 2 + 2 + 2          # CE, naive, ResLT, variants, bn+official, G, alpha
+    assert reslt_config(p, alpha=0.995).method_args == {"alpha": 0.995}   # defaults are left out of the hash
+    assert reslt_config(p, alpha=0.995, num_groups=3).run_id() == reslt_config(p, alpha=0.995).run_id()

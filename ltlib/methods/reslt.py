@@ -87,7 +87,7 @@ class ResLTArgs:
 
     alpha: float = PAPER_ALPHA          # weight of L_branch; (1 - alpha) weighs L_fusion
     num_groups: int = 3                 # G frequency groups / branches (2-5 in ResLT Table 4)
-    variant: str = "conv"               # conv: 1x1 conv + BN + ReLU per branch (paper) | bn: BatchNorm per branch (official CIFAR code)
+    variant: str = "conv"               # conv: 1x1 conv+BN+ReLU per branch (paper) | bn: BatchNorm only (official)
     shared_classifier: bool = True      # one fc for all branches (paper) or one per branch
     branch_norm: str = "paper"          # paper: sum over branches of subset means | official: pooled mean
     fusion: str = "sum"                 # test-time fusion: sum (ResLT) | max | softmax (Table 1 baselines)
@@ -175,8 +175,8 @@ class ResLTHead(nn.Module):
         else:
             self.conv = None
             self.bn = nn.BatchNorm2d(g * channels)    # official CIFAR code: one BatchNorm per branch
-        self.classifiers = nn.ModuleList(
-            [nn.Linear(channels, num_classes) for _ in range(1 if shared_classifier or not specialised else num_groups)])
+        n_fc = 1 if shared_classifier or not specialised else num_groups
+        self.classifiers = nn.ModuleList([nn.Linear(channels, num_classes) for _ in range(n_fc)])
         for fc in self.classifiers:
             nn.init.kaiming_normal_(fc.weight)
 
@@ -249,10 +249,13 @@ class ResLTMethod(Method):
                          specialised=not a.no_specialisation)
         return ResLTModel(backbone, head)
 
-    def loss(self, model: nn.Module, batches: list[Batch], epoch: int, progress: float) -> tuple[torch.Tensor, torch.Tensor]:
+    def loss(self, model: nn.Module, batches: list[Batch], epoch: int,
+             progress: float) -> tuple[torch.Tensor, torch.Tensor]:
         """(1 - alpha) L_fusion + alpha L_branch; returns the fused training logits."""
         b = batches[0]
         a = self.args
+        if self.masks.device != b.y.device:
+            self.masks = self.masks.to(b.y.device)          # once, so the step has no host copy
         return reslt_loss(model.branch_logits(b.x), b.y, self.masks, a.alpha, a.branch_norm,
                           shortcut=not a.no_shortcut)
 
@@ -361,3 +364,31 @@ def claims(acc: dict[str, float], group: dict[str, dict[str, float]], margin: fl
     df = pd.DataFrame(rows, columns=["claim", "difference (pp)"])
     df["verdict"] = [verdict(d, margin) for d in df["difference (pp)"]]
     return df.set_index("claim")
+
+
+def ablation_params(params: Any, max_per_class: Optional[int], epochs: Optional[int]) -> dict[str, Any]:
+    """The notebook's parameters at ablation size (None keeps the main value); evaluated at the last epoch."""
+    p = dict(params if isinstance(params, dict) else vars(params))
+    p["max_per_class"] = max_per_class if max_per_class is not None else p.get("max_per_class")
+    p["epochs"] = epochs if epochs is not None else p.get("epochs", 200)
+    p["eval_every"] = p["epochs"]
+    return p
+
+
+def ablation_configs(a: dict[str, Any], main: dict[str, Any], group_counts: list[int],
+                     alphas: list[float]) -> dict[str, dict[str, "RunConfig"]]:
+    """Ablation runs at one size: 'table1' (CE, naive fusion, ResLT), 'variants', 'groups', 'alpha'."""
+    from ltlib.methods.baselines import baseline
+
+    ref = reslt_config(a, **main)
+    other = "bn" if main.get("variant", "conv") == "conv" else "conv"
+    out = {"table1": {"CE (abl)": baseline(a, "CE", eval_every=a["eval_every"]),
+                      **{n: reslt_config(a, n, **{**main, **x}) for n, x in NAIVE_BASELINES.items()},
+                      "ResLT (abl)": ref},
+           "variants": {"ResLT (abl)": ref, **{n: reslt_config(a, n, **{**main, **x}) for n, x in VARIANTS.items()},
+                        f"variant={other}": reslt_config(a, **{**main, "variant": other}),
+                        "official branch-loss normalisation": reslt_config(a, **main, branch_norm="official")},
+           "groups": {f"G={g}": reslt_config(a, **{**main, "num_groups": g})
+                      for g in sorted({*group_counts, main.get("num_groups", 3)})},
+           "alpha": {f"alpha={x:g}": reslt_config(a, **{**main, "alpha": x}) for x in sorted({*alphas, main["alpha"]})}}
+    return out

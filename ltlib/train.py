@@ -453,7 +453,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             cfgs += [RunConfig.from_dict(x) for x in d["runs"]] if "runs" in d else [RunConfig.from_dict(d)]
         for c in cfgs:
             r = fit(c, args.runs_dir, args.device, args.progress)
-            print(f"{r.run_id} acc {r.metrics['last']['test']['acc']:.4f} -> {r.path}")
+            if int(os.environ.get("RANK", "0")) == 0:               # torchrun: one line per run, from rank 0
+                print(f"{r.run_id} acc {r.metrics['last']['test']['acc']:.4f} -> {r.path}")
     except (ConfigError, FloatingPointError) as e:                 # user errors: one line, no traceback
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -36,6 +36,7 @@ def test_torchrun_two_cpu_processes(tiny_cfg, tmp_path):
     hist = run.history
     assert len(hist) == 2 and hist["loss"].notna().all() and (hist["train_acc"] > 0).all()
     assert p.stdout.count("epoch   2/2") == 1                # progress from rank 0 only
+    assert p.stdout.count(f"{cfg.run_id()} acc ") == 1       # and the summary line
     events = run.events()
     assert events.shape[0] == 2 and (events[0] != 255).mean() > 0.8  # both ranks' images recorded
     # the same global draw, split: the run is a valid checkpoint for a single-process evaluation

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 
 from ltlib.analysis import GROUPS
-from ltlib.config import RunConfig
+from ltlib.config import ConfigError, RunConfig
 from ltlib.heads import NCMHead, tau_normalize
 from ltlib.methods.baselines import baseline, retrain_classifier
 from ltlib.metrics import accuracy_report
@@ -132,7 +132,7 @@ def choose_tau(curve: pd.DataFrame, split: str = "val", metric: str = "acc") -> 
     """τ with the best held-out accuracy (ties: the smallest τ); never looks at the test rows."""
     c = curve[curve["split"] == split]
     if c.empty:
-        raise ValueError(f"no '{split}' rows to choose τ on (is the held-out split empty?)")
+        raise ConfigError(f"no '{split}' rows to choose τ on: the held-out split is empty (val_per_class = 0?)")
     best = c[metric].max()
     return float(c.loc[c[metric] >= best - 1e-12, "tau"].min())
 

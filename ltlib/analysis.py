@@ -111,24 +111,31 @@ def _switching_config(params: Any, **changes: Any) -> RunConfig:
 
 
 def _crt_config(params: Any, **changes: Any) -> RunConfig:
-    """cRT: the CE backbone frozen, a fresh classifier retrained with class-balanced sampling."""
+    """cRT: the CE backbone frozen, a fresh classifier retrained with class-balanced sampling (params.stage2_epochs, default 10)."""
     from ltlib.methods.baselines import baseline, retrain_classifier
 
     stage1 = baseline(params, "CE", **changes)
+    epochs = int((params if isinstance(params, dict) else vars(params)).get("stage2_epochs", 10))
     try:  # the decoupling module's builder, where it exists, so hashes match its notebook
         from ltlib.methods.decoupling import crt_config
     except ImportError:
-        return retrain_classifier(stage1, "RS", tag="cRT")
-    return crt_config(stage1).replace(tag="cRT")
+        return retrain_classifier(stage1, "RS", epochs=epochs, tag="cRT")
+    return crt_config(stage1, epochs).replace(tag="cRT")
 
 
-def _paper_method(method: str, schedule: str, tag: str) -> Callable[..., Optional[RunConfig]]:
-    """Builder of a paper method with its own schedule and default arguments (None while not implemented)."""
+def _paper_method(method: str, schedule: str, tag: str, builder: str) -> Callable[..., Optional[RunConfig]]:
+    """Builder of a paper method: its module's `builder` function where it exists (same hash as its notebook),
+    else its schedule preset with default arguments; None while the method is not implemented."""
     def build(params: Any, **changes: Any) -> Optional[RunConfig]:
+        import importlib
+
         from ltlib.config import base_config
 
         if not method_ready(method):
             return None
+        fn = getattr(importlib.import_module(f"ltlib.methods.{method}"), builder, None)
+        if fn is not None:
+            return fn(params, **changes)
         return base_config(params, schedule, method=method, tag=tag, **changes)
     return build
 
@@ -145,8 +152,8 @@ def _baseline(name: str) -> Callable[..., RunConfig]:
 STUDY_METHODS: dict[str, Callable[..., Optional[RunConfig]]] = {
     "CE": _baseline("CE"), "RW": _baseline("RW"), "RS": _baseline("RS"), "CE-DRW": _baseline("CE-DRW"),
     "CE-DRS": _baseline("CE-DRS"), "LDAM-DRW": _baseline("LDAM-DRW"), "cRT": _crt_config,
-    "BBN": _paper_method("bbn", "bbn", "BBN"), "ResLT": _paper_method("reslt", "reslt", "ResLT"),
-    "aux": _paper_method("aux", "aux", "aux"), "switching": _switching_config,
+    "BBN": _paper_method("bbn", "bbn", "BBN", "bbn_config"), "ResLT": _paper_method("reslt", "reslt", "ResLT", "reslt_config"),
+    "aux": _paper_method("aux", "aux", "aux", "aux_config"), "switching": _switching_config,
 }
 
 

@@ -94,8 +94,10 @@ def run(profile: str, only: Optional[list[str]] = None, html_only: bool = False)
                                     kernel_name="python3", progress_bar=False, log_output=False)
             except pm.PapermillExecutionError as e:
                 render_html(out)
-                raise StudyError(f"notebook {nb.stem} failed in cell {e.exec_count} ({e.ename}: "
-                                 f"{str(e.evalue).splitlines()[0] if e.evalue else ''}); see {out}") from None
+                first = next((ln.strip() for ln in (e.source or "").splitlines() if ln.strip()), "")
+                first = first if len(first) <= 70 else first[:67] + "..."
+                raise StudyError(f"notebook {nb.stem} failed in cell In [{e.exec_count}] ({first!r}) with "
+                                 f"{e.ename}: {str(e.evalue).splitlines()[0] if e.evalue else ''}; see {out}") from None
         render_html(out)
         secs = time.perf_counter() - t0
         print(f"[study] {nb.stem} done in {secs:.0f} s", flush=True)

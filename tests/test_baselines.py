@@ -99,7 +99,9 @@ def test_retrain_classifier_fields():
     assert other[("CE", "RS")].dataset == "cifar10" and other[("CE", "RS")].init_from["dataset"] == "cifar100"
 
 
-def test_retrain_classifier_freezes_the_backbone(tiny_cfg, tmp_path):
+def test_retrain_classifier_freezes_the_backbone(tiny_cfg, tiny_folder, tmp_path):
+    import shutil
+
     s1 = tiny_cfg.replace(epochs=1)
     run2 = fit(retrain_classifier(s1, "RS", epochs=1), runs_dir=tmp_path, progress="none")
     run1 = fit(s1, runs_dir=tmp_path, progress="none")          # trained as stage 1, reused here
@@ -108,6 +110,14 @@ def test_retrain_classifier_freezes_the_backbone(tiny_cfg, tmp_path):
     backbone = [k for k in w1 if k.startswith("backbone.")]
     assert backbone and all(torch.equal(w1[k], w2[k]) for k in backbone)   # weights and BN statistics
     assert not torch.equal(w1["head.weight"], w2["head.weight"])
+    # BBN Fig. 2 right: the same representation, a classifier retrained on another dataset (3 classes)
+    other = tmp_path / "other"
+    for split in ("train", "test"):
+        for c in range(3):
+            shutil.copytree(tiny_folder / split / f"class{c}", other / split / f"class{c}")
+    run3 = fit(retrain_classifier(s1, "CE", epochs=1, dataset=str(other)), runs_dir=tmp_path, progress="none")
+    assert run3.meta["stage1"] == run1.run_id and len(run3.metrics["counts"]) == 3
+    assert run3.state_dict()["head.weight"].shape[0] == 3
 
 
 def _fake(acc: float, tail: float | None = None) -> types.SimpleNamespace:
@@ -141,3 +151,4 @@ def test_with_published():
     assert out.loc["CE", "published"] == 70.36 and out.loc["CE", "difference"] == pytest.approx(-0.36)
     assert out["published"].isna().tolist() == [False, True]
     assert analysis.with_published(table, "fmnist", 100)["published"].isna().all()
+

@@ -22,8 +22,8 @@ _TABLE = {
 # Other reported numbers the notebooks compare against (error rates %, unless named acc).
 # BBN Fig. 2 gives its 3x3 grid only as a picture (the numbers are not in the paper's text): what it claims.
 BBN_FIG2_CLAIM = ("With the representation fixed, classifiers retrained with RW/RS have lower error than CE; "
-                  "with the classifier fixed, the CE representation has lower error than RW/RS. Lowest: "
-                  "CE representation + RS classifier (CIFAR-100-IR50 and CIFAR-10-IR50).")
+                  "with the classifier fixed, the CE representation has lower error than RW/RS (CIFAR-100-IR50 and "
+                  "CIFAR-10-IR50). Lowest on CIFAR-100-IR50: CE representation + RS classifier.")
 BBN_TABLE3 = {"uniform": 21.31, "balanced": 21.06, "reversed": 17.82}  # error %, CIFAR-10 IR50
 BBN_TABLE4 = {"equal": 21.56, "beta": 21.75, "parabolic_increment": 22.70, "linear_decay": 18.55,
               "cosine_decay": 18.04, "parabolic_decay": 17.82}        # error %, CIFAR-10 IR50

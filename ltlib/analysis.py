@@ -196,13 +196,21 @@ def fixed_subset(labels: np.ndarray, classes: Sequence[int], per_class: int, see
     return np.concatenate(idx) if idx else np.zeros(0, dtype=int)
 
 
-def run_outputs(run: Run, idx: Optional[np.ndarray] = None, device: str = "auto",
-                features: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(test-set logits or penultimate features, labels) of a run's final model, optionally on a subset."""
-    from ltlib.train import DeviceData, predict, resolve_device
+def run_outputs(run: Run, idx: Optional[np.ndarray] = None, device: str = "auto", features: bool = False,
+                data: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """(test-set logits or penultimate features, labels) of a run's final model, optionally on a subset.
+
+    data: the run's LTData, when the caller already has it (several runs of one profile), to skip reloading.
+    """
+    from ltlib.train import DeviceData, build_for, predict, resolve_device
 
     dev = resolve_device(device)
-    method, model, data = run.load(dev)
+    if data is None:
+        method, model, data = run.load(dev)
+    else:
+        method, model, data = build_for(run.config, data)
+        model.load_state_dict(run.state_dict())
+        model = model.to(dev).eval()
     x, y = data.test.x, data.test.y
     if idx is not None:
         x, y = x[torch.as_tensor(idx)], y[torch.as_tensor(idx)]

@@ -30,13 +30,16 @@ def test_groups_and_nested_masks():
         frequency_groups([5, 3], 3)
 
 
-def _manual(z, y, masks, alpha):
+def _manual(z, y, masks, alpha, norm="pooled"):
     fused = z.sum(1)
-    lb = 0.0
+    total, pairs, per_branch = 0.0, 0, 0.0
     for i in range(z.shape[1]):
         s = masks[i, y]
         if s.any():
-            lb = lb + F.cross_entropy(z[s, i], y[s])
+            per_branch = per_branch + F.cross_entropy(z[s, i], y[s])
+            total = total + F.cross_entropy(z[s, i], y[s], reduction="sum")
+            pairs += int(s.sum())
+    lb = total / pairs if norm == "pooled" else per_branch
     return (1 - alpha) * F.cross_entropy(fused, y) + alpha * lb
 
 
@@ -47,18 +50,19 @@ def test_loss_equals_formula():
     z = torch.randn(7, 3, 6)
     y = torch.tensor([0, 1, 2, 3, 4, 5, 1])
     for alpha in (0.0, 0.3, 0.995, 1.0):
-        loss, fused = reslt_loss(z, y, masks, alpha)
-        assert torch.allclose(loss, _manual(z, y, masks, alpha), atol=1e-6)
-        assert torch.allclose(fused, z.sum(1))
+        for norm in ("pooled", "per_branch"):
+            loss, fused = reslt_loss(z, y, masks, alpha, norm)
+            assert torch.allclose(loss, _manual(z, y, masks, alpha, norm), atol=1e-6)
+            assert torch.allclose(fused, z.sum(1))
     # no tail sample in the batch: the tail branch adds 0 (no NaN)
     y2 = torch.tensor([0, 1, 0, 1, 2, 3, 1])
-    loss2, _ = reslt_loss(z, y2, masks, 0.5)
-    assert torch.isfinite(loss2) and torch.allclose(loss2, _manual(z, y2, masks, 0.5), atol=1e-6)
-    # official normalisation: summed per-sample branch losses over the number of (branch, sample) pairs
+    loss2, _ = reslt_loss(z, y2, masks, 0.5, "per_branch")
+    assert torch.isfinite(loss2) and torch.allclose(loss2, _manual(z, y2, masks, 0.5, "per_branch"), atol=1e-6)
+    # the default (official code): summed per-sample branch losses over the number of (branch, sample) pairs
     ce = torch.stack([F.cross_entropy(z[:, i], y, reduction="none") for i in range(3)], 1)
     member = masks[:, y].t().float()
     expected = 0.5 * F.cross_entropy(z.sum(1), y) + 0.5 * (ce * member).sum() / member.sum()
-    assert torch.allclose(reslt_loss(z, y, masks, 0.5, "official")[0], expected, atol=1e-6)
+    assert torch.allclose(reslt_loss(z, y, masks, 0.5)[0], expected, atol=1e-6)
     # no shortcut: the fusion loss uses the main branch only
     l3, f3 = reslt_loss(z, y, masks, 0.4, shortcut=False)
     assert torch.allclose(f3, z[:, 0])
@@ -144,3 +148,12 @@ def test_ablation_configs_share_the_reference_run():
     assert len(ids) == 1 + 3 + 1 + 3 + 2 + 2 + 2          # CE, naive, ResLT, variants, bn+official, G, alpha
     assert reslt_config(p, alpha=0.995).method_args == {"alpha": 0.995}   # defaults are left out of the hash
     assert reslt_config(p, alpha=0.995, num_groups=3).run_id() == reslt_config(p, alpha=0.995).run_id()
+
+
+def test_reslt_config_splits_method_args_from_run_changes():
+    from ltlib.methods.reslt import reslt_config
+
+    p = {"dataset": "cifar100", "imbalance_ratio": 50.0, "epochs": 20}
+    c = reslt_config(p, seed=3, num_groups=4, tag="x")
+    assert c.seed == 3 and c.method_args == {"alpha": 0.99, "num_groups": 4} and c.tag == "x"
+    assert c.nesterov and c.weight_decay == 5e-4 and c.milestones == [16, 18]

@@ -17,9 +17,11 @@ its branch loss sees only the samples of those classes. With z_i the logits of b
     L_branch = sum_i CE(z_i[S_i], y[S_i])            (Eq. 2; S_i = samples of the classes branch i covers)
     L        = (1 - alpha) L_fusion + alpha L_branch (Eq. 3)
 
-and inference sums the branch logits. Eq. 2 takes the mean over each subset and sums over branches
-(`branch_norm="paper"`, the default); the official code divides the summed per-sample losses of all
-branches by the number of (branch, sample) pairs (`branch_norm="official"`). An empty subset adds 0.
+and inference sums the branch logits. Eq. 2 does not say how J is averaged. The official code divides
+the summed per-sample losses of all branches by the number of (branch, sample) pairs
+(`branch_norm="pooled"`, the default: the only concrete definition the authors give); reading Eq. 2
+literally as the sum over branches of each subset's mean loss is `branch_norm="per_branch"` (it weighs the
+few tail samples of a batch as much as the whole batch; an empty subset adds 0).
 
 Ablations (ResLT Fig. 2, Table 1):
 - no_shortcut (Fig. 2b): no additive shortcut; the fusion loss and the prediction use the main branch only,
@@ -89,7 +91,7 @@ class ResLTArgs:
     num_groups: int = 3                 # G frequency groups / branches (2-5 in ResLT Table 4)
     variant: str = "conv"               # conv: 1x1 conv+BN+ReLU per branch (paper) | bn: BatchNorm only (official)
     shared_classifier: bool = True      # one fc for all branches (paper) or one per branch
-    branch_norm: str = "paper"          # paper: sum over branches of subset means | official: pooled mean
+    branch_norm: str = "pooled"         # pooled: official code, mean over (branch, sample) pairs | per_branch
     fusion: str = "sum"                 # test-time fusion: sum (ResLT) | max | softmax (Table 1 baselines)
     no_shortcut: bool = False           # Fig. 2b: fusion loss and prediction use the main branch only
     no_nesting: bool = False            # Fig. 2c: branch i covers group i only
@@ -104,7 +106,7 @@ class ResLTArgs:
         if not 1 <= self.num_groups <= 10:
             raise ConfigError(f"ResLT num_groups must be in 1..10, got {self.num_groups}")
         check_name("ResLT variant", self.variant, ["conv", "bn"])
-        check_name("ResLT branch_norm", self.branch_norm, ["paper", "official"])
+        check_name("ResLT branch_norm", self.branch_norm, ["pooled", "per_branch"])
         check_name("ResLT fusion", self.fusion, ["sum", "max", "softmax"])
 
 
@@ -127,8 +129,8 @@ def branch_masks(counts: list[int], num_groups: int = 3, nested: bool = True) ->
 
 
 def reslt_loss(branch_logits: torch.Tensor, y: torch.Tensor, masks: torch.Tensor, alpha: float,
-               branch_norm: str = "paper", shortcut: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """(L, fused logits): L = (1 - alpha) CE(fused, y) + alpha sum_i CE(z_i on S_i); no host syncs.
+               branch_norm: str = "pooled", shortcut: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """(L, fused logits): L = (1 - alpha) CE(fused, y) + alpha L_branch(z_i on S_i); no host syncs.
 
     branch_logits (B, G, C); masks (G, C) classes per branch; fused = sum_i z_i, or z_0 without shortcut.
     """
@@ -138,7 +140,7 @@ def reslt_loss(branch_logits: torch.Tensor, y: torch.Tensor, masks: torch.Tensor
     B, G, C = z.shape
     ce = F.cross_entropy(z.reshape(B * G, C), y.repeat_interleave(G), reduction="none").view(B, G)
     member = masks.to(z.device)[:, y].t().float()                # (B, G): sample b in S_i
-    if branch_norm == "official":
+    if branch_norm == "pooled":
         l_branch = (ce * member).sum() / member.sum().clamp_min(1)
     else:
         l_branch = ((ce * member).sum(0) / member.sum(0).clamp_min(1)).sum()
@@ -290,20 +292,24 @@ PAPER_TABLE4: dict[str, dict[int, float]] = {
 }
 
 
-def reslt_config(params: Any, tag: str = "ResLT", **method_args: Any) -> "RunConfig":
+def reslt_config(params: Any, tag: str = "ResLT", **changes: Any) -> "RunConfig":
     """ResLT on a notebook's data/model parameters with the ResLT schedule; alpha defaults per setting.
 
-    method_args equal to their defaults are left out (alpha is always written), so the same recipe has
-    the same run hash in every notebook.
+    Keyword arguments that name a ResLTArgs field are method_args, the others RunConfig changes. method_args
+    equal to their defaults are left out (alpha is always written), so the same recipe has the same run
+    hash in every notebook.
     """
     from ltlib.config import base_config
 
     p = params if isinstance(params, dict) else vars(params)
-    args = {"alpha": default_alpha(p.get("dataset", "fmnist"), p.get("imbalance_ratio", 100)), **method_args}
     defaults = dataclasses.asdict(ResLTArgs())
-    args = {k: v for k, v in args.items() if k == "alpha" or v != defaults.get(k)}   # one hash per recipe
-    extra = {k: p[k] for k in ("eval_every",) if k in p}
-    return base_config(p, "reslt", method="reslt", method_args=args, tag=tag, **extra)
+    args = {"alpha": default_alpha(p.get("dataset", "fmnist"), p.get("imbalance_ratio", 100))}
+    args.update({k: v for k, v in changes.items() if k in defaults})
+    args = {k: v for k, v in args.items() if k == "alpha" or v != defaults[k]}    # one hash per recipe
+    rest = {k: v for k, v in changes.items() if k not in defaults}
+    if "eval_every" in p:
+        rest.setdefault("eval_every", p["eval_every"])
+    return base_config(p, "reslt", **{"method": "reslt", "method_args": args, "tag": tag, **rest})
 
 
 @torch.no_grad()
@@ -375,20 +381,25 @@ def ablation_params(params: Any, max_per_class: Optional[int], epochs: Optional[
     return p
 
 
-def ablation_configs(a: dict[str, Any], main: dict[str, Any], group_counts: list[int],
-                     alphas: list[float]) -> dict[str, dict[str, "RunConfig"]]:
-    """Ablation runs at one size: 'table1' (CE, naive fusion, ResLT), 'variants', 'groups', 'alpha'."""
+def ablation_configs(a: dict[str, Any], main: dict[str, Any], group_counts: list[int], alphas: list[float],
+                     extras: bool = True) -> dict[str, dict[str, "RunConfig"]]:
+    """Ablation runs at one size: 'table1' (CE, naive fusion, ResLT), 'variants', 'groups', 'alpha'.
+
+    extras adds to 'variants' the other head (bn <-> conv) and Eq. 2 read as a sum of per-branch means.
+    """
     from ltlib.methods.baselines import baseline
 
     ref = reslt_config(a, **main)
     other = "bn" if main.get("variant", "conv") == "conv" else "conv"
-    out = {"table1": {"CE (abl)": baseline(a, "CE", eval_every=a["eval_every"]),
-                      **{n: reslt_config(a, n, **{**main, **x}) for n, x in NAIVE_BASELINES.items()},
-                      "ResLT (abl)": ref},
-           "variants": {"ResLT (abl)": ref, **{n: reslt_config(a, n, **{**main, **x}) for n, x in VARIANTS.items()},
-                        f"variant={other}": reslt_config(a, **{**main, "variant": other}),
-                        "official branch-loss normalisation": reslt_config(a, **main, branch_norm="official")},
-           "groups": {f"G={g}": reslt_config(a, **{**main, "num_groups": g})
-                      for g in sorted({*group_counts, main.get("num_groups", 3)})},
-           "alpha": {f"alpha={x:g}": reslt_config(a, **{**main, "alpha": x}) for x in sorted({*alphas, main["alpha"]})}}
-    return out
+    variants = {"ResLT (abl)": ref, **{n: reslt_config(a, n, **{**main, **x}) for n, x in VARIANTS.items()}}
+    if extras:
+        variants[f"variant={other}"] = reslt_config(a, **{**main, "variant": other})
+        variants["per-branch means (Eq. 2 literally)"] = reslt_config(a, **main, branch_norm="per_branch")
+    return {"table1": {"CE (abl)": baseline(a, "CE", eval_every=a["eval_every"]),
+                       **{n: reslt_config(a, n, **{**main, **x}) for n, x in NAIVE_BASELINES.items()},
+                       "ResLT (abl)": ref},
+            "variants": variants,
+            "groups": {f"G={g}": reslt_config(a, **{**main, "num_groups": g})
+                       for g in sorted({*group_counts, main.get("num_groups", 3)})},
+            "alpha": {f"alpha={x:g}": reslt_config(a, **{**main, "alpha": x})
+                      for x in sorted({*alphas, main["alpha"]})}}

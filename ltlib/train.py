@@ -6,8 +6,8 @@ checkpoint, so a killed run resumes where it stopped.
 """
 from __future__ import annotations
 
-import json
 import errno
+import json
 import math
 import os
 import sys

@@ -35,23 +35,30 @@ def sampler_draws(counts: Sequence[int], samplers: Iterable[str], seed: int = 0,
     return pd.DataFrame(rows)
 
 
+def report_table(reports: dict[str, dict | Sequence[dict]], percent: bool = True) -> pd.DataFrame:
+    """Rows x GROUPS from accuracy reports; a list of reports (seeds) gives mean and *_std columns."""
+    rows = []
+    scale = 100.0 if percent else 1.0
+    for name, reps in reports.items():
+        reps = [reps] if isinstance(reps, dict) else list(reps)
+        vals = pd.DataFrame([{g: r.get(g) for g in GROUPS} for r in reps]).astype(float)
+        row = {"method": name, "seeds": len(reps)}
+        for g in GROUPS:
+            row[g] = scale * vals[g].mean()
+            if len(reps) > 1:
+                row[f"{g}_std"] = scale * vals[g].std(ddof=1)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("method")
+
+
 def summary(runs: dict[str, Run | Sequence[Run]], which: str = "last", percent: bool = True) -> pd.DataFrame:
     """Methods x (acc, many, medium, few, head, mid, tail): mean, and std over seeds where there are several.
 
     which='last' reports the last epoch, 'best_val' the epoch chosen on the held-out split (never test).
     """
-    rows = []
-    for name, rs in runs.items():
-        rs = [rs] if isinstance(rs, Run) else list(rs)
-        vals = pd.DataFrame([{g: r.metrics[which]["test"].get(g) for g in GROUPS} for r in rs]).astype(float)
-        scale = 100.0 if percent else 1.0
-        row = {"method": name, "seeds": len(rs)}
-        for g in GROUPS:
-            row[g] = scale * vals[g].mean()
-            if len(rs) > 1:
-                row[f"{g}_std"] = scale * vals[g].std(ddof=1)
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("method")
+    reports = {name: [r.metrics[which]["test"] for r in ([rs] if isinstance(rs, Run) else rs)]
+               for name, rs in runs.items()}
+    return report_table(reports, percent)
 
 
 def mean_std(table: pd.DataFrame, cols: Sequence[str] = ("acc", "many", "medium", "few")) -> pd.DataFrame:
@@ -448,7 +455,7 @@ def diagnosis_reading(grid: pd.DataFrame, checks: pd.DataFrame, plain: str = "CE
         f"- **Representation (rows):** '{REPRESENTATION_CLAIM}' {verdict[REPRESENTATION_CLAIM]}; a re-balanced "
         f"representation changes the error by {rep.mean():+.2f} points on average (range {rep.min():+.2f} to "
         f"{rep.max():+.2f}) against the {plain} representation with the same classifier.",
-        f"- Mean error by representation: " + ", ".join(f"{k} {v:.2f}" for k, v in rows_mean.items())
+        "- Mean error by representation: " + ", ".join(f"{k} {v:.2f}" for k, v in rows_mean.items())
         + "; by classifier: " + ", ".join(f"{k} {v:.2f}" for k, v in cols_mean.items()) + ".",
         f"- Lowest error: {best[0]} representation + {best[1]} classifier ({grid.loc[best]:.2f}%); BBN's lowest "
         f"is CE representation + RS classifier, which {'matches' if best == (plain, 'RS') else 'does not match'}.",
@@ -517,7 +524,7 @@ def baselines_reading(table: pd.DataFrame, dataset: str, imbalance_ratio: float,
                      f"ranges {diff.min():+.2f} to {diff.max():+.2f} points (mean {diff.mean():+.2f}); rank "
                      f"agreement over the {len(diff)} methods with a number: Spearman ρ = {rho:.2f}.")
     else:
-        lines.append(f"- **No published numbers** for this dataset: the papers report CIFAR-LT only, so these "
+        lines.append("- **No published numbers** for this dataset: the papers report CIFAR-LT only, so these "
                      "numbers are new.")
         ir = int(imbalance_ratio)
         if ("cifar10", ir) in published().columns:

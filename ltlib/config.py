@@ -315,7 +315,6 @@ def _check_common_values(p: dict[str, Any]) -> None:
 
 def notebook_params(namespace: dict[str, Any], notebook: str) -> types.SimpleNamespace:
     """Validate a notebook's globals after papermill injection: unknown names and bad values raise."""
-    declared = declared_params(notebook)
     given = {}
     for k, v in namespace.items():
         if k.startswith("_") or k in _IPYTHON_NAMES or isinstance(v, (types.ModuleType, type)) or callable(v):

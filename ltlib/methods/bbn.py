@@ -219,18 +219,8 @@ class BBNMethod(Method):
         z = model.mix(f_c, f_r, a)
         return self.mixed_loss(z, b_c.y, b_r.y, a), model.branch_logits(f_c.detach(), "conventional")
 
-    def predict(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """Test-time logits (α = 0.5 for the two-branch model)."""
-        return model(x)
-
-    def features(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """Concatenated [f_c, f_r] (one branch's features for a branch model)."""
-        return model.features(x)
-
-    def classifier_weight(self, model: nn.Module) -> Optional[torch.Tensor]:
-        """(C, 2D) [W_c | W_r] of BBN ('BBN-ALL'), or the branch model's (C, D) classifier."""
-        w = getattr(model.head, "weight", None)
-        return None if w is None else w.detach()
+    # predict / features / classifier_weight are Method's: the model's forward tests with α = 0.5,
+    # its features are [f_c, f_r] and its head weight is [W_c | W_r] ('BBN-ALL').
 
 
 # ------------------------------------------------------------------ configs the notebooks share

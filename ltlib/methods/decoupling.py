@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from ltlib.analysis import GROUPS
+from ltlib.analysis import GROUPS, report_table
 from ltlib.config import ConfigError, RunConfig
 from ltlib.heads import NCMHead, tau_normalize
 from ltlib.methods.baselines import baseline, retrain_classifier
@@ -177,22 +177,6 @@ def posthoc(run: Run, device: str | torch.device = "cpu", taus: Sequence[float] 
 def run_report(run: Run, split: str = "test", which: str = "last") -> dict:
     """A trained run's accuracy report (last epoch by default: the weights the post-hoc classifiers use)."""
     return run.metrics[which][split]
-
-
-def report_table(reports: dict[str, dict | Sequence[dict]], percent: bool = True) -> pd.DataFrame:
-    """Classifiers x GROUPS from accuracy reports; a list of reports (seeds) gives mean and *_std columns."""
-    rows = []
-    for name, reps in reports.items():
-        reps = [reps] if isinstance(reps, dict) else list(reps)
-        vals = pd.DataFrame([{g: r.get(g) for g in GROUPS} for r in reps]).astype(float)
-        scale = 100.0 if percent else 1.0
-        row: dict[str, Any] = {"method": name, "seeds": len(reps)}
-        for g in GROUPS:
-            row[g] = scale * vals[g].mean()
-            if len(reps) > 1:
-                row[f"{g}_std"] = scale * vals[g].std(ddof=1)
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("method")
 
 
 def weight_norms(head_or_weight: nn.Module | torch.Tensor) -> np.ndarray:

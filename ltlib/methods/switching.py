@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 from typing import Any, Optional, Sequence
 
-import numpy as np
 import pandas as pd
 
 from ltlib.config import ConfigError, RunConfig, base_config

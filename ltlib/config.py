@@ -245,7 +245,10 @@ _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 def _eval_annotation(node: ast.expr | None) -> Any:
     if node is None:
         return Any
-    src = ast.unparse(node)
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):   # quoted: "Optional[int]"
+        src = node.value
+    else:
+        src = ast.unparse(node)
     env = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict,
            "Optional": Optional, "Union": Union, "Any": Any, "None": None}
     return eval(src, env)  # noqa: S307 - annotations of our own notebooks' parameters cells

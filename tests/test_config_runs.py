@@ -79,3 +79,14 @@ def test_two_stage_classifier_retraining(tiny_cfg, tmp_path):
     s2 = tiny_cfg.replace(init_from=tiny_cfg.to_dict(), train_parts="classifier", sampler="cb", epochs=2)
     run = fit(s2, runs_dir=tmp_path, progress="none")
     assert run.finished and run.meta["stage1"] == tiny_cfg.run_id()
+
+
+def test_papermill_sees_every_declared_parameter():
+    """papermill's own parser must read every parameter (no 'Unable to parse line' / 'unknown parameter')."""
+    import papermill as pm
+
+    from ltlib.config import declared_params
+    from ltlib.paths import NOTEBOOKS
+
+    for nb in sorted(NOTEBOOKS.glob("[0-9]*.ipynb")):
+        assert set(pm.inspect_notebook(str(nb))) == set(declared_params(nb)), nb.name

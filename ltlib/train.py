@@ -24,7 +24,7 @@ from filelock import FileLock
 
 from ltlib.augment import normalize, random_crop_flip
 from ltlib.config import ConfigError, RunConfig
-from ltlib.data import LTData, make_long_tailed
+from ltlib.data import LTData, load_dataset, make_long_tailed
 from ltlib.heads import LWSHead
 from ltlib.methods import Batch, Method, build_method
 from ltlib.metrics import accuracy_report
@@ -253,12 +253,14 @@ def fit(cfg: RunConfig, runs_dir: str | os.PathLike | None = None, device: str |
     run = Run(run_dir)
     if run.finished:
         return run
+    load_dataset(cfg.dataset, cfg.data_root)                   # a missing/corrupt dataset fails before any write
     rank, _, dev = init_distributed(resolve_device(device))     # DDP under torchrun: rank 0 alone writes
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(run_dir / ".lock")) if rank == 0 else nullcontext():
         if run.finished:                                    # another process finished it meanwhile
             return run
+        was_deterministic = torch.are_deterministic_algorithms_enabled()
         try:
             return _fit_locked(cfg, run, root, dev, _progress_mode(progress) if rank == 0 else "none",
                                deterministic, channels_last, stop_after_epochs)
@@ -269,6 +271,8 @@ def fit(cfg: RunConfig, runs_dir: str | os.PathLike | None = None, device: str |
             raise RunStoreError(f"cannot write run {run.run_id} in {run_dir}: {e.strerror or e}{where}; free disk "
                                 f"space or choose another runs_dir (the run stays unfinished and resumes from its "
                                 f"last checkpoint)") from None
+        finally:
+            torch.use_deterministic_algorithms(was_deterministic)
 
 
 # Write failures that mean "the runs folder is full or not writable" (reported as RunStoreError).

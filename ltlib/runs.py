@@ -151,8 +151,15 @@ class Run:
 
     @property
     def metrics(self) -> dict[str, Any]:
-        """Final metrics (see ltlib.train.fit)."""
-        return json.loads((self.path / "metrics.json").read_text())
+        """Final metrics (see ltlib.train.fit); an empty class group (stored as null) reads as NaN."""
+        m = json.loads((self.path / "metrics.json").read_text())
+        for key in ("last", "best_val"):
+            for split in ("test", "val"):
+                rep = (m.get(key) or {}).get(split) or {}
+                for g, v in rep.items():
+                    if v is None and g != "per_class":
+                        rep[g] = float("nan")
+        return m
 
     @property
     def meta(self) -> dict[str, Any]:

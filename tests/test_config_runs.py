@@ -72,7 +72,7 @@ def test_resume_gives_identical_metrics(tiny_cfg, tmp_path):
     part = fit(tiny_cfg, runs_dir=tmp_path / "b", progress="none", deterministic=True, stop_after_epochs=1)
     assert not part.finished
     done = fit(tiny_cfg, runs_dir=tmp_path / "b", progress="none", deterministic=True)
-    assert done.metrics["last"] == full.metrics["last"]
+    assert json.dumps(done.metrics["last"]) == json.dumps(full.metrics["last"])   # NaN-aware, exact
 
 
 def test_two_stage_classifier_retraining(tiny_cfg, tmp_path):

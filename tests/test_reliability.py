@@ -56,7 +56,7 @@ def same_numbers(a: Run, b: Run) -> None:
     """Identical metrics, history and final weights (timings aside)."""
     ma = {k: v for k, v in a.metrics.items() if k not in TIMING}
     mb = {k: v for k, v in b.metrics.items() if k not in TIMING}
-    assert ma == mb
+    assert json.dumps(ma, sort_keys=True) == json.dumps(mb, sort_keys=True)   # NaN-aware, exact
     cols = [c for c in a.history.columns if c not in TIMING]
     pd.testing.assert_frame_equal(a.history[cols], b.history[cols])
     sa, sb = a.state_dict(), b.state_dict()

@@ -361,11 +361,12 @@ def notebook_for(param_file: str | Path) -> Path:
 
 
 def check_param_file(path: str | Path, notebook: str | Path | None = None) -> dict[str, Any]:
-    """Validate one parameter file against the notebook it targets."""
+    """Validate one parameter file against the notebook it targets; return the file's own keys, validated."""
     nb = Path(notebook) if notebook else notebook_for(path)
     params = load_param_file(path)
     try:
-        return validate_params(params, nb)
+        validated = validate_params(params, nb)
+        return {k: validated[k] for k in params}
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
 

@@ -34,12 +34,7 @@ def plan(profile: str, only: Optional[list[str]] = None) -> list[tuple[Path, dic
         if only and not any(nb.stem.startswith(o) for o in only):
             continue
         pf = folder / f"{nb.stem}.yaml"
-        params = check_param_file(pf, nb) if pf.exists() else {}
-        given = {}
-        if pf.exists():
-            from ltlib.config import load_param_file
-            given = load_param_file(pf)
-        out.append((nb, {k: params[k] for k in given}))
+        out.append((nb, check_param_file(pf, nb) if pf.exists() else {}))
     if only and not out:
         raise ConfigError(f"no notebook matches --only {' '.join(only)}; have: {', '.join(names)}")
     return out

@@ -379,7 +379,8 @@ def base_config(params: Any, schedule: str = "ldam", **changes: Any) -> RunConfi
     from ltlib.schedules import preset
 
     p = vars(params) if not isinstance(params, dict) else params
-    fields = {"dataset", "imbalance_ratio", "max_per_class", "arch", "seed", "data_root", "batch_size", "lr"}
+    fields = {"dataset", "imbalance_ratio", "max_per_class", "arch", "seed", "data_root", "batch_size", "lr",
+              "eval_every"}
     d = preset(schedule, p.get("epochs", 200))
     d.update({k: p[k] for k in fields if k in p})
     d.update(changes)

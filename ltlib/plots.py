@@ -63,7 +63,9 @@ def history(histories: dict[str, pd.DataFrame], metric: str = "test_acc") -> plt
     fig, ax = plt.subplots(figsize=(7, 3.2))
     for name, h in histories.items():
         if metric in h:
-            ax.plot(h["epoch"], 100 * h[metric] if "acc" in metric else h[metric], label=name)
+            d = h[["epoch", metric]].dropna()                   # runs evaluated every k epochs: their points only
+            ax.plot(d["epoch"], 100 * d[metric] if "acc" in metric else d[metric], label=name,
+                    marker="o" if len(d) < len(h) else None, ms=3)
     ax.set(xlabel="epoch", ylabel=metric, title=f"{metric} over epochs")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -429,11 +429,143 @@ def _fit_locked(cfg: RunConfig, run: Run, root: Path, device: torch.device, prog
     return run
 
 
-def run_many(cfgs: dict[str, RunConfig] | Iterable[RunConfig], **kwargs: Any) -> dict[str, Run] | list[Run]:
-    """fit() each config (finished ones are reused); a dict keeps its keys."""
-    if isinstance(cfgs, dict):
-        return {k: fit(c, **kwargs) for k, c in cfgs.items()}
-    return [fit(c, **kwargs) for c in cfgs]
+def _stage_chain(cfg: RunConfig) -> list[RunConfig]:
+    """The config and its stage-1 ancestors (init_from), deepest ancestor first."""
+    chain = [cfg]
+    while chain[0].init_from is not None:
+        chain.insert(0, RunConfig.from_dict(chain[0].init_from))
+    return chain
+
+
+def _work(cfg: RunConfig) -> int:
+    """A rough size of a run (epochs x images of the largest class), to order and gate parallel training."""
+    return cfg.epochs * (cfg.max_per_class or 5000)
+
+
+# Below this much pending work (sum of _work) run_many trains in-process: spawning workers costs seconds.
+PARALLEL_MIN_WORK = 20_000
+
+
+def parallel_workers(pending: list[RunConfig], device: str | torch.device = "auto",
+                     workers: Optional[int] = None) -> int:
+    """How many processes run_many trains `pending` in: 1 on a GPU or under torchrun, else one per CPU core when
+    there are >= 2 runs and enough work (override: workers=, or the LTSTUDY_WORKERS environment variable)."""
+    if workers is None and os.environ.get("LTSTUDY_WORKERS"):
+        workers = int(os.environ["LTSTUDY_WORKERS"])
+    if workers is None:
+        if (resolve_device(device).type != "cpu" or int(os.environ.get("WORLD_SIZE", "1")) > 1
+                or sum(_work(c) for c in pending) < PARALLEL_MIN_WORK):
+            return 1
+        workers = os.cpu_count() or 1
+    return max(1, min(workers, len(pending)))
+
+
+def _spawn_fit(cfgs: list[RunConfig], threads: int, path: Path, kwargs: dict[str, Any]) -> Any:
+    """Start `python -m ltlib.train` on configs (a fresh interpreter: nothing of the caller's __main__ re-runs)."""
+    import subprocess
+
+    import yaml
+
+    path.write_text(yaml.safe_dump({"runs": [c.to_dict() for c in cfgs]}, sort_keys=False))
+    cmd = [sys.executable, "-u", "-m", "ltlib.train", str(path), "--device", str(kwargs.get("device", "auto")),
+           "--progress", "none" if kwargs.get("progress") == "none" else "line"]
+    if kwargs.get("runs_dir") is not None:
+        cmd += ["--runs-dir", str(runs_root(kwargs["runs_dir"]))]
+    if kwargs.get("channels_last") is not None:
+        cmd += ["--channels-last" if kwargs["channels_last"] else "--no-channels-last"]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "LTSTUDY_WORKERS": "1"}
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, bufsize=1)
+
+
+def _partition(cfgs: list[RunConfig], bins: int) -> list[list[RunConfig]]:
+    """Longest-first greedy split of configs into `bins` lists of about equal work."""
+    out: list[list[RunConfig]] = [[] for _ in range(bins)]
+    load = [0] * bins
+    for c in sorted(cfgs, key=_work, reverse=True):
+        i = load.index(min(load))
+        out[i].append(c)
+        load[i] += _work(c)
+    return [b for b in out if b]
+
+
+def _fit_parallel(pending: list[RunConfig], workers: int, kwargs: dict[str, Any]) -> None:
+    """Train unfinished configs in `workers` child processes (CPU threads split between them), stage 1 first;
+    their progress lines are printed here as they come. A failing child stops the others (their runs resume)."""
+    import tempfile
+    import threading
+
+    unknown = set(kwargs) - {"runs_dir", "device", "progress", "channels_last"}
+    if unknown:
+        raise ConfigError(f"run_many: {', '.join(sorted(unknown))} cannot be passed to parallel workers; use workers=1")
+    threads = max(1, torch.get_num_threads() // workers)
+    chains = [_stage_chain(c) for c in pending]
+    root = runs_root(kwargs.get("runs_dir"))
+    lock = threading.Lock()
+
+    def pump(proc: Any, tail: list[str]) -> None:
+        for line in proc.stdout:
+            tail.append(line.rstrip("\n"))
+            del tail[:-20]
+            with lock:
+                print(line, end="", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="ltstudy-") as tmp:
+        for level in range(max(len(ch) for ch in chains)):     # stage-1 runs of a wave before stage-2 runs on them
+            wave = {c.run_id(): c for ch in chains if level < len(ch) for c in [ch[level]]
+                    if not Run(root / c.run_id()).finished}
+            if not wave:
+                continue
+            bins = _partition(list(wave.values()), workers)
+            print(f"training {len(wave)} run(s) in {len(bins)} parallel processes x {threads} thread(s) "
+                  f"(LTSTUDY_WORKERS=1 trains one at a time)", flush=True)
+            procs = []
+            try:
+                for i, b in enumerate(bins):
+                    proc, tail = _spawn_fit(b, threads, Path(tmp) / f"{level}-{i}.yaml", kwargs), []
+                    t = threading.Thread(target=pump, args=(proc, tail), daemon=True)
+                    t.start()
+                    procs.append((proc, t, tail))
+                for proc, t, tail in procs:
+                    proc.wait()
+                    t.join()
+                    if proc.returncode:
+                        msg = next((ln[7:] for ln in reversed(tail) if ln.startswith("error: ")), None)
+                        if msg:
+                            raise ConfigError(msg)
+                        raise RuntimeError(f"a training process failed with exit code {proc.returncode}:\n"
+                                           + "\n".join(tail))
+            finally:
+                for proc, t, _ in procs:
+                    if proc.poll() is None:
+                        proc.kill()
+                        proc.wait()
+                    t.join()
+
+
+def run_many(cfgs: dict[Any, RunConfig] | Iterable[RunConfig], workers: Optional[int] = None,
+             **kwargs: Any) -> dict[Any, Run] | list[Run]:
+    """fit() each config (finished ones are reused); a dict keeps its keys.
+
+    On a CPU, unfinished runs train in parallel processes (see parallel_workers); the results are the same runs.
+    """
+    items = list(cfgs.items()) if isinstance(cfgs, dict) else list(enumerate(cfgs))
+    root = runs_root(kwargs.get("runs_dir"))
+    pending = list({c.run_id(): c for _, c in items if not Run(root / c.run_id()).finished}.values())
+    n = parallel_workers(pending, kwargs.get("device", "auto"), workers) if len(pending) > 1 else 1
+    if n > 1:
+        for c in pending:
+            c.validate()
+        for name, root_ in {(c.dataset, c.data_root) for ch in map(_stage_chain, pending) for c in ch}:
+            load_dataset(name, root_)                   # a missing/corrupt dataset fails here, before any work
+        _fit_parallel(pending, n, kwargs)
+    out = {k: fit(c, **kwargs) for k, c in items}
+    return out if isinstance(cfgs, dict) else list(out.values())
+
+
+def run_groups(groups: dict[Any, list[RunConfig]], **kwargs: Any) -> dict[Any, list[Run]]:
+    """run_many over every config of every group at once (one parallel pool); the runs regrouped as given."""
+    flat = run_many({(g, i): c for g, cs in groups.items() for i, c in enumerate(cs)}, **kwargs)
+    return {g: [flat[(g, i)] for i in range(len(cs))] for g, cs in groups.items()}
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -447,6 +579,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--runs-dir", default=None)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--progress", default="line", choices=["line", "bar", "none"])
+    ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                    help="channels_last memory format (default: on a GPU only); does not change the run hash")
     args = ap.parse_args(argv)
     try:
         cfgs = []
@@ -456,10 +590,10 @@ def main(argv: Optional[list[str]] = None) -> int:
                 raise ConfigError(f"{f}: 'runs' must be a list of run configs, got {type(d['runs']).__name__}")
             cfgs += [RunConfig.from_dict(x) for x in d["runs"]] if "runs" in d else [RunConfig.from_dict(d)]
         for c in cfgs:
-            r = fit(c, args.runs_dir, args.device, args.progress)
+            r = fit(c, args.runs_dir, args.device, args.progress, channels_last=args.channels_last)
             if int(os.environ.get("RANK", "0")) == 0:               # torchrun: one line per run, from rank 0
                 print(f"{r.run_id} acc {r.metrics['last']['test']['acc']:.4f} -> {r.path}")
-    except (ConfigError, FloatingPointError) as e:                 # user errors: one line, no traceback
+    except (ConfigError, FloatingPointError, RunStoreError) as e:  # user errors: one line, no traceback
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

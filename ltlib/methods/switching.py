@@ -59,7 +59,7 @@ def switching_config(params: Any, first: str = "ib", second: str = "cr", S: int 
     """
     e = switch_epoch(_epochs(params), S)
     d: dict[str, Any] = {"sampler": first, "sampler_switch": [] if second == first else [[e, second]],
-                         "tag": f"{_label(first)}→{_label(second)}"}
+                         "tag": f"{_label(first)}→{_label(second)}", "eval_every": 1}   # per-class curves per epoch
     if batch_size is not None:
         d["batch_size"] = batch_size
     d.update(changes)

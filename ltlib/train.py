@@ -488,6 +488,26 @@ def _partition(cfgs: list[RunConfig], bins: int) -> list[list[RunConfig]]:
     return [b for b in out if b]
 
 
+def _speed(threads: int) -> float:
+    """Relative training speed of a process with `threads` CPU threads (measured: 2 threads ~1.6x one)."""
+    return threads ** 0.7
+
+
+def plan_waves(cfgs: list[RunConfig], workers: int, threads: int) -> list[tuple[list[list[RunConfig]], int]]:
+    """[(bins, threads per process)]: one pass of `workers` one-thread processes, or, when the runs do not split
+    evenly, the largest ones that way and the last few afterwards with the threads shared out, if faster."""
+    per = max(1, threads // workers)
+    plans = [[(_partition(cfgs, workers), per)]]
+    ordered = sorted(cfgs, key=_work, reverse=True)
+    for r in range(1, workers):
+        if len(cfgs) > r:
+            plans.append([(_partition(ordered[:-r], workers), per), (_partition(ordered[-r:], r), max(1, threads // r))])
+
+    def seconds(plan: list[tuple[list[list[RunConfig]], int]]) -> float:
+        return sum(max(sum(map(_work, b)) for b in bins) / _speed(t) for bins, t in plan)
+    return min(plans, key=seconds)
+
+
 def _fit_parallel(pending: list[RunConfig], workers: int, kwargs: dict[str, Any]) -> None:
     """Train unfinished configs in `workers` child processes (CPU threads split between them), stage 1 first;
     their progress lines are printed here as they come. A failing child stops the others (their runs resume)."""
@@ -497,7 +517,7 @@ def _fit_parallel(pending: list[RunConfig], workers: int, kwargs: dict[str, Any]
     unknown = set(kwargs) - {"runs_dir", "device", "progress", "channels_last"}
     if unknown:
         raise ConfigError(f"run_many: {', '.join(sorted(unknown))} cannot be passed to parallel workers; use workers=1")
-    threads = max(1, torch.get_num_threads() // workers)
+    total = max(workers, torch.get_num_threads())
     chains = [_stage_chain(c) for c in pending]
     root = runs_root(kwargs.get("runs_dir"))
     lock = threading.Lock()
@@ -509,37 +529,37 @@ def _fit_parallel(pending: list[RunConfig], workers: int, kwargs: dict[str, Any]
             with lock:
                 print(line, end="", flush=True)
 
+    def run_bins(bins: list[list[RunConfig]], threads: int, name: str) -> None:
+        procs = []
+        try:
+            for i, b in enumerate(bins):
+                proc, tail = _spawn_fit(b, threads, Path(tmp) / f"{name}-{i}.yaml", kwargs), []
+                t = threading.Thread(target=pump, args=(proc, tail), daemon=True)
+                t.start()
+                procs.append((proc, t, tail))
+            for proc, t, tail in procs:
+                proc.wait()
+                t.join()
+                if proc.returncode:
+                    msg = next((ln[7:] for ln in reversed(tail) if ln.startswith("error: ")), None)
+                    if msg:
+                        raise ConfigError(msg)
+                    raise RuntimeError(f"a training process failed with exit code {proc.returncode}:\n" + "\n".join(tail))
+        finally:
+            for proc, t, _ in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                t.join()
+
     with tempfile.TemporaryDirectory(prefix="ltstudy-") as tmp:
         for level in range(max(len(ch) for ch in chains)):     # stage-1 runs of a wave before stage-2 runs on them
             wave = {c.run_id(): c for ch in chains if level < len(ch) for c in [ch[level]]
                     if not Run(root / c.run_id()).finished}
-            if not wave:
-                continue
-            bins = _partition(list(wave.values()), workers)
-            print(f"training {len(wave)} run(s) in {len(bins)} parallel processes x {threads} thread(s) "
-                  f"(LTSTUDY_WORKERS=1 trains one at a time)", flush=True)
-            procs = []
-            try:
-                for i, b in enumerate(bins):
-                    proc, tail = _spawn_fit(b, threads, Path(tmp) / f"{level}-{i}.yaml", kwargs), []
-                    t = threading.Thread(target=pump, args=(proc, tail), daemon=True)
-                    t.start()
-                    procs.append((proc, t, tail))
-                for proc, t, tail in procs:
-                    proc.wait()
-                    t.join()
-                    if proc.returncode:
-                        msg = next((ln[7:] for ln in reversed(tail) if ln.startswith("error: ")), None)
-                        if msg:
-                            raise ConfigError(msg)
-                        raise RuntimeError(f"a training process failed with exit code {proc.returncode}:\n"
-                                           + "\n".join(tail))
-            finally:
-                for proc, t, _ in procs:
-                    if proc.poll() is None:
-                        proc.kill()
-                        proc.wait()
-                    t.join()
+            for k, (bins, threads) in enumerate(plan_waves(list(wave.values()), workers, total) if wave else []):
+                print(f"training {sum(map(len, bins))} run(s) in {len(bins)} parallel process(es) x {threads} "
+                      f"thread(s) (LTSTUDY_WORKERS=1 trains one at a time)", flush=True)
+                run_bins(bins, threads, f"{level}-{k}")
 
 
 def run_many(cfgs: dict[Any, RunConfig] | Iterable[RunConfig], workers: Optional[int] = None,

@@ -13,7 +13,7 @@ def test_parallel_equals_sequential(tiny_cfg, tmp_path, capsys):
     cfgs = {"CE": tiny_cfg.replace(tag="CE"), "RW": tiny_cfg.replace(loss_weights="rw", tag="RW")}
     par = run_many(cfgs, workers=2, runs_dir=tmp_path / "par", device="cpu")
     out = capsys.readouterr().out
-    assert "training 2 run(s) in 2 parallel processes" in out and "epoch   3/3" in out   # children's progress shown
+    assert "training 2 run(s) in 2 parallel process(es)" in out and "epoch   3/3" in out   # children's progress shown
     threads = torch.get_num_threads()
     torch.set_num_threads(max(1, threads // 2))                 # the children's thread count: same arithmetic
     try:
@@ -51,3 +51,13 @@ def test_worker_count_rules(tiny_cfg, monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.delenv("LTSTUDY_WORKERS")
     assert parallel_workers(big, "cpu") == 1                    # under torchrun the ranks already share the work
+
+
+def test_plan_shares_threads_with_the_leftover_runs(tiny_cfg):
+    from ltlib.train import plan_waves
+
+    five = [tiny_cfg.replace(seed=i) for i in range(5)]
+    plan = plan_waves(five, 2, 2)
+    assert [([len(b) for b in bins], t) for bins, t in plan] == [([2, 2], 1), ([1], 2)]
+    assert sorted(c.seed for bins, _ in plan for b in bins for c in b) == list(range(5))
+    assert [([len(b) for b in bins], t) for bins, t in plan_waves(five[:4], 2, 2)] == [([2, 2], 1)]

@@ -61,11 +61,12 @@ def retrain_classifier(stage1: RunConfig, manner: str = "RS", epochs: int = 10, 
                        **changes: Any) -> RunConfig:
     """Stage 2: freeze stage1's backbone, train a fresh classifier with a learning manner (CE / RW / RS).
 
-    Cosine lr from stage1's lr, no warm-up, no DRW/DRS, the stage1 schedule's weight decay (cRT recipe).
+    Cosine lr from stage1's lr, no warm-up, no DRW/DRS, the stage1 schedule's weight decay (cRT recipe);
+    evaluated at its last epoch only (a few-epoch classifier fit has no curve worth the test passes).
     """
     d = {"init_from": stage1.to_dict(), "train_parts": train_parts, "reinit_head": True, "epochs": epochs,
          "schedule": "cosine", "warmup_epochs": 0, "milestones": [], "sampler": "ib", "sampler_switch": [],
-         "loss_weights": "none", "reweight_from": 0, "loss": "ce", "head": "linear",
+         "loss_weights": "none", "reweight_from": 0, "loss": "ce", "head": "linear", "eval_every": epochs,
          "tag": f"{stage1.tag or stage1.method}+{manner}"}
     d.update(MANNERS[manner])
     d.update(changes)

@@ -36,7 +36,8 @@ import torch
 import torch.nn as nn
 
 from ltlib.config import RunConfig
-from ltlib.data import ArrayData, LTData, make_long_tailed
+from ltlib.data import (ArrayData, Compose, LTData, RandomHorizontalFlip, ToTensorNormalize,
+                        make_long_tailed)
 from ltlib.methods import Batch, Method, build_method
 from ltlib.paths import OUTPUTS
 from ltlib.samplers import build_sampler
@@ -109,40 +110,6 @@ class PILRandomCrop:
         return img.crop((j, i, j + self.size, i + self.size))
 
 
-class PILRandomHorizontalFlip:
-    """torchvision RandomHorizontalFlip(0.5): flip when torch.rand(1) < 0.5."""
-
-    def __call__(self, img: Any) -> Any:
-        from PIL import Image
-
-        return img.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if torch.rand(1) < 0.5 else img
-
-
-class PILToTensorNormalize:
-    """torchvision ToTensor() + Normalize(mean, std): HWC uint8 -> CHW float in [0, 1], then per-channel standardise."""
-
-    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
-        self.mean = torch.tensor(mean).view(-1, 1, 1)
-        self.std = torch.tensor(std).view(-1, 1, 1)
-
-    def __call__(self, img: Any) -> torch.Tensor:
-        a = torch.from_numpy(np.array(img, dtype=np.uint8, copy=True))
-        a = a.view(a.shape[0], a.shape[1], -1).permute(2, 0, 1).contiguous()
-        return a.to(torch.float32).div(255).sub_(self.mean).div_(self.std)
-
-
-class Compose:
-    """torchvision Compose."""
-
-    def __init__(self, fs: list[Callable[[Any], Any]]) -> None:
-        self.fs = fs
-
-    def __call__(self, img: Any) -> Any:
-        for f in self.fs:
-            img = f(img)
-        return img
-
-
 def reference_transform(data: LTData) -> tuple[Callable[[Any], torch.Tensor], str]:
     """The papers' CIFAR train transform; torchvision's when it imports, else the PIL/numpy equivalent."""
     size = int(data.train.x.shape[-1])
@@ -153,7 +120,7 @@ def reference_transform(data: LTData) -> tuple[Callable[[Any], torch.Tensor], st
                        T.Normalize(data.mean, data.std)])
         return t, f"torchvision {__import__('torchvision').__version__} transforms"
     except Exception as e:  # noqa: BLE001 - torchvision missing or built for another torch (CPU wheel here)
-        t = Compose([PILRandomCrop(size, data.pad), PILRandomHorizontalFlip(), PILToTensorNormalize(data.mean, data.std)])
+        t = Compose([PILRandomCrop(size, data.pad), RandomHorizontalFlip(), ToTensorNormalize(data.mean, data.std)])
         return t, (f"PIL/numpy equivalent of torchvision RandomCrop(padding={data.pad})+RandomHorizontalFlip+ToTensor+"
                    f"Normalize (torchvision did not import: {type(e).__name__})")
 

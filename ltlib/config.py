@@ -385,3 +385,13 @@ def base_config(params: Any, schedule: str = "ldam", **changes: Any) -> RunConfi
     d.update({k: p[k] for k in fields if k in p})
     d.update(changes)
     return RunConfig.from_dict(d)
+
+
+def ablation_size(params: Any, max_per_class: Optional[int], epochs: Optional[int]) -> dict[str, Any]:
+    """Params at an ablation size (None: the notebook's); smaller runs are evaluated at their last epoch only."""
+    p = dict(params) if isinstance(params, dict) else dict(vars(params))
+    size = {"max_per_class": p.get("max_per_class") if max_per_class is None else max_per_class,
+            "epochs": p.get("epochs", 200) if epochs is None else epochs}
+    extra = {} if all(size[k] == p.get(k) for k in size) else {"eval_every": size["epochs"]}
+    p.update(size)
+    return {"params": p, "changes": extra}

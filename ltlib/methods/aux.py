@@ -206,16 +206,6 @@ def ft_config(params: Any, ft_epochs: int, **changes: Any) -> RunConfig:
                               method_args=_non_default(VARIANTS["CBS-only"]), tag="ftRRS+CBS")
 
 
-def ablation_size(params: Any, max_per_class: Optional[int], epochs: Optional[int]) -> dict[str, Any]:
-    """Params at an ablation size (None: the notebook's); smaller runs are evaluated at their last epoch only."""
-    p = dict(params) if isinstance(params, dict) else dict(vars(params))
-    size = {"max_per_class": p.get("max_per_class") if max_per_class is None else max_per_class,
-            "epochs": p.get("epochs", 200) if epochs is None else epochs}
-    extra = {} if all(size[k] == p.get(k) for k in size) else {"eval_every": size["epochs"]}
-    p.update(size)
-    return {"params": p, "changes": extra}
-
-
 # ------------------------------------------------------------------ the paper's numbers and readings
 
 # Top-1 % (many, medium, low, overall). The paper reports ImageNet-LT and Places-LT only (no CIFAR).

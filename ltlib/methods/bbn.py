@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from ltlib.config import ConfigError, RunConfig, base_config, check_name
+from ltlib.config import ConfigError, RunConfig, ablation_size, base_config, check_name
 from ltlib.heads import build_head
 from ltlib.methods.base import Batch, Method, sampler_at
 from ltlib.models import LTModel, build_backbone
@@ -244,11 +244,8 @@ def ablation_configs(params: Any, samplers: list[str], adaptors: list[str], max_
     The default sampler/adaptor run is the same config in both tables; at the notebook's own size it is the
     main BBN run. Smaller ablation runs are evaluated at their last epoch only (the tables report last epochs).
     """
-    p = dict(params) if isinstance(params, dict) else dict(vars(params))
-    size = {"max_per_class": p.get("max_per_class") if max_per_class is None else max_per_class,
-            "epochs": p.get("epochs", 200) if epochs is None else epochs}
-    extra = {} if all(size[k] == p.get(k) for k in size) else {"eval_every": size["epochs"]}
-    p.update(size)
+    size = ablation_size(params, max_per_class, epochs)
+    p, extra = size["params"], size["changes"]
     return {"sampler": {s: bbn_config(p, f"BBN sampler={s}", method_args={"rebalance_sampler": s}, **extra)
                         for s in samplers},
             "adaptor": {a: bbn_config(p, f"BBN adaptor={a}", method_args={"adaptor": a}, **extra)

@@ -307,8 +307,6 @@ def reslt_config(params: Any, tag: str = "ResLT", **changes: Any) -> "RunConfig"
     args.update({k: v for k, v in changes.items() if k in defaults})
     args = {k: v for k, v in args.items() if k == "alpha" or v != defaults[k]}    # one hash per recipe
     rest = {k: v for k, v in changes.items() if k not in defaults}
-    if "eval_every" in p:
-        rest.setdefault("eval_every", p["eval_every"])
     return base_config(p, "reslt", **{"method": "reslt", "method_args": args, "tag": tag, **rest})
 
 
@@ -395,7 +393,7 @@ def ablation_configs(a: dict[str, Any], main: dict[str, Any], group_counts: list
     if extras:
         variants[f"variant={other}"] = reslt_config(a, **{**main, "variant": other})
         variants["per-branch means (Eq. 2 literally)"] = reslt_config(a, **main, branch_norm="per_branch")
-    return {"table1": {"CE (abl)": baseline(a, "CE", eval_every=a["eval_every"]),
+    return {"table1": {"CE (abl)": baseline(a, "CE"),
                        **{n: reslt_config(a, n, **{**main, **x}) for n, x in NAIVE_BASELINES.items()},
                        "ResLT (abl)": ref},
             "variants": variants,

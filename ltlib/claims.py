@@ -1,0 +1,177 @@
+"""One schema for a published claim and its verdict, used by every paper notebook and the final report.
+
+Verdict rule. For a claim "A beats B on metric m" we take the per-seed values of m for A and for B, the
+difference of their means A − B (percentage points) and its 95 % Welch t interval (Welch–Satterthwaite degrees of
+freedom). The claim is *reproduced* when the whole interval lies on the paper's side of 0 (A − B > 0 for "beats";
+A − B < 0 where the paper claims a drop), *contradicted* when the whole interval lies on the other side, and
+*inconclusive* otherwise; it is *not tested* when A or B has no runs. A side with a single seed has no interval,
+so such a claim is never reproduced or contradicted: it is inconclusive, and its row says "1 seed".
+A compound claim (several comparisons: "beats" against several methods, "trades" = higher tail and lower head,
+"all" = a list of parts) is contradicted when any part is contradicted, otherwise not tested when any part is
+not tested, reproduced when every part is reproduced, and inconclusive otherwise. No correction is made for
+multiple comparisons.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence, Union
+
+import pandas as pd
+
+from ltlib.errors import ConfigError, check_name, require
+from ltlib.stats import fmt_mean_std, mean_std, welch_interval
+
+REPRODUCED, CONTRADICTED, INCONCLUSIVE, NOT_TESTED = "reproduced", "contradicted", "inconclusive", "not tested"
+OUTCOMES = (REPRODUCED, CONTRADICTED, INCONCLUSIVE, NOT_TESTED)
+KINDS = ("beats", "trades", "all")
+METRICS = ("acc", "many", "medium", "few", "head", "mid", "tail")
+COLUMNS = ["paper", "where", "claim", "outcome", "difference", "ci_low", "ci_high", "seeds", "detail"]
+
+Samples = Mapping[str, Mapping[str, Sequence[float]]]   # method key -> metric -> per-seed values (percent)
+
+
+@dataclass
+class Claim:
+    """A published claim: A beats B on a metric (sign=+1: A − B > 0, sign=−1: A − B < 0), or a compound of parts."""
+
+    paper: str
+    where: str
+    text: str
+    kind: str = "beats"
+    a: str = ""
+    b: Union[str, list[str]] = ""
+    metric: str = "acc"
+    sign: int = 1
+    parts: list["Claim"] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        check_name("claim kind", self.kind, KINDS)
+        require(self.sign in (1, -1), f"claim sign must be +1 or -1, got {self.sign!r}")
+        if self.kind == "all":
+            require(bool(self.parts), f"claim '{self.text}': kind 'all' needs parts")
+            return
+        bs = [self.b] if isinstance(self.b, str) else list(self.b)
+        require(bool(self.a) and bool(bs) and all(bs), f"claim '{self.text}': kind '{self.kind}' needs a and b")
+        if self.kind == "trades" and not self.parts:             # A's tail above B's and A's head below B's
+            self.parts = [_part(self, b, m, s) for b in bs for m, s in (("tail", 1), ("head", -1))]
+        elif self.kind == "beats" and len(bs) > 1 and not self.parts:
+            self.parts = [_part(self, b, self.metric, self.sign) for b in bs]
+        elif self.kind == "beats" and len(bs) == 1:
+            self.b = bs[0]
+
+
+def _part(c: Claim, b: str, metric: str, sign: int) -> Claim:
+    """An elementary comparison of c's A with one B."""
+    return Claim(c.paper, c.where, f"{c.a} {'>' if sign > 0 else '<'} {b} ({metric})", "beats", c.a, b, metric, sign)
+
+
+def beats(paper: str, where: str, text: str, a: str, b: Union[str, list[str]], metric: str = "acc") -> Claim:
+    """Claim: A's mean metric is above B's (above every B's for a list)."""
+    return Claim(paper, where, text, "beats", a, b, metric)
+
+
+def trades(paper: str, where: str, text: str, a: str, b: str, tail: str = "tail", head: str = "head") -> Claim:
+    """Claim: A trades head for tail against B (A − B > 0 on tail and A − B < 0 on head)."""
+    base = Claim(paper, where, text, "beats", a, b)
+    return Claim(paper, where, text, "trades", a, b, parts=[_part(base, b, tail, 1), _part(base, b, head, -1)])
+
+
+def all_of(paper: str, where: str, text: str, parts: Sequence[Claim]) -> Claim:
+    """Claim: every part holds."""
+    return Claim(paper, where, text, "all", parts=list(parts))
+
+
+@dataclass
+class Verdict:
+    """A claim's outcome and the numbers behind it (diff, lo, hi in percentage points; NaN for a compound)."""
+
+    outcome: str
+    diff: float = math.nan
+    lo: float = math.nan
+    hi: float = math.nan
+    n_a: int = 0
+    n_b: int = 0
+    detail: str = ""
+    parts: list["Verdict"] = field(default_factory=list)
+
+
+def samples_from_frame(df: pd.DataFrame, key: str = "method", metrics: Optional[Sequence[str]] = None,
+                       scale: float = 1.0) -> dict[str, dict[str, list[float]]]:
+    """Samples from a long frame (one row per run: key, seed, metric columns); scale=100 turns fractions into %."""
+    require(key in df.columns, f"samples_from_frame: no column '{key}' (columns: {', '.join(map(str, df.columns))})")
+    metrics = [m for m in (metrics or METRICS) if m in df.columns]
+    rows = df.sort_values("seed", kind="stable") if "seed" in df.columns else df
+    return {str(k): {m: [float(v) * scale for v in pd.to_numeric(g[m], errors="coerce")] for m in metrics}
+            for k, g in rows.groupby(key, sort=False)}
+
+
+def _as_samples(samples: Union[Samples, pd.DataFrame]) -> Samples:
+    return samples_from_frame(samples) if isinstance(samples, pd.DataFrame) else samples
+
+
+def _compare(c: Claim, samples: Samples) -> Verdict:
+    """Verdict of one comparison A vs B on c.metric."""
+    xa, xb = samples.get(c.a, {}).get(c.metric, []), samples.get(c.b, {}).get(c.metric, [])
+    (ma, sa, na), (mb, sb, nb) = mean_std(xa), mean_std(xb)
+    label = "" if c.metric == "acc" else f"{c.metric}: "
+    if na == 0 or nb == 0:
+        missing = " and ".join(m for m, n in ((c.a, na), (c.b, nb)) if n == 0)
+        return Verdict(NOT_TESTED, n_a=na, n_b=nb, detail=f"{label}no {c.metric} values for {missing}")
+    iv = welch_interval(xa, xb)
+    s = c.sign
+    lo, hi = s * iv.lo, s * iv.hi                     # in the paper's direction: > 0 is the paper's side
+    outcome = REPRODUCED if min(lo, hi) > 0 else CONTRADICTED if max(lo, hi) < 0 else INCONCLUSIVE
+    ci = f" [{iv.lo:+.2f}, {iv.hi:+.2f}] pts" if iv.determined else " pts (1 seed: no interval)"
+    side = "" if s > 0 else " (claimed < 0)"
+    detail = (f"{label}{c.a} {fmt_mean_std(ma, sa, na)} vs {c.b} {fmt_mean_std(mb, sb, nb)}: "
+              f"{iv.diff:+.2f}{ci}{side}")
+    return Verdict(outcome, iv.diff, iv.lo, iv.hi, na, nb, detail)
+
+
+def judge(claim: Claim, samples: Union[Samples, pd.DataFrame]) -> Verdict:
+    """The verdict of a claim on per-seed samples (or a long frame), by the module's rule."""
+    samples = _as_samples(samples)
+    if not claim.parts:
+        return _compare(claim, samples)
+    vs = [judge(p, samples) for p in claim.parts]
+    outs = {v.outcome for v in vs}
+    outcome = (CONTRADICTED if CONTRADICTED in outs else NOT_TESTED if NOT_TESTED in outs
+               else REPRODUCED if outs == {REPRODUCED} else INCONCLUSIVE)
+    one = vs[0] if len(vs) == 1 else Verdict(outcome)
+    return Verdict(outcome, one.diff, one.lo, one.hi, min(v.n_a for v in vs), min(v.n_b for v in vs),
+                   "; ".join(v.detail for v in vs), vs)
+
+
+def judge_all(claims: Sequence[Claim], samples: Union[Samples, pd.DataFrame]) -> pd.DataFrame:
+    """One row per claim: paper, where, claim, outcome, difference, ci_low, ci_high, seeds ('3 vs 3'), detail."""
+    samples = _as_samples(samples)
+    rows = []
+    for c in claims:
+        v = judge(c, samples)
+        rows.append({"paper": c.paper, "where": c.where, "claim": c.text, "outcome": v.outcome,
+                     "difference": v.diff, "ci_low": v.lo, "ci_high": v.hi, "seeds": f"{v.n_a} vs {v.n_b}",
+                     "detail": v.detail})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def outcome_counts(table: pd.DataFrame) -> dict[str, int]:
+    """How many claims have each outcome (all four keys, in OUTCOMES order)."""
+    return {o: int((table["outcome"] == o).sum()) if len(table) else 0 for o in OUTCOMES}
+
+
+def _cell(x: object) -> str:
+    return str(x).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(table: pd.DataFrame, title: Optional[str] = None) -> str:
+    """A Markdown table of judge_all's rows and a one-line count of outcomes (paper column only if several)."""
+    cols = (["paper"] if table["paper"].nunique() > 1 else []) + ["where", "claim", "outcome", "seeds", "detail"]
+    head = {"paper": "Paper", "where": "Where", "claim": "Claim", "outcome": "Outcome", "seeds": "Seeds",
+            "detail": "Measured (A − B, 95 % Welch CI)"}
+    lines = ([f"**{title}**", ""] if title else []) + [
+        "| " + " | ".join(head[c] for c in cols) + " |", "|" + "---|" * len(cols)]
+    for _, r in table.iterrows():
+        lines.append("| " + " | ".join(f"**{r[c]}**" if c == "outcome" else _cell(r[c]) for c in cols) + " |")
+    counts = outcome_counts(table)
+    return "\n".join(lines + ["", ", ".join(f"{n} {o}" for o, n in counts.items())])

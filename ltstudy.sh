@@ -3,7 +3,8 @@
 #   ./ltstudy.sh study [PROFILE]   set up, run every notebook of PROFILE (default: quick), render outputs/PROFILE/
 #   ./ltstudy.sh test              set up, then pytest for ltlib and nbval for every notebook (smoke defaults)
 #   ./ltstudy.sh setup             only set up .venv
-# Environment: LTSTUDY_VENV (default .venv), LTSTUDY_TORCH (pip spec of torch, default torch==2.13.0).
+# Environment: LTSTUDY_VENV (default .venv), LTSTUDY_TORCH (pip specs of torch and torchvision, default
+#   "torch==2.14.1 torchvision==0.29.1": a matched pair, the default PyPI builds, which also run on a CPU).
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${LTSTUDY_VENV:-.venv}
@@ -11,8 +12,9 @@ PY="$VENV/bin/python"
 
 setup() {
   [ -x "$PY" ] || python3 -m venv "$VENV"
-  if ! "$PY" -c "import torch" 2>/dev/null; then
-    "$PY" -m pip install -q "${LTSTUDY_TORCH:-torch==2.13.0}"
+  if ! "$PY" -c "import torch, torchvision" 2>/dev/null; then
+    # shellcheck disable=SC2086  # two specs, split on purpose
+    "$PY" -m pip install -q ${LTSTUDY_TORCH:-torch==2.14.1 torchvision==0.29.1}
   fi
   "$PY" -m pip install -q -e ".[dev,notebooks]"
   if [ ! -d /usr/share/datasets/fashion-mnist ] && [ ! -d data/fashion-mnist ]; then

@@ -6,7 +6,9 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from ltlib.config import ConfigError, check_param_file
+from ltlib.errors import ConfigError
+from ltlib.params import check_param_file
+from ltlib.study import main as study_main
 
 
 def check(files: list[str], notebook: Optional[str] = None) -> int:
@@ -39,7 +41,6 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = ap.parse_args(argv)
     if args.cmd == "check":
         return check(args.files, args.notebook)
-    from ltlib.study import main as study_main
     return study_main(args.rest)
 
 

@@ -1,16 +1,19 @@
 """Analyses shared by the notebooks: sampler statistics, summary tables over seeds, per-class views."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ltlib.config import RunConfig
 from ltlib.data import long_tail_counts
+from ltlib.inference import DeviceData, classifier_norms, predict, resolve_device
+from ltlib.metrics import shot_groups
+from ltlib.reference import published, published_acc
 from ltlib.runs import Run
 from ltlib.samplers import build_sampler
+from ltlib.stats import spearman
 
 GROUPS = ["acc", "many", "medium", "few", "head", "mid", "tail"]
 
@@ -78,111 +81,12 @@ def per_class(runs: dict[str, Run], which: str = "last") -> dict[str, list]:
 
 
 def weight_norms(run: Run) -> np.ndarray:
-    """Per-class L2 norms of a run's classifier weights."""
+    """Per-class L2 norms of a run's classifier weights (the weights its method predicts with)."""
     method, model, _ = run.load()
-    w = method.classifier_weight(model)
-    return w.float().norm(dim=1).cpu().numpy()
+    return classifier_norms(method.classifier_weight(model))
 
 
-# ------------------------------------------------------------------ methods available to the analyses
-
-def method_ready(name: str) -> bool:
-    """True when a registered Method class is implemented (a placeholder has no `loss` override)."""
-    from ltlib.methods import METHODS
-    from ltlib.methods.base import Method, PlainMethod
-
-    cls = METHODS.get(name)
-    return cls is not None and (issubclass(cls, PlainMethod) or cls.loss is not Method.loss)
-
-
-def _switching_config(params: Any, **changes: Any) -> RunConfig:
-    """IB until m_n + S (m_n = last milestone of the scaled switching schedule, S = 1), then CR."""
-    from ltlib.config import base_config
-
-    from ltlib.config import ConfigError
-
-    try:  # the switching module's own builder, where it exists, so hashes match its notebook
-        from ltlib.methods import switching as sw
-        builder = getattr(sw, "switching_config", None)
-        if builder is not None:
-            try:
-                return builder(params, **changes)
-            except ConfigError:  # too short a run for S = 1 (smoke): the latest switch that fits
-                epochs = int((params if isinstance(params, dict) else vars(params)).get("epochs", 200))
-                return builder(params, S=max(0, epochs - 1 - sw.last_milestone(epochs)), **changes)
-    except ImportError:
-        pass
-    cfg = base_config(params, "switching", tag="switching")
-    start = min((cfg.milestones[-1] if cfg.milestones else 0) + 1, cfg.epochs - 1)
-    return cfg.replace(sampler_switch=[[start, "cr"]], **changes)
-
-
-def _crt_config(params: Any, **changes: Any) -> RunConfig:
-    """cRT: the CE backbone frozen, a fresh classifier retrained with class-balanced sampling (params.stage2_epochs, default 10)."""
-    from ltlib.methods.baselines import baseline, retrain_classifier
-
-    stage1 = baseline(params, "CE", **changes)
-    epochs = int((params if isinstance(params, dict) else vars(params)).get("stage2_epochs", 10))
-    try:  # the decoupling module's builder, where it exists, so hashes match its notebook
-        from ltlib.methods.decoupling import crt_config
-    except ImportError:
-        return retrain_classifier(stage1, "RS", epochs=epochs, tag="cRT")
-    return crt_config(stage1, epochs).replace(tag="cRT")
-
-
-def _paper_method(method: str, schedule: str, tag: str, builder: str) -> Callable[..., Optional[RunConfig]]:
-    """Builder of a paper method: its module's `builder` function where it exists (same hash as its notebook),
-    else its schedule preset with default arguments; None while the method is not implemented."""
-    def build(params: Any, **changes: Any) -> Optional[RunConfig]:
-        import importlib
-
-        from ltlib.config import base_config
-
-        if not method_ready(method):
-            return None
-        fn = getattr(importlib.import_module(f"ltlib.methods.{method}"), builder, None)
-        if fn is not None:
-            return fn(params, **changes)
-        return base_config(params, schedule, method=method, tag=tag, **changes)
-    return build
-
-
-def _baseline(name: str) -> Callable[..., RunConfig]:
-    def build(params: Any, **changes: Any) -> RunConfig:
-        from ltlib.methods.baselines import baseline
-
-        return baseline(params, name, **changes)
-    return build
-
-
-# tag -> builder(params, **changes) -> RunConfig, or None where the method is not implemented yet
-STUDY_METHODS: dict[str, Callable[..., Optional[RunConfig]]] = {
-    "CE": _baseline("CE"), "RW": _baseline("RW"), "RS": _baseline("RS"), "CE-DRW": _baseline("CE-DRW"),
-    "CE-DRS": _baseline("CE-DRS"), "LDAM-DRW": _baseline("LDAM-DRW"), "cRT": _crt_config,
-    "BBN": _paper_method("bbn", "bbn", "BBN", "bbn_config"), "ResLT": _paper_method("reslt", "reslt", "ResLT", "reslt_config"),
-    "aux": _paper_method("aux", "aux", "aux", "aux_config"), "switching": _switching_config,
-}
-
-
-def study_configs(params: Any, names: Sequence[str], **changes: Any) -> dict[str, RunConfig]:
-    """Run configs of the named methods that are implemented (others are skipped; see missing_methods)."""
-    from ltlib.config import check_name
-
-    out = {}
-    for n in names:
-        check_name("study method", n, STUDY_METHODS)
-        cfg = STUDY_METHODS[n](params, **changes)
-        if cfg is not None:
-            out[n] = cfg.replace(tag=cfg.tag or n)
-    return out
-
-
-def missing_methods(params: Any, names: Sequence[str]) -> list[str]:
-    """The named methods whose implementation does not exist yet."""
-    return [n for n in names if n not in study_configs(params, [n])]
-
-
-# ------------------------------------------------------------------ t-SNE and feature quality (SPEC §5)
+# ------------------------------------------------------------------ t-SNE and feature quality (docs/protocol.md §5)
 
 def spread_classes(counts: Sequence[int], k: int = 10) -> list[int]:
     """k classes spread evenly over the frequency order (all classes when there are <= k)."""
@@ -209,15 +113,8 @@ def run_outputs(run: Run, idx: Optional[np.ndarray] = None, device: str = "auto"
 
     data: the run's LTData, when the caller already has it (several runs of one profile), to skip reloading.
     """
-    from ltlib.train import DeviceData, build_for, predict, resolve_device
-
     dev = resolve_device(device)
-    if data is None:
-        method, model, data = run.load(dev)
-    else:
-        method, model, data = build_for(run.config, data)
-        model.load_state_dict(run.state_dict())
-        model = model.to(dev).eval()
+    method, model, data = run.load(dev, data)
     x, y = data.test.x, data.test.y
     if idx is not None:
         x, y = x[torch.as_tensor(idx)], y[torch.as_tensor(idx)]
@@ -248,8 +145,6 @@ def feature_quality(features: np.ndarray, labels: np.ndarray, counts: Sequence[i
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.neighbors import KNeighborsClassifier
 
-    from ltlib.metrics import shot_groups
-
     labels = np.asarray(labels)
     folds = min(5, int(np.bincount(labels).max(initial=0)), int(np.min(np.bincount(labels)[np.unique(labels)])))
     knn = KNeighborsClassifier(n_neighbors=min(k, len(labels) - 1), metric="cosine")
@@ -267,7 +162,7 @@ def feature_quality(features: np.ndarray, labels: np.ndarray, counts: Sequence[i
     return pd.DataFrame(rows).set_index("group")
 
 
-# ------------------------------------------------------------------ bias / variance of 0-1 loss (SPEC §5)
+# ------------------------------------------------------------------ bias / variance of 0-1 loss (docs/protocol.md §5)
 
 def bias_variance(preds: np.ndarray, y: np.ndarray, num_classes: Optional[int] = None) -> dict[str, float]:
     """Domingos' 0-1 decomposition over K models: preds (K, N) predicted labels, y (N,) true labels.
@@ -296,8 +191,6 @@ def bias_variance(preds: np.ndarray, y: np.ndarray, num_classes: Optional[int] =
 
 def bias_variance_table(preds: dict[str, np.ndarray], y: np.ndarray, counts: Sequence[int]) -> pd.DataFrame:
     """bias_variance per method, overall and per head/mid/tail (long format: method, group, ...)."""
-    from ltlib.metrics import shot_groups
-
     groups = {"all": list(range(len(counts)))}
     groups.update({g: c for g, c in shot_groups(counts).items() if g in ("head", "mid", "tail")})
     rows = []
@@ -308,7 +201,7 @@ def bias_variance_table(preds: dict[str, np.ndarray], y: np.ndarray, counts: Seq
     return pd.DataFrame(rows)
 
 
-# ------------------------------------------------------------------ learned / forgetting events (SPEC §5)
+# ------------------------------------------------------------------ learned / forgetting events (docs/protocol.md §5)
 
 NOT_DRAWN = 255
 
@@ -352,15 +245,6 @@ def irregularity(L: np.ndarray, F: np.ndarray, labels: np.ndarray, num_classes: 
         rows.append({"class": j, "n": nj, "fnorm": fn, "irregularity": fn / nj,
                      "mean_L": float(L[m].mean()), "mean_F": float(F[m].mean())})
     return pd.DataFrame(rows).set_index("class")
-
-
-def pearson(x: Sequence[float], y: Sequence[float]) -> float:
-    """Pearson correlation coefficient (NaN where undefined)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = ~(np.isnan(x) | np.isnan(y))
-    if ok.sum() < 2 or x[ok].std() == 0 or y[ok].std() == 0:
-        return float("nan")
-    return float(np.corrcoef(x[ok], y[ok])[0, 1])
 
 
 # ------------------------------------------------------------ re-balancing diagnosis (BBN §3) and baselines
@@ -464,8 +348,6 @@ def diagnosis_reading(grid: pd.DataFrame, checks: pd.DataFrame, plain: str = "CE
 
 def with_published(table: pd.DataFrame, dataset: str, imbalance_ratio: float, col: str = "acc") -> pd.DataFrame:
     """Published top-1 (%) for each method (row) beside the measured `col`, and measured − published."""
-    from ltlib.reference import published_acc
-
     pub = pd.Series({m: published_acc(m, dataset, imbalance_ratio) for m in table.index}, dtype=float)
     return pd.DataFrame({"measured": table[col], "published": pub, "difference": table[col] - pub},
                         index=table.index)
@@ -490,16 +372,11 @@ def effect_vs(table: pd.DataFrame, plain: str = "CE", groups: Sequence[str] = ("
 def rank_agreement(a: pd.Series, b: pd.Series) -> float:
     """Spearman rank correlation of two score series over the index labels they both have (NaN if < 3)."""
     both = pd.concat([a, b], axis=1, join="inner").dropna()
-    if len(both) < 3:
-        return float("nan")
-    r = both.rank()
-    return float(r.iloc[:, 0].corr(r.iloc[:, 1]))
+    return spearman(both.iloc[:, 0], both.iloc[:, 1])
 
 
 def baselines_reading(table: pd.DataFrame, dataset: str, imbalance_ratio: float, plain: str = "CE") -> str:
     """A short markdown reading of a baseline summary table (percent, from `summary`) against the papers."""
-    from ltlib.reference import published
-
     acc = table["acc"].sort_values(ascending=False)
     eff = effect_vs(table, plain)
     better = [m for m in acc.index if m != plain and eff.loc[m, "acc"] > 0]

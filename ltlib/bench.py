@@ -36,13 +36,14 @@ import torch
 import torch.nn as nn
 
 from ltlib.config import RunConfig
-from ltlib.data import (ArrayData, Compose, LTData, RandomHorizontalFlip, ToTensorNormalize,
+from ltlib.data import (ArrayData, Compose, LTData, long_tail_counts, RandomHorizontalFlip, ToTensorNormalize,
                         make_long_tailed)
-from ltlib.methods import Batch, Method, build_method
+from ltlib.analysis import tsne_embed
+from ltlib.inference import DeviceData, evaluate, predict, resolve_device
+from ltlib.methods.base import Batch, Method, build_method
 from ltlib.paths import OUTPUTS
 from ltlib.samplers import build_sampler
-from ltlib.train import (DeviceData, LossModule, _gen, evaluate, make_batch, predict, resolve_device,
-                         train_step)
+from ltlib.train import LossModule, make_batch, seeded_generator, train_step
 
 
 # ----------------------------------------------------------------------------------- data
@@ -50,8 +51,6 @@ from ltlib.train import (DeviceData, LossModule, _gen, evaluate, make_batch, pre
 def synthetic_data(num_classes: int = 10, n_max: int = 2000, imbalance_ratio: float = 100, size: int = 32,
                    channels: int = 3, n_test: int = 10000, seed: int = 0) -> LTData:
     """A long-tailed random uint8 image set (no files needed), CIFAR-shaped by default."""
-    from ltlib.data import long_tail_counts
-
     g = torch.Generator().manual_seed(seed)
     counts = long_tail_counts(n_max, num_classes, imbalance_ratio)
     y = torch.cat([torch.full((c,), k, dtype=torch.long) for k, c in enumerate(counts)])
@@ -190,7 +189,7 @@ class Bench:
         self.streams = []
         for i, name in enumerate(names):
             sampler = build_sampler(name, data.train.y, data.num_classes)
-            draws = [sampler.indices(_gen(seed, e, i), e, 200, batch_size) for e in range(reps)]
+            draws = [sampler.indices(seeded_generator(seed, e, i), e, 200, batch_size) for e in range(reps)]
             self.streams.append(torch.cat(draws)[: n_batches * batch_size])
         self.pristine = model.to(device)
         self.states: dict[str, dict[str, Any]] = {}
@@ -209,7 +208,7 @@ class Bench:
             if v.pipeline == "reference":
                 it = reference_batches(self.data, self.streams, self.bs, self.transform, self.workers, self.device)
             else:
-                it = engine_batches(self.dd, self.streams, self.bs, _gen(self.seed, 0, 99), v.channels_last)
+                it = engine_batches(self.dd, self.streams, self.bs, seeded_generator(self.seed, 0, 99), v.channels_last)
             self.states[v.name] = {"opt": opt, "step": step, "it": it, "done": 0}
         return self.states[v.name]
 
@@ -269,8 +268,6 @@ def time_eval(method: Method, model: nn.Module, dd: DeviceData, counts: list[int
 
 def time_tsne(method: Method, model: nn.Module, dd: DeviceData, points: int, seed: int = 0) -> dict[str, Any]:
     """Seconds to extract features of `points` test images and to embed them (ltlib.analysis.tsne_embed, sklearn)."""
-    from ltlib.analysis import tsne_embed
-
     x = dd.splits["test"][0]
     x = x.repeat((-(-points // len(x)), 1, 1, 1))[:points]
     t0 = time.perf_counter()

@@ -19,7 +19,7 @@ from typing import Mapping, Optional, Sequence, Union
 
 import pandas as pd
 
-from ltlib.errors import ConfigError, check_name, require
+from ltlib.errors import check_name, require
 from ltlib.stats import fmt_mean_std, mean_std, welch_interval
 
 REPRODUCED, CONTRADICTED, INCONCLUSIVE, NOT_TESTED = "reproduced", "contradicted", "inconclusive", "not tested"

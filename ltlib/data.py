@@ -1,4 +1,4 @@
-"""Datasets as uint8 tensors, the long-tailed protocol of SPEC §1, and the held-out split."""
+"""Datasets as uint8 tensors, the long-tailed protocol of docs/protocol.md §1, and the held-out split."""
 from __future__ import annotations
 
 import functools
@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ltlib.config import ConfigError, closest
-from ltlib.paths import REPO_ROOT
+from ltlib import registry
+from ltlib.config import check_dataset_name, is_path
+from ltlib.errors import ConfigError
+from ltlib.paths import REPO_ROOT, resolve
 
 
 @dataclass
@@ -45,7 +47,8 @@ class DatasetInfo:
     label: str
 
 
-DATASETS: dict[str, DatasetInfo] = {
+DATASETS = registry.DATASETS
+DATASETS.update({
     "fmnist": DatasetInfo(
         ["fashion-mnist", "FashionMNIST/raw", "fashion_mnist"], (0.2860,), (0.3530,), 2,
         "install the Debian package: `sudo apt-get install dataset-fashion-mnist` (puts the idx files in "
@@ -65,15 +68,12 @@ DATASETS: dict[str, DatasetInfo] = {
         ["cifar10-jpeg", "cifar10-jpeg.tar.gz"], (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 4,
         "copy ../shared/data/cifar10-jpeg.tar.gz into data/ (or pass data_root pointing at it)",
         "CIFAR-10 (JPEG)"),
-}
+})
 
 
 def search_roots(data_root: str | None) -> list[Path]:
     """Where datasets are looked for, in order."""
-    roots = []
-    if data_root:
-        p = Path(os.path.expanduser(data_root))
-        roots.append(p if p.is_absolute() else REPO_ROOT / p)
+    roots = [resolve(data_root)] if data_root else []
     if os.environ.get("LTSTUDY_DATA"):
         roots.append(Path(os.environ["LTSTUDY_DATA"]))
     roots += [REPO_ROOT / "data", REPO_ROOT.parent / "shared" / "data", Path("/usr/share/datasets")]
@@ -83,20 +83,6 @@ def search_roots(data_root: str | None) -> list[Path]:
 def cache_dir() -> Path:
     """Folder for decoded dataset caches."""
     return Path(os.environ.get("LTSTUDY_CACHE", REPO_ROOT / ".cache"))
-
-
-def check_dataset_name(name: str) -> None:
-    """Accept a registered dataset name or an existing image-folder path."""
-    if name in DATASETS:
-        return
-    if "/" in name or os.sep in name or name.startswith("."):
-        p = Path(os.path.expanduser(name))
-        p = p if p.is_absolute() else REPO_ROOT / p
-        if not (p / "train").is_dir():
-            raise ConfigError(f"dataset folder {p} not found or has no train/<class>/ subfolders")
-        return
-    raise ConfigError(f"unknown dataset '{name}'{closest(name, DATASETS)}; choose one of "
-                      f"{', '.join(DATASETS)} or give a path to an image folder")
 
 
 def find_dataset(name: str, data_root: str | None = None) -> Path:
@@ -260,19 +246,18 @@ def load_dataset(name: str, data_root: str | None = None) -> tuple[ArrayData, Ar
         return load_cifar(find_dataset(name, data_root), 10 if name == "cifar10" else 100)
     if name == "cifar10-jpeg":
         return load_image_folder(find_dataset(name, data_root))
-    p = Path(os.path.expanduser(name))
-    return load_image_folder(p if p.is_absolute() else REPO_ROOT / p)
+    return load_image_folder(resolve(name))
 
 
 def dataset_label(name: str) -> str:
-    """Human name for tables ('CIFAR-10 (JPEG)' for the JPEG archive, SPEC §7)."""
-    return DATASETS[name].label if name in DATASETS else Path(name).name
+    """Human name for tables ('CIFAR-10 (JPEG)' for the JPEG archive, docs/protocol.md §7)."""
+    return DATASETS[name].label if not is_path(name) and name in DATASETS else Path(name).name
 
 
 # ------------------------------------------------------------------------- long-tail protocol
 
 def long_tail_counts(n_max: float, num_classes: int, imbalance_ratio: float) -> list[int]:
-    """n_c = int(n_max * (1/IR)^(c/(C-1))) for c = 0..C-1 (SPEC §1, truncated, class 0 the head)."""
+    """n_c = int(n_max * (1/IR)^(c/(C-1))) for c = 0..C-1 (docs/protocol.md §1, truncated, class 0 the head)."""
     if num_classes == 1:
         return [int(n_max)]
     return [int(n_max * (1.0 / imbalance_ratio) ** (c / (num_classes - 1))) for c in range(num_classes)]
@@ -350,7 +335,7 @@ class LTData:
 
 def make_long_tailed(name: str, imbalance_ratio: float, max_per_class: int | None = None, seed: int = 0,
                      val_per_class: int = 20, data_root: str | None = None) -> LTData:
-    """Build the long-tailed training set of SPEC §1 (+ held-out split) from a balanced dataset."""
+    """Build the long-tailed training set of docs/protocol.md §1 (+ held-out split) from a balanced dataset."""
     train, test = load_dataset(name, data_root)
     labels = train.y.numpy()
     num_classes = int(labels.max()) + 1
@@ -548,31 +533,3 @@ class FileListDataset(torch.utils.data.Dataset):
             raise ConfigError(f"cannot read image {p} (line {i + 1} of the file list): {e}") from None
         x = self.transform(img) if self.transform else torch.from_numpy(np.array(img)).permute(2, 0, 1)
         return x, int(self.labels[i]), i
-
-
-class EpochSampler(torch.utils.data.Sampler):
-    """A DataLoader sampler drawing each epoch's indices from an ltlib sampler, seeded by (seed, epoch)."""
-
-    def __init__(self, sampler, seed: int = 0, epochs: int = 1, batch_size: int = 128, rank: int = 0,
-                 world: int = 1) -> None:
-        self.sampler, self.seed, self.epochs, self.batch_size = sampler, seed, epochs, batch_size
-        self.rank, self.world, self.epoch = rank, world, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Choose the epoch whose draw __iter__ yields."""
-        self.epoch = epoch
-
-    def _draw(self) -> torch.Tensor:
-        from ltlib.samplers import shard_batches
-
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        idx = self.sampler.indices(g, self.epoch, self.epochs, self.batch_size)
-        if self.world > 1:
-            idx = shard_batches(idx, self.batch_size, self.rank, self.world)
-        return idx
-
-    def __iter__(self):
-        return iter(self._draw().tolist())
-
-    def __len__(self) -> int:
-        return len(self._draw())

@@ -1,11 +1,11 @@
 """Classifiers: linear, cosine (LDAM), LWS, and the post-hoc tau-norm and NCM classifiers."""
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from ltlib import registry
 
 
 class CosineHead(nn.Module):
@@ -39,19 +39,13 @@ class LWSHead(nn.Module):
         return self.linear.weight * self.scale[:, None]
 
 
-HEADS: dict[str, Callable[[int, int], nn.Module]] = {
-    "linear": nn.Linear,
-    "cosine": CosineHead,
-    "lws": LWSHead,
-}
+HEADS = registry.HEADS
+HEADS.update({"linear": nn.Linear, "cosine": CosineHead, "lws": LWSHead})
 
 
 def build_head(name: str, in_dim: int, num_classes: int) -> nn.Module:
     """Classifier by registry name."""
-    from ltlib.config import check_name
-
-    check_name("head", name, HEADS)
-    return HEADS[name](in_dim, num_classes)
+    return HEADS.build(name, in_dim, num_classes)
 
 
 def tau_normalize(head: nn.Linear, tau: float) -> nn.Linear:

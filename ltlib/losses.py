@@ -1,11 +1,13 @@
 """Losses (CE, Focal, LDAM) and class weights (RW, CB effective number) with a DRW switch."""
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from ltlib import registry
 
 
 def rw_weights(counts: list[int] | torch.Tensor) -> torch.Tensor:
@@ -76,15 +78,13 @@ class LDAMLoss(CELoss):
         return F.cross_entropy(self.s * (logits - margin), y, weight=self._w(logits))
 
 
-LOSSES: dict[str, Callable[..., CELoss]] = {"ce": CELoss, "focal": FocalLoss, "ldam": LDAMLoss}
+LOSSES = registry.LOSSES
+LOSSES.update({"ce": CELoss, "focal": FocalLoss, "ldam": LDAMLoss})
 
 
 def build_loss(name: str, counts: list[int], **kwargs) -> CELoss:
     """Loss by registry name; class weights are set per epoch by the engine (DRW)."""
-    from ltlib.config import check_name
-
-    check_name("loss", name, LOSSES)
-    return LOSSES[name](counts, **kwargs)
+    return LOSSES.build(name, counts, **kwargs)
 
 
 def loss_from_config(cfg, counts: list[int]) -> CELoss:

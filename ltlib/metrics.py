@@ -46,10 +46,3 @@ def accuracy_report(pred: torch.Tensor, y: torch.Tensor, counts: list[int]) -> d
         out[name] = group_mean(pc, classes)
     out["per_class"] = [None if math.isnan(a) else float(a) for a in pc]
     return out
-
-
-def confusion_matrix(pred: torch.Tensor, y: torch.Tensor, num_classes: int) -> np.ndarray:
-    """Row-normalised confusion matrix (rows: true class)."""
-    m = torch.bincount(y * num_classes + pred, minlength=num_classes ** 2).view(num_classes, num_classes)
-    m = m.double()
-    return (m / m.sum(1, keepdim=True).clamp_min(1)).cpu().numpy()

@@ -7,6 +7,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ltlib import registry
+from ltlib.errors import ConfigError
+
 
 class BasicBlock(nn.Module):
     """3x3-3x3 residual block; option-A shortcut (strided subsample + zero-padded channels)."""
@@ -113,7 +116,6 @@ def _torchvision(name: str) -> Callable[[int], nn.Module]:
         try:
             from torchvision.models import resnet
         except Exception as e:  # noqa: BLE001 - torchvision missing or built for another torch
-            from ltlib.config import ConfigError
             raise ConfigError(f"arch '{name}' needs a working torchvision ({type(e).__name__}: {e}); "
                               "install ltstudy[vision] with a matching torch") from None
         nets = {"resnet10": lambda: resnet.ResNet(resnet.BasicBlock, [1, 1, 1, 1]),
@@ -123,7 +125,8 @@ def _torchvision(name: str) -> Callable[[int], nn.Module]:
     return build
 
 
-ARCHS: dict[str, Callable[[int], nn.Module]] = {
+ARCHS = registry.ARCHS
+ARCHS.update({
     "resnet32": lambda c: ResNetCifar((5, 5, 5), 16, c),
     "resnet20": lambda c: ResNetCifar((3, 3, 3), 16, c),
     "resnet14": lambda c: ResNetCifar((2, 2, 2), 16, c),
@@ -132,15 +135,12 @@ ARCHS: dict[str, Callable[[int], nn.Module]] = {
     "resnet10": _torchvision("resnet10"),
     "resnet50": _torchvision("resnet50"),
     "resnext50": _torchvision("resnext50"),
-}
+})
 
 
 def build_backbone(arch: str, in_channels: int = 3) -> nn.Module:
     """Backbone by registry name."""
-    from ltlib.config import check_name
-
-    check_name("arch", arch, ARCHS)
-    return ARCHS[arch](in_channels)
+    return ARCHS.build(arch, in_channels)
 
 
 class LTModel(nn.Module):

@@ -33,3 +33,12 @@ def atomic_write_text(path: Path, text: str) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """A path as printed to a reader: relative to the repository root when inside it, else as given."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(p)

@@ -1,7 +1,7 @@
 """Figures for the notebooks (seaborn/matplotlib); every function returns a Figure."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -10,14 +10,20 @@ import seaborn as sns
 
 from ltlib.metrics import shot_groups
 
-sns.set_theme(context="notebook", style="whitegrid")
+
+
+def _subplots(*args, **kwargs) -> tuple[plt.Figure, Any]:
+    """plt.subplots under the study's seaborn style (set per figure, never globally)."""
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
+        return plt.subplots(*args, **kwargs)
+
 GROUP_COLORS = {"many": "#4C72B0", "medium": "#DD8452", "few": "#C44E52",
                 "head": "#4C72B0", "mid": "#DD8452", "tail": "#C44E52"}
 
 
 def class_counts(profiles: dict[str, Sequence[int]], log: bool = True) -> plt.Figure:
     """Training images per class for several long-tailed profiles (one line each)."""
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = _subplots(figsize=(7, 3.5))
     for name, counts in profiles.items():
         ax.plot(range(len(counts)), counts, marker="o", ms=3, label=name)
     ax.axhline(100, color="grey", ls="--", lw=0.8)
@@ -32,7 +38,7 @@ def class_counts(profiles: dict[str, Sequence[int]], log: bool = True) -> plt.Fi
 
 def sampler_draws(draws: pd.DataFrame) -> plt.Figure:
     """Images drawn per class in one epoch, one line per sampler (columns: sampler, class, draws)."""
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = _subplots(figsize=(7, 3.5))
     sns.lineplot(draws, x="class", y="draws", hue="sampler", marker="o", ax=ax)
     ax.set_yscale("log")
     ax.set(title="Images drawn per class in one epoch", xlabel="class (0 = head)", ylabel="draws")
@@ -42,7 +48,7 @@ def sampler_draws(draws: pd.DataFrame) -> plt.Figure:
 
 def per_class_accuracy(results: dict[str, Sequence[Optional[float]]], counts: Sequence[int]) -> plt.Figure:
     """Per-class test accuracy against training-class size, one line per method."""
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = _subplots(figsize=(7, 3.5))
     order = np.argsort(-np.asarray(counts), kind="stable")
     for name, acc in results.items():
         a = np.array([np.nan if v is None else v for v in acc], dtype=float)
@@ -60,7 +66,7 @@ def per_class_accuracy(results: dict[str, Sequence[Optional[float]]], counts: Se
 
 def history(histories: dict[str, pd.DataFrame], metric: str = "test_acc") -> plt.Figure:
     """A metric over epochs for several runs."""
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig, ax = _subplots(figsize=(7, 3.2))
     for name, h in histories.items():
         if metric in h:
             d = h[["epoch", metric]].dropna()                   # runs evaluated every k epochs: their points only
@@ -76,7 +82,7 @@ def heatmap(table: pd.DataFrame, title: str, fmt: str = ".1f", cmap: str = "rock
             xlabel: str = "", ylabel: str = "", ax: Optional[plt.Axes] = None) -> plt.Figure:
     """Annotated heatmap of a small table (e.g. the 3x3 diagnosis grid)."""
     if ax is None:
-        fig, ax = plt.subplots(figsize=(4.2, 3.6))
+        fig, ax = _subplots(figsize=(4.2, 3.6))
     else:
         fig = ax.figure
     sns.heatmap(table.astype(float), annot=True, fmt=fmt, cmap=cmap, cbar=False, ax=ax)
@@ -87,7 +93,7 @@ def heatmap(table: pd.DataFrame, title: str, fmt: str = ".1f", cmap: str = "rock
 
 def weight_norms(norms: dict[str, Sequence[float]], counts: Sequence[int]) -> plt.Figure:
     """Per-class classifier weight norms (classes sorted by size), one line per classifier."""
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig, ax = _subplots(figsize=(7, 3.2))
     order = np.argsort(-np.asarray(counts), kind="stable")
     for name, n in norms.items():
         n = np.asarray(n, dtype=float)
@@ -103,7 +109,7 @@ def group_bars(table: pd.DataFrame, groups: Sequence[str] = ("head", "mid", "tai
     """Grouped bars: methods (index) x class groups (columns, fractions)."""
     long = (100 * table[list(groups)]).reset_index(names="method").melt("method", var_name="group",
                                                                          value_name="accuracy (%)")
-    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(table) + 2), 3.4))
+    fig, ax = _subplots(figsize=(max(5, 0.9 * len(table) + 2), 3.4))
     sns.barplot(long, x="method", y="accuracy (%)", hue="group", ax=ax,
                 palette=[GROUP_COLORS.get(g, None) for g in groups])
     ax.set(title=title, xlabel="")
@@ -120,7 +126,7 @@ def group_names(counts: Sequence[int]) -> dict[int, str]:
 def heatmaps(tables: dict[str, pd.DataFrame], fmt: str = ".1f", cmap: str = "rocket_r", xlabel: str = "",
              ylabel: str = "", suptitle: str = "") -> plt.Figure:
     """Several annotated heatmaps side by side (e.g. the diagnosis grid overall and on the tail)."""
-    fig, axes = plt.subplots(1, len(tables), figsize=(4.0 * len(tables), 3.6), squeeze=False)
+    fig, axes = _subplots(1, len(tables), figsize=(4.0 * len(tables), 3.6), squeeze=False)
     for ax, (title, table) in zip(axes[0], tables.items()):
         heatmap(table, title, fmt=fmt, cmap=cmap, xlabel=xlabel, ylabel=ylabel, ax=ax)
     if suptitle:
@@ -138,7 +144,7 @@ def tsne_panels(embeddings: dict[str, np.ndarray], labels: np.ndarray, class_nam
     n = len(embeddings)
     cols = min(3, max(1, n))
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.4 * rows), squeeze=False)
+    fig, axes = _subplots(rows, cols, figsize=(3.6 * cols, 3.4 * rows), squeeze=False)
     for ax, (name, y2) in zip(axes.flat, embeddings.items()):
         for c in classes:
             m = labels == c
@@ -157,7 +163,7 @@ def tsne_panels(embeddings: dict[str, np.ndarray], labels: np.ndarray, class_nam
 def bias_variance(table: pd.DataFrame) -> plt.Figure:
     """Stacked bias² + variance bars per method (columns method, group, bias2, variance), one panel per group."""
     groups = list(dict.fromkeys(table["group"]))
-    fig, axes = plt.subplots(1, len(groups), figsize=(3.0 * len(groups) + 1, 3.2), sharey=True, squeeze=False)
+    fig, axes = _subplots(1, len(groups), figsize=(3.0 * len(groups) + 1, 3.2), sharey=True, squeeze=False)
     for ax, g in zip(axes.flat, groups):
         t = table[table["group"] == g]
         x = np.arange(len(t))
@@ -177,7 +183,7 @@ def event_scatter(per_sample: pd.DataFrame, class_names: Sequence[str], counts: 
     classes = sorted(per_sample["label"].unique())
     cols = 5
     rows = -(-len(classes) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.3 * rows), sharex=True, sharey=True, squeeze=False)
+    fig, axes = _subplots(rows, cols, figsize=(2.6 * cols, 2.3 * rows), sharex=True, sharey=True, squeeze=False)
     rng = np.random.default_rng(seed)
     for ax, c in zip(axes.flat, classes):
         d = per_sample[per_sample["label"] == c]
@@ -196,7 +202,7 @@ def event_scatter(per_sample: pd.DataFrame, class_names: Sequence[str], counts: 
 
 def irregularity(tables: dict[str, pd.DataFrame]) -> plt.Figure:
     """Per-class irregularity I_j against class size n_j (log-log), one line per method."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    fig, ax = _subplots(figsize=(5.5, 3.4))
     for name, t in tables.items():
         t = t[t["n"] > 0].sort_values("n")
         ax.plot(t["n"], t["irregularity"], marker="o", ms=4, label=name)
@@ -209,7 +215,7 @@ def irregularity(tables: dict[str, pd.DataFrame]) -> plt.Figure:
 
 def curves(table: pd.DataFrame, x: str, y: str, hue: str, title: str = "", ylabel: str = "") -> plt.Figure:
     """Lines of y against x, one per value of hue (long table; e.g. BBN's α per epoch for each adaptor)."""
-    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    fig, ax = _subplots(figsize=(6.5, 3.2))
     sns.lineplot(table, x=x, y=y, hue=hue, marker="o", ms=4, ax=ax)
     ax.set(title=title, ylabel=ylabel or y)
     ax.legend(fontsize=8)
@@ -222,7 +228,7 @@ def accuracy_gains(gains: pd.DataFrame, title: str = "Per-class accuracy gain") 
 
     gains: long table with columns rank (0 = largest class), n_train, baseline, gain.
     """
-    fig, ax = plt.subplots(figsize=(7, 3.4))
+    fig, ax = _subplots(figsize=(7, 3.4))
     sns.barplot(gains, x="rank", y="gain", hue="baseline", ax=ax)
     ax.axhline(0, color="black", lw=0.8)
     ax.set(xlabel="class, largest first", ylabel="accuracy gain (pts)", title=title)
@@ -238,7 +244,7 @@ def per_class_over_epochs(pc: pd.DataFrame, marks: dict[str, float], title: str 
     size, with vertical lines at `marks` (label -> epoch, e.g. the lr drop and the sampler switch)."""
     from matplotlib.colors import LogNorm
 
-    fig, ax = plt.subplots(figsize=(7, 3.6))
+    fig, ax = _subplots(figsize=(7, 3.6))
     pc = pc.assign(size=pc["n_train"].astype(int))
     sns.lineplot(pc, x="epoch", y="acc", hue="size", palette="viridis", hue_norm=LogNorm(), marker="o", ms=3,
                  legend="full", ax=ax, units="class", estimator=None)

@@ -14,13 +14,12 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 import torch
+from filelock import FileLock
 
-from ltlib.config import ConfigError, RunConfig
+from ltlib.config import RunConfig
+from ltlib.errors import ConfigError, RunStoreError
+from ltlib.inference import build_for
 from ltlib.paths import REPO_ROOT, RUNS, atomic_write_text, resolve
-
-
-class RunStoreError(ConfigError):
-    """The runs folder cannot be written (read-only, disk full, ...)."""
 
 
 def runs_root(runs_dir: str | os.PathLike | None = None) -> Path:
@@ -42,10 +41,15 @@ def git_revision() -> dict[str, Any]:
 
 def environment(device: torch.device) -> dict[str, Any]:
     """Library versions and the device, recorded with every run."""
-    import ltlib
+    from importlib.metadata import PackageNotFoundError, version
 
     versions = {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
-                "pandas": pd.__version__, "ltlib": ltlib.__version__}
+                "pandas": pd.__version__}
+    for pkg in ("torchvision", "ltstudy"):
+        try:
+            versions[pkg] = version(pkg)
+        except PackageNotFoundError:
+            versions[pkg] = None
     dev = str(device)
     if device.type == "cuda":
         dev = f"{device} ({torch.cuda.get_device_name(device)})"
@@ -188,12 +192,9 @@ class Run:
                               f"{self.path} to retrain it")
         return state["model"]
 
-    def load(self, device: str | torch.device = "cpu"):
-        """(method, model, data) with the final weights, ready for evaluation."""
-        from ltlib.train import build_for
-
-        cfg = self.config
-        method, model, data = build_for(cfg)
+    def load(self, device: str | torch.device = "cpu", data: Any = None):
+        """(method, model, data) with the final weights, ready for evaluation (data: reuse a loaded LTData)."""
+        method, model, data = build_for(self.config, data)
         model.load_state_dict(self.state_dict())
         return method, model.to(device).eval(), data
 
@@ -235,8 +236,6 @@ def write_results_table(runs_dir: str | os.PathLike | None = None) -> Path:
     The lock orders the rebuilds: whoever writes last listed the folders after every earlier writer's
     metrics.json existed, so a slow writer can never overwrite a newer table with an older listing.
     """
-    from filelock import FileLock
-
     root = runs_root(runs_dir)
     path = root / "results.csv"
     try:

@@ -1,9 +1,9 @@
-"""Samplers of SPEC §2: whole epochs of indices drawn at once from seeded generators."""
+"""Samplers of docs/protocol.md §2: whole epochs of indices drawn at once from seeded generators."""
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
+
+from ltlib import registry
 
 
 class Sampler:
@@ -112,7 +112,8 @@ class ClassAware(Sampler):
         return self._within(cls.flatten(), gen)[: len(self)]
 
 
-SAMPLERS: dict[str, Callable[..., Sampler]] = {
+SAMPLERS = registry.SAMPLERS
+SAMPLERS.update({
     "ib": InstanceBalanced,
     "uniform": InstanceBalanced,                                   # BBN Table 3's name for IB
     "sqrt": lambda labels, c, **kw: ClassPower(labels, c, q=0.5),
@@ -123,15 +124,12 @@ SAMPLERS: dict[str, Callable[..., Sampler]] = {
     "pb": ProgressivelyBalanced,
     "class_aware": ClassAware,
     "cbs": ClassAware,
-}
+})
 
 
 def build_sampler(name: str, labels: torch.Tensor, num_classes: int, **kwargs) -> Sampler:
     """Sampler by registry name."""
-    from ltlib.config import check_name
-
-    check_name("sampler", name, SAMPLERS)
-    return SAMPLERS[name](labels, num_classes, **kwargs)
+    return SAMPLERS.build(name, labels, num_classes, **kwargs)
 
 
 def shard_batches(idx: torch.Tensor, batch_size: int, rank: int, world: int) -> torch.Tensor:
@@ -139,3 +137,29 @@ def shard_batches(idx: torch.Tensor, batch_size: int, rank: int, world: int) -> 
     n_batches = -(-len(idx) // batch_size)
     keep = [idx[b * batch_size:(b + 1) * batch_size] for b in range(rank, n_batches, world)]
     return torch.cat(keep) if keep else idx[:0]
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """A DataLoader sampler drawing each epoch's indices from an ltlib sampler, seeded by (seed, epoch)."""
+
+    def __init__(self, sampler, seed: int = 0, epochs: int = 1, batch_size: int = 128, rank: int = 0,
+                 world: int = 1) -> None:
+        self.sampler, self.seed, self.epochs, self.batch_size = sampler, seed, epochs, batch_size
+        self.rank, self.world, self.epoch = rank, world, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose draw __iter__ yields."""
+        self.epoch = epoch
+
+    def _draw(self) -> torch.Tensor:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        idx = self.sampler.indices(g, self.epoch, self.epochs, self.batch_size)
+        if self.world > 1:
+            idx = shard_batches(idx, self.batch_size, self.rank, self.world)
+        return idx
+
+    def __iter__(self):
+        return iter(self._draw().tolist())
+
+    def __len__(self) -> int:
+        return len(self._draw())

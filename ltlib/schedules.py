@@ -1,7 +1,10 @@
 """Each paper's CIFAR optimisation schedule as a named preset, scaled to any number of epochs."""
 from __future__ import annotations
 
+import math
 from typing import Any
+
+from ltlib.errors import check_name
 
 # Defined on the papers' 200-epoch CIFAR runs; milestones are 0-based epochs from which lr *= gamma.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -35,8 +38,6 @@ def scale_epoch(e: int, epochs: int) -> int:
 
 def preset(name: str, epochs: int, **overrides: Any) -> dict[str, Any]:
     """RunConfig fields of a paper's schedule for `epochs` epochs (milestones and warm-up scaled)."""
-    from ltlib.config import check_name
-
     check_name("schedule preset", name, PRESETS)
     p = dict(PRESETS[name])
     p["epochs"] = epochs
@@ -45,3 +46,16 @@ def preset(name: str, epochs: int, **overrides: Any) -> dict[str, Any]:
                              max(0, epochs - 1))
     p.update(overrides)
     return p
+
+
+def lr_at(cfg: Any, epoch: int, frac: float = 0.0) -> float:
+    """Learning rate of a RunConfig at epoch + frac: linear warm-up, then multistep / cosine / constant."""
+    w = cfg.warmup_epochs
+    if epoch < w:
+        return cfg.lr * (cfg.warmup_start + (1 - cfg.warmup_start) * (epoch + 1) / w)
+    if cfg.schedule == "cosine":
+        t = (epoch + frac - w) / max(1e-8, cfg.epochs - w)
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+    if cfg.schedule == "multistep":
+        return cfg.lr * cfg.gamma ** sum(epoch >= m for m in cfg.milestones)
+    return cfg.lr

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import os
 import sys
 import time
 from pathlib import Path
@@ -10,7 +11,8 @@ from typing import Optional
 
 import pandas as pd
 
-from ltlib.config import ConfigError, check_param_file, closest
+from ltlib.errors import ConfigError, closest
+from ltlib.params import check_param_file
 from ltlib.paths import NOTEBOOKS, OUTPUTS, PARAMS, atomic_write_text
 
 
@@ -76,6 +78,8 @@ def run(profile: str, only: Optional[list[str]] = None, html_only: bool = False)
     import papermill as pm
 
     jobs = plan(profile, only)
+    # The rendered notebooks show one line per run; every epoch's line stays in the run's train.log.
+    os.environ.setdefault("LTSTUDY_PROGRESS", "run")
     folder = OUTPUTS / profile
     folder.mkdir(parents=True, exist_ok=True)
     times = []

@@ -2,7 +2,8 @@
 
 Data stay on the device as uint8 tensors; each epoch's sampler indices are drawn at once; batches are
 augmented on the device; bf16 autocast; no per-step host syncs. Every epoch ends with an atomic
-checkpoint, so a killed run resumes where it stopped.
+checkpoint, so a killed run resumes where it stopped. The epoch loop reads in phases:
+draw indices -> batches -> step -> evaluate -> checkpoint -> report.
 """
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import os
 import sys
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
@@ -23,41 +25,26 @@ import torch.nn as nn
 from filelock import FileLock
 
 from ltlib.augment import normalize, random_crop_flip
-from ltlib.config import ConfigError, RunConfig
-from ltlib.data import LTData, load_dataset, make_long_tailed
+from ltlib.config import RunConfig
+from ltlib.data import LTData, load_dataset
+from ltlib.errors import ConfigError, RunStoreError
 from ltlib.heads import LWSHead
-from ltlib.methods import Batch, Method, build_method
-from ltlib.metrics import accuracy_report
-from ltlib.runs import (Run, RunStoreError, check_writable, environment, git_revision, load_checkpoint,
-                        runs_root, save_checkpoint, write_json, write_results_table)
-from ltlib.samplers import build_sampler, shard_batches
+from ltlib.inference import DeviceData, autocast, build_for, evaluate, resolve_device
+from ltlib.methods.base import Batch, Method
+from ltlib.params import load_param_file
+from ltlib.paths import display_path
+from ltlib.runs import (Run, check_writable, environment, git_revision, load_checkpoint, runs_root,
+                        save_checkpoint, write_json, write_results_table)
+from ltlib.samplers import Sampler, build_sampler, shard_batches
+from ltlib.schedules import lr_at
+
+# Write failures that mean "the runs folder is full or not writable" (reported as RunStoreError).
+STORE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+# Progress display: bar (tqdm), line (one line per epoch), run (one line per finished run), none.
+PROGRESS = ("auto", "bar", "line", "run", "none")
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """'auto' -> cuda if available, else cpu."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device={device!r} asked for but no CUDA GPU is visible; use device='auto' or 'cpu'")
-    return torch.device(device)
-
-
-def lr_at(cfg: RunConfig, epoch: int, frac: float = 0.0) -> float:
-    """Learning rate at epoch + frac: linear warm-up, then multistep / cosine / constant."""
-    w = cfg.warmup_epochs
-    if epoch < w:
-        return cfg.lr * (cfg.warmup_start + (1 - cfg.warmup_start) * (epoch + 1) / w)
-    if cfg.schedule == "cosine":
-        t = (epoch + frac - w) / max(1e-8, cfg.epochs - w)
-        return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
-    if cfg.schedule == "multistep":
-        return cfg.lr * cfg.gamma ** sum(epoch >= m for m in cfg.milestones)
-    return cfg.lr
-
-
-def _gen(*keys: int) -> torch.Generator:
+def seeded_generator(*keys: int) -> torch.Generator:
     """A CPU generator seeded from (seed, epoch, stream): draws do not depend on the device or resumes."""
     s = 0
     for k in keys:
@@ -65,30 +52,19 @@ def _gen(*keys: int) -> torch.Generator:
     return torch.Generator().manual_seed(s)
 
 
-class DeviceData:
-    """The long-tailed splits as uint8 tensors on the device, with normalisation constants."""
-
-    def __init__(self, data: LTData, device: torch.device) -> None:
-        self.device = device
-        self.x = data.train.x.to(device)
-        self.y = data.train.y.to(device)
-        self.splits = {"val": (data.val.x.to(device), data.val.y.to(device)),
-                       "test": (data.test.x.to(device), data.test.y.to(device))}
-        self.mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
-        self.std = torch.tensor(data.std, device=device).view(1, -1, 1, 1)
-        self.pad = data.pad
+def progress_mode(progress: str = "auto") -> str:
+    """Resolve 'auto': $LTSTUDY_PROGRESS if set, a bar on a terminal or in Jupyter, else one line per epoch."""
+    if progress not in PROGRESS:
+        raise ConfigError(f"progress must be one of {', '.join(PROGRESS)}, got {progress!r}")
+    if progress != "auto":
+        return progress
+    env = os.environ.get("LTSTUDY_PROGRESS", "auto")
+    if env != "auto":
+        return progress_mode(env)
+    return "bar" if sys.stderr.isatty() or "ipykernel" in sys.modules else "line"
 
 
-def build_for(cfg: RunConfig, data: Optional[LTData] = None) -> tuple[Method, nn.Module, LTData]:
-    """Data, method and a freshly initialised model (seeded) for a config."""
-    data = data or make_long_tailed(cfg.dataset, cfg.imbalance_ratio, cfg.max_per_class, cfg.lt_seed,
-                                    cfg.val_per_class, cfg.data_root)
-    method = build_method(cfg, data)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        model = method.build_model()
-    return method, model, data
-
+# ------------------------------------------------------------------------------------ set-up helpers
 
 def _load_stage1(model: nn.Module, state: dict[str, torch.Tensor], cfg: RunConfig) -> None:
     """Start from a stage-1 run: backbone always; the classifier too unless reinit_head (LWS wraps it)."""
@@ -136,36 +112,6 @@ def _optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
                            nesterov=cfg.nesterov and cfg.momentum > 0)
 
 
-@torch.no_grad()
-def predict(method: Method, model: nn.Module, x: torch.Tensor, dd: DeviceData, batch_size: int = 1000,
-            precision: str = "bf16", features: bool = False) -> torch.Tensor:
-    """Logits (or features) of uint8 images, in batches, in eval mode."""
-    model.eval()
-    out = []
-    for i in range(0, len(x), batch_size):
-        xb = normalize(x[i:i + batch_size], dd.mean, dd.std)
-        with _autocast(dd.device, precision):
-            o = method.features(model, xb) if features else method.predict(model, xb)
-        out.append(o.float())
-    return torch.cat(out)
-
-
-def evaluate(method: Method, model: nn.Module, dd: DeviceData, split: str, counts: list[int],
-             precision: str = "bf16") -> dict[str, Any]:
-    """Accuracy report on a split ('val' or 'test')."""
-    x, y = dd.splits[split]
-    if len(y) == 0:
-        return {}
-    pred = predict(method, model, x, dd, precision=precision).argmax(1)
-    return accuracy_report(pred, y, counts)
-
-
-def _autocast(device: torch.device, precision: str):
-    if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return nullcontext()
-
-
 def make_batch(dd: DeviceData, bi: torch.Tensor, augment: bool, gen: torch.Generator,
                channels_last: bool = False) -> Batch:
     """Rows bi of the device-resident training set, augmented (crop+flip) and normalised."""
@@ -194,7 +140,7 @@ class LossModule(nn.Module):
 def train_step(step: nn.Module, opt: torch.optim.Optimizer, batches: list[Batch], epoch: int, progress: float,
                device: torch.device, precision: str) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimisation step of a LossModule (or its DDP wrapper): forward under autocast, backward, update."""
-    with _autocast(device, precision):
+    with autocast(device, precision):
         loss, logits = step(batches, epoch, progress)
     opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -228,60 +174,58 @@ def _all_reduce(x: torch.Tensor, op: str = "sum") -> torch.Tensor:
     return y.to(x.dtype)
 
 
-def _progress_mode(progress: str) -> str:
-    if progress == "auto":
-        return "bar" if sys.stderr.isatty() else "line"
-    return progress
-
-
 def _fmt(x: Optional[float]) -> str:
     return "  -  " if x is None or x != x else f"{100 * x:5.1f}"
 
 
-def fit(cfg: RunConfig, runs_dir: str | os.PathLike | None = None, device: str | torch.device = "auto",
-        progress: str = "auto", deterministic: bool = False, channels_last: Optional[bool] = None,
-        stop_after_epochs: Optional[int] = None) -> Run:
-    """Train a run, or return it if it already finished; resumes from its last checkpoint.
+# ------------------------------------------------------------------------------------ the loop's state
 
-    runs_dir, device, progress, deterministic and channels_last do not change the run hash.
-    stop_after_epochs stops early without finishing (tests of resuming).
-    """
-    cfg.validate()
-    root = runs_root(runs_dir)
-    check_writable(root)
-    run_dir = root / cfg.run_id()
-    run = Run(run_dir)
-    if run.finished:
-        return run
-    load_dataset(cfg.dataset, cfg.data_root)                   # a missing/corrupt dataset fails before any write
-    rank, _, dev = init_distributed(resolve_device(device))     # DDP under torchrun: rank 0 alone writes
-    if rank == 0:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(run_dir / ".lock")) if rank == 0 else nullcontext():
-        if run.finished:                                    # another process finished it meanwhile
-            return run
-        was_deterministic = torch.are_deterministic_algorithms_enabled()
-        try:
-            return _fit_locked(cfg, run, root, dev, _progress_mode(progress) if rank == 0 else "none",
-                               deterministic, channels_last, stop_after_epochs)
-        except OSError as e:
-            if e.errno not in STORE_ERRNOS:
-                raise
-            where = f" ({e.filename})" if e.filename else ""
-            raise RunStoreError(f"cannot write run {run.run_id} in {run_dir}: {e.strerror or e}{where}; free disk "
-                                f"space or choose another runs_dir (the run stays unfinished and resumes from its "
-                                f"last checkpoint)") from None
-        finally:
-            torch.use_deterministic_algorithms(was_deterministic)
+@dataclass
+class Loop:
+    """Everything one training run carries from epoch to epoch."""
+
+    cfg: RunConfig
+    run: Run
+    method: Method
+    model: nn.Module
+    data: LTData
+    dd: DeviceData
+    opt: torch.optim.Optimizer
+    step: nn.Module
+    frozen: list[nn.Module]
+    device: torch.device
+    rank: int
+    world: int
+    steps: int
+    progress: str
+    channels_last: bool
+    events: torch.Tensor
+    samplers: dict[str, Sampler] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best: dict[str, Any] = field(default_factory=lambda: {"epoch": -1, "val_acc": -1.0})
+    final: dict[str, Any] = field(default_factory=dict)
+    start: int = 0
+    bar: Any = None
+
+    @property
+    def rank_batch(self) -> int:
+        """Images per step on this rank (its share of the global batch)."""
+        return self.cfg.batch_size // self.world
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the process that writes the run folder and prints."""
+        return self.rank == 0
+
+    @property
+    def name(self) -> str:
+        """How progress lines name the run."""
+        return f"{self.cfg.tag or self.cfg.method} {self.run.run_id}"
 
 
-# Write failures that mean "the runs folder is full or not writable" (reported as RunStoreError).
-STORE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
-
-
-def _fit_locked(cfg: RunConfig, run: Run, root: Path, device: torch.device, progress: str,
-                deterministic: bool, channels_last: Optional[bool], stop_after: Optional[int]) -> Run:
-    run_dir, run_id = run.path, cfg.run_id()
+def _setup(cfg: RunConfig, run: Run, root: Path, device: torch.device, progress: str, deterministic: bool,
+           channels_last: Optional[bool]) -> Loop:
+    """Model (from stage 1 where asked), frozen parts, optimiser, device data, DDP split, run-folder metadata."""
     if deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     channels_last = device.type == "cuda" if channels_last is None else channels_last
@@ -294,311 +238,248 @@ def _fit_locked(cfg: RunConfig, run: Run, root: Path, device: torch.device, prog
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    opt = _optimizer(model, cfg)
     dd = DeviceData(data, device)
-    n, bs, epochs = len(dd.y), cfg.batch_size, cfg.epochs
-    steps = -(-n // bs)
+    n, bs = len(dd.y), cfg.batch_size
     rank, world, _ = init_distributed(device)
-    is_main = rank == 0
+    steps = -(-n // bs)
     if world > 1:                     # each rank: its bs/world share of every global batch (same hash, same draw)
         if bs % world or -(-n // (bs // world)) < world:
             raise ConfigError(f"batch_size {bs} must be a multiple of the {world} processes and n >= batch_size")
         steps = -(-n // (bs // world)) // world
-    rb = bs // world                                        # images per step on this rank
-    samplers: dict[str, Any] = {}
-    if is_main:
-        write_json(run_dir / "config.json", cfg.to_dict())
-        write_json(run_dir / "meta.json", {"run_id": run_id, "git": git_revision(), **environment(device),
-                                           "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                                           "deterministic": deterministic, "channels_last": channels_last,
-                                           "stage1": stage1.run_id if stage1 else None, "world_size": world})
-        np.savez(run_dir / "indices.npz", train=data.train_indices, val=data.val_indices)
-
-    history: list[dict[str, Any]] = []
-    events = torch.full((epochs, n), 255, dtype=torch.uint8, device=device)
-    best: dict[str, Any] = {"epoch": -1, "val_acc": -1.0}
-    start = 0
-    state = load_checkpoint(run_dir, run_id)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        history, start, best = list(state["history"]), int(state["epoch"]), dict(state["best"])
-        events.copy_(state["events"].to(device))
-        if progress != "none":
-            print(f"[{run_id}] resuming after epoch {start}/{epochs}", flush=True)
-
     step: nn.Module = LossModule(method, model)
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
         step = DistributedDataParallel(step, find_unused_parameters=True)
-    bar = None
-    if progress == "bar":
-        from tqdm.auto import tqdm
-        bar = tqdm(total=epochs, initial=start, desc=f"{cfg.tag or cfg.method} {run_id}", leave=True)
-    train_time = sum(h["epoch_seconds"] for h in history)
-    for epoch in range(start, epochs):
+    events = torch.full((cfg.epochs, n), 255, dtype=torch.uint8, device=device)
+    loop = Loop(cfg, run, method, model, data, dd, _optimizer(model, cfg), step, frozen, device, rank, world,
+                steps, progress if rank == 0 else "none", channels_last, events)
+    if loop.is_main:
+        write_json(run.path / "config.json", cfg.to_dict())
+        write_json(run.path / "meta.json", {"run_id": run.run_id, "git": git_revision(), **environment(device),
+                                            "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                            "deterministic": deterministic, "channels_last": channels_last,
+                                            "stage1": stage1.run_id if stage1 else None, "world_size": world})
+        np.savez(run.path / "indices.npz", train=data.train_indices, val=data.val_indices)
+    return loop
+
+
+def _resume(loop: Loop) -> None:
+    """Continue from the run's newest good checkpoint, if any."""
+    state = load_checkpoint(loop.run.path, loop.run.run_id)
+    if state is None:
+        return
+    loop.model.load_state_dict(state["model"])
+    loop.opt.load_state_dict(state["optimizer"])
+    loop.history, loop.start, loop.best = list(state["history"]), int(state["epoch"]), dict(state["best"])
+    loop.events.copy_(state["events"].to(loop.device))
+    _log(loop, f"[{loop.name}] resuming after epoch {loop.start}/{loop.cfg.epochs}", show=loop.progress != "none")
+
+
+# ------------------------------------------------------------------------------------ the phases of an epoch
+
+def _draw(loop: Loop, epoch: int) -> tuple[list[str], list[torch.Tensor]]:
+    """Sampler names of this epoch's streams and one epoch of indices for each (this rank's share under DDP)."""
+    cfg = loop.cfg
+    loop.method.start_epoch(epoch)
+    names = loop.method.streams(epoch)
+    for name in names:
+        if name not in loop.samplers:
+            loop.samplers[name] = build_sampler(name, loop.data.train.y, loop.data.num_classes)
+    idx = [loop.samplers[name].indices(seeded_generator(cfg.seed, epoch, i), epoch, cfg.epochs,
+                                       cfg.batch_size).to(loop.device) for i, name in enumerate(names)]
+    if loop.world > 1:
+        idx = [shard_batches(ids, loop.rank_batch, loop.rank, loop.world) for ids in idx]
+    return names, idx
+
+
+def _train_epoch(loop: Loop, epoch: int, idx: list[torch.Tensor]) -> tuple[float, float, int]:
+    """Batches -> steps over one epoch; (mean loss, train accuracy of the first stream, images seen)."""
+    cfg, rb, steps = loop.cfg, loop.rank_batch, loop.steps
+    aug_gen = seeded_generator(cfg.seed, epoch, 99, *([loop.rank] if loop.rank else []))
+    loop.model.train()
+    for m in loop.frozen:
+        m.eval()
+    loss_sum = torch.zeros((), device=loop.device)
+    correct = torch.zeros((), device=loop.device)
+    for s in range(steps):
+        lr = lr_at(cfg, epoch, s / steps)
+        for g in loop.opt.param_groups:
+            g["lr"] = lr * g["lr_mult"]
+        batches = [make_batch(loop.dd, ids[s * rb:(s + 1) * rb], cfg.augment, aug_gen, loop.channels_last)
+                   for ids in idx]
+        loss, logits = train_step(loop.step, loop.opt, batches, epoch, (epoch + s / steps) / cfg.epochs,
+                                  loop.device, cfg.precision)
+        hit = logits.detach().argmax(1) == batches[0].y
+        loop.events[epoch, batches[0].idx] = hit.to(torch.uint8)
+        loss_sum += loss.detach() * len(batches[0].y)
+        correct += hit.sum()
+    seen = torch.tensor(min(len(idx[0]), steps * rb) if loop.world > 1 else min(len(loop.dd.y), steps * cfg.batch_size))
+    if loop.world > 1:
+        loss_sum, correct, seen = _all_reduce(loss_sum), _all_reduce(correct), _all_reduce(seen)
+        loop.events[epoch] = _all_reduce(loop.events[epoch], "min")
+    seen = int(seen)
+    return float(loss_sum) / seen, float(correct) / seen, seen
+
+
+def _evaluate(loop: Loop, epoch: int, row: dict[str, Any]) -> None:
+    """Held-out and test accuracy into the epoch's row; the held-out split alone picks the best epoch."""
+    cfg, last = loop.cfg, epoch == loop.cfg.epochs - 1
+    if not (last or (epoch + 1) % cfg.eval_every == 0):
+        return
+    val = evaluate(loop.method, loop.model, loop.dd, "val", loop.data.counts, cfg.precision)
+    test = evaluate(loop.method, loop.model, loop.dd, "test", loop.data.counts, cfg.precision)
+    row.update({"val_acc": val.get("acc", float("nan")), "test_acc": test["acc"]})
+    row.update({k: test[k] for k in ("many", "medium", "few", "head", "mid", "tail")})
+    row["test_per_class"] = json.dumps(test["per_class"])  # per-class accuracy per epoch
+    if val and val["acc"] > loop.best["val_acc"]:
+        loop.best = {"epoch": epoch + 1, "val_acc": val["acc"], "test": test, "val": val}
+    if last:
+        loop.final = {"epoch": epoch + 1, "test": test, "val": val}
+
+
+def _checkpoint(loop: Loop, epoch: int) -> None:
+    """Atomic checkpoint and history.csv after every epoch (rank 0)."""
+    if not loop.is_main:
+        return
+    path = loop.run.path
+    save_checkpoint(path, {"run_id": loop.run.run_id, "epoch": epoch + 1, "model": loop.model.state_dict(),
+                           "optimizer": loop.opt.state_dict(), "history": loop.history, "best": loop.best,
+                           "events": loop.events.cpu()})
+    pd.DataFrame(loop.history).to_csv(path / ".history.tmp", index=False)
+    os.replace(path / ".history.tmp", path / "history.csv")
+
+
+def _log(loop: Loop, line: str, show: bool) -> None:
+    """Append a line to the run's train.log (rank 0); print it too when show."""
+    if loop.is_main:
+        with open(loop.run.path / "train.log", "a") as f:
+            f.write(line + "\n")
+    if show:
+        print(line, flush=True)
+
+
+def _report(loop: Loop, row: dict[str, Any]) -> None:
+    """The epoch's line into train.log; on screen as the progress mode says (line / bar)."""
+    line = (f"[{loop.name}] epoch {row['epoch']:3d}/{loop.cfg.epochs} lr {row['lr']:.4f} loss {row['loss']:.3f} "
+            f"train {_fmt(row['train_acc'])}% val {_fmt(row.get('val_acc'))}% test {_fmt(row.get('test_acc'))}% "
+            f"(head {_fmt(row.get('head'))} mid {_fmt(row.get('mid'))} tail {_fmt(row.get('tail'))}) "
+            f"{row['epoch_seconds']:.1f}s {row['img_per_s']:.0f} img/s")
+    _log(loop, line, show=loop.progress == "line")
+    if loop.progress == "bar":
+        if loop.bar is None:
+            from tqdm.auto import tqdm
+            loop.bar = tqdm(total=loop.cfg.epochs, initial=row["epoch"] - 1, desc=loop.name, leave=True)
+        loop.bar.update(1)
+        loop.bar.set_postfix(loss=f"{row['loss']:.3f}", test=_fmt(row.get("test_acc")))
+
+
+def _finish(loop: Loop, root: Path) -> None:
+    """metrics.json (written last: the run is finished once it exists), events, the results table, one line."""
+    cfg = loop.cfg
+    if loop.bar is not None:
+        loop.bar.close()
+    if loop.start >= cfg.epochs:         # resumed after the last epoch's checkpoint (stopped before metrics.json)
+        loop.final = {"epoch": cfg.epochs, "test": evaluate(loop.method, loop.model, loop.dd, "test", loop.data.counts,
+                                                            cfg.precision),
+                      "val": evaluate(loop.method, loop.model, loop.dd, "val", loop.data.counts, cfg.precision)}
+    if loop.best["epoch"] < 0:                               # no held-out split: best = last, say so
+        loop.best = {"epoch": loop.final["epoch"], "val_acc": None, "test": loop.final["test"], "val": {}}
+    if not loop.is_main:
+        return
+    train_time = sum(h["epoch_seconds"] for h in loop.history)
+    images = sum(h["img_per_s"] * h["epoch_seconds"] for h in loop.history)
+    np.savez_compressed(loop.run.path / "events.npz", events=loop.events.cpu().numpy())
+    write_json(loop.run.path / "metrics.json", {
+        "run_id": loop.run.run_id, "tag": cfg.tag, "counts": loop.data.counts, "classes": loop.data.classes,
+        "num_params": sum(p.numel() for p in loop.model.parameters()), "last": loop.final, "best_val": loop.best,
+        "train_seconds": train_time, "img_per_s": images / max(1e-9, train_time), "device": str(loop.device)})
+    write_results_table(root)
+    t = loop.final["test"]
+    _log(loop, f"[{loop.name}] done: {cfg.epochs} epochs in {train_time:.0f} s, test {_fmt(t['acc'])}% (head "
+               f"{_fmt(t['head'])} mid {_fmt(t['mid'])} tail {_fmt(t['tail'])}) -> {display_path(loop.run.path)}",
+         show=loop.progress in ("line", "run"))
+
+
+# ------------------------------------------------------------------------------------ fit
+
+def fit(cfg: RunConfig, runs_dir: str | os.PathLike | None = None, device: str | torch.device = "auto",
+        progress: str = "auto", deterministic: bool = False, channels_last: Optional[bool] = None,
+        stop_after_epochs: Optional[int] = None) -> Run:
+    """Train a run, or return it if it already finished; resumes from its last checkpoint.
+
+    runs_dir, device, progress, deterministic and channels_last do not change the run hash.
+    stop_after_epochs stops early without finishing (tests of resuming).
+    """
+    cfg.validate()
+    progress = progress_mode(progress)
+    root = runs_root(runs_dir)
+    check_writable(root)
+    run = Run(root / cfg.run_id())
+    if run.finished:
+        return run
+    load_dataset(cfg.dataset, cfg.data_root)                   # a missing/corrupt dataset fails before any write
+    rank, _, dev = init_distributed(resolve_device(device))     # DDP under torchrun: rank 0 alone writes
+    if rank == 0:
+        run.path.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(run.path / ".lock")) if rank == 0 else nullcontext():
+        if run.finished:                                    # another process finished it meanwhile
+            return run
+        was_deterministic = torch.are_deterministic_algorithms_enabled()
+        try:
+            loop = _setup(cfg, run, root, dev, progress, deterministic, channels_last)
+            _resume(loop)
+            return _train(loop, root, stop_after_epochs)
+        except OSError as e:
+            if e.errno not in STORE_ERRNOS:
+                raise
+            where = f" ({e.filename})" if e.filename else ""
+            raise RunStoreError(f"cannot write run {run.run_id} in {run.path}: {e.strerror or e}{where}; free disk "
+                                f"space or choose another runs_dir (the run stays unfinished and resumes from its "
+                                f"last checkpoint)") from None
+        finally:
+            torch.use_deterministic_algorithms(was_deterministic)
+
+
+def _train(loop: Loop, root: Path, stop_after: Optional[int]) -> Run:
+    """The epoch loop: draw indices -> batches and steps -> evaluate -> checkpoint -> report."""
+    cfg = loop.cfg
+    for epoch in range(loop.start, cfg.epochs):
         t0 = time.perf_counter()
-        method.start_epoch(epoch)
-        names = method.streams(epoch)
-        for name in names:
-            if name not in samplers:
-                samplers[name] = build_sampler(name, data.train.y, data.num_classes)
-        idx = [samplers[name].indices(_gen(cfg.seed, epoch, i), epoch, epochs, bs).to(device)
-               for i, name in enumerate(names)]
-        aug_gen = _gen(cfg.seed, epoch, 99) if rank == 0 else _gen(cfg.seed, epoch, 99, rank)
-        if world > 1:
-            idx = [shard_batches(ids, rb, rank, world) for ids in idx]
-        model.train()
-        for m in frozen:
-            m.eval()
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device)
-        for s in range(steps):
-            lr = lr_at(cfg, epoch, s / steps)
-            for g in opt.param_groups:
-                g["lr"] = lr * g["lr_mult"]
-            batches = [make_batch(dd, ids[s * rb:(s + 1) * rb], cfg.augment, aug_gen, channels_last) for ids in idx]
-            loss, logits = train_step(step, opt, batches, epoch, (epoch + s / steps) / epochs, device, cfg.precision)
-            hit = logits.detach().argmax(1) == batches[0].y
-            events[epoch, batches[0].idx] = hit.to(torch.uint8)
-            loss_sum += loss.detach() * len(batches[0].y)
-            correct += hit.sum()
-        seen = torch.tensor(min(len(idx[0]), steps * rb) if world > 1 else min(n, steps * bs))
-        if world > 1:
-            loss_sum, correct, seen = _all_reduce(loss_sum), _all_reduce(correct), _all_reduce(seen)
-            events[epoch] = _all_reduce(events[epoch], "min")
-        seen = int(seen)
+        names, idx = _draw(loop, epoch)
+        loss, train_acc, seen = _train_epoch(loop, epoch, idx)
         seconds = time.perf_counter() - t0
-        train_time += seconds
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"[{loop.name}] loss became {loss} at epoch {epoch + 1}; lower lr")
         row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr_at(cfg, epoch), "sampler": "+".join(names),
-                               "loss": float(loss_sum) / seen, "train_acc": float(correct) / seen}
-        if not math.isfinite(row["loss"]):
-            raise FloatingPointError(f"[{run_id}] loss became {row['loss']} at epoch {epoch + 1}; lower lr")
-        last = epoch == epochs - 1
-        if last or (epoch + 1) % cfg.eval_every == 0:
-            val = evaluate(method, model, dd, "val", data.counts, cfg.precision)
-            test = evaluate(method, model, dd, "test", data.counts, cfg.precision)
-            row.update({"val_acc": val.get("acc", float("nan")), "test_acc": test["acc"]})
-            row.update({k: test[k] for k in ("many", "medium", "few", "head", "mid", "tail")})
-            row["test_per_class"] = json.dumps(test["per_class"])  # per-class accuracy per epoch
-            if val and val["acc"] > best["val_acc"]:
-                best = {"epoch": epoch + 1, "val_acc": val["acc"], "test": test, "val": val}
-            if last:
-                final = {"epoch": epoch + 1, "test": test, "val": val}
+                               "loss": loss, "train_acc": train_acc}
+        _evaluate(loop, epoch, row)
         row["epoch_seconds"] = seconds
         row["img_per_s"] = len(names) * seen / seconds
-        history.append(row)
-        if is_main:
-            save_checkpoint(run_dir, {"run_id": run_id, "epoch": epoch + 1, "model": model.state_dict(),
-                                      "optimizer": opt.state_dict(), "history": history, "best": best,
-                                      "events": events.cpu()})
-            pd.DataFrame(history).to_csv(run_dir / ".history.tmp", index=False)
-            os.replace(run_dir / ".history.tmp", run_dir / "history.csv")
-        if progress == "line":
-            print(f"[{cfg.tag or cfg.method} {run_id}] epoch {epoch + 1:3d}/{epochs} lr {row['lr']:.4f} "
-                  f"loss {row['loss']:.3f} train {_fmt(row['train_acc'])}% val {_fmt(row.get('val_acc'))}% "
-                  f"test {_fmt(row.get('test_acc'))}% (head {_fmt(row.get('head'))} mid {_fmt(row.get('mid'))}"
-                  f" tail {_fmt(row.get('tail'))}) {seconds:.1f}s {row['img_per_s']:.0f} img/s", flush=True)
-        elif bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{row['loss']:.3f}", test=_fmt(row.get("test_acc")))
-        if stop_after is not None and epoch + 1 - start >= stop_after and not last:
-            if bar is not None:
-                bar.close()
-            return run
-    if bar is not None:
-        bar.close()
-    if start >= epochs:                 # resumed after the last epoch's checkpoint (stopped before metrics.json)
-        final = {"epoch": epochs, "test": evaluate(method, model, dd, "test", data.counts, cfg.precision),
-                 "val": evaluate(method, model, dd, "val", data.counts, cfg.precision)}
-    if best["epoch"] < 0:                                   # no held-out split: best = last, say so
-        best = {"epoch": final["epoch"], "val_acc": None, "test": final["test"], "val": {}}
-    if is_main:
-        np.savez_compressed(run_dir / "events.npz", events=events.cpu().numpy())
-        total = sum(h["img_per_s"] * h["epoch_seconds"] for h in history)
-        write_json(run_dir / "metrics.json", {
-            "run_id": run_id, "tag": cfg.tag, "counts": data.counts, "classes": data.classes,
-            "num_params": sum(p.numel() for p in model.parameters()), "last": final, "best_val": best,
-            "train_seconds": train_time, "img_per_s": total / max(1e-9, train_time), "device": str(device)})
-        write_results_table(root)
-    if world > 1:
+        loop.history.append(row)
+        _checkpoint(loop, epoch)
+        _report(loop, row)
+        if stop_after is not None and epoch + 1 - loop.start >= stop_after and epoch < cfg.epochs - 1:
+            if loop.bar is not None:
+                loop.bar.close()
+            return loop.run
+    _finish(loop, root)
+    if loop.world > 1:
         import torch.distributed as dist
 
         dist.barrier()                                      # every rank returns a finished run
-    return run
-
-
-def _stage_chain(cfg: RunConfig) -> list[RunConfig]:
-    """The config and its stage-1 ancestors (init_from), deepest ancestor first."""
-    chain = [cfg]
-    while chain[0].init_from is not None:
-        chain.insert(0, RunConfig.from_dict(chain[0].init_from))
-    return chain
-
-
-def _work(cfg: RunConfig) -> int:
-    """A rough size of a run (epochs x images of the largest class), to order and gate parallel training."""
-    return cfg.epochs * (cfg.max_per_class or 5000)
-
-
-# Below this much pending work (sum of _work) run_many trains in-process: spawning workers costs seconds.
-PARALLEL_MIN_WORK = 20_000
-
-
-def parallel_workers(pending: list[RunConfig], device: str | torch.device = "auto",
-                     workers: Optional[int] = None) -> int:
-    """How many processes run_many trains `pending` in: 1 on a GPU or under torchrun, else one per CPU core when
-    there are >= 2 runs and enough work (override: workers=, or the LTSTUDY_WORKERS environment variable)."""
-    if workers is None and os.environ.get("LTSTUDY_WORKERS"):
-        workers = int(os.environ["LTSTUDY_WORKERS"])
-    if workers is None:
-        if (resolve_device(device).type != "cpu" or int(os.environ.get("WORLD_SIZE", "1")) > 1
-                or sum(_work(c) for c in pending) < PARALLEL_MIN_WORK):
-            return 1
-        workers = os.cpu_count() or 1
-    return max(1, min(workers, len(pending)))
-
-
-def _spawn_fit(cfgs: list[RunConfig], threads: int, path: Path, kwargs: dict[str, Any]) -> Any:
-    """Start `python -m ltlib.train` on configs (a fresh interpreter: nothing of the caller's __main__ re-runs)."""
-    import subprocess
-
-    import yaml
-
-    path.write_text(yaml.safe_dump({"runs": [c.to_dict() for c in cfgs]}, sort_keys=False))
-    cmd = [sys.executable, "-u", "-m", "ltlib.train", str(path), "--device", str(kwargs.get("device", "auto")),
-           "--progress", "none" if kwargs.get("progress") == "none" else "line"]
-    if kwargs.get("runs_dir") is not None:
-        cmd += ["--runs-dir", str(runs_root(kwargs["runs_dir"]))]
-    if kwargs.get("channels_last") is not None:
-        cmd += ["--channels-last" if kwargs["channels_last"] else "--no-channels-last"]
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "LTSTUDY_WORKERS": "1"}
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, bufsize=1)
-
-
-def _partition(cfgs: list[RunConfig], bins: int) -> list[list[RunConfig]]:
-    """Longest-first greedy split of configs into `bins` lists of about equal work."""
-    out: list[list[RunConfig]] = [[] for _ in range(bins)]
-    load = [0] * bins
-    for c in sorted(cfgs, key=_work, reverse=True):
-        i = load.index(min(load))
-        out[i].append(c)
-        load[i] += _work(c)
-    return [b for b in out if b]
-
-
-def _speed(threads: int) -> float:
-    """Relative training speed of a process with `threads` CPU threads (measured: 2 threads ~1.6x one)."""
-    return threads ** 0.7
-
-
-def plan_waves(cfgs: list[RunConfig], workers: int, threads: int) -> list[tuple[list[list[RunConfig]], int]]:
-    """[(bins, threads per process)]: one pass of `workers` one-thread processes, or, when the runs do not split
-    evenly, the largest ones that way and the last few afterwards with the threads shared out, if faster."""
-    per = max(1, threads // workers)
-    plans = [[(_partition(cfgs, workers), per)]]
-    ordered = sorted(cfgs, key=_work, reverse=True)
-    for r in range(1, workers):
-        if len(cfgs) > r:
-            plans.append([(_partition(ordered[:-r], workers), per), (_partition(ordered[-r:], r), max(1, threads // r))])
-
-    def seconds(plan: list[tuple[list[list[RunConfig]], int]]) -> float:
-        return sum(max(sum(map(_work, b)) for b in bins) / _speed(t) for bins, t in plan)
-    return min(plans, key=seconds)
-
-
-def _fit_parallel(pending: list[RunConfig], workers: int, kwargs: dict[str, Any]) -> None:
-    """Train unfinished configs in `workers` child processes (CPU threads split between them), stage 1 first;
-    their progress lines are printed here as they come. A failing child stops the others (their runs resume)."""
-    import tempfile
-    import threading
-
-    unknown = set(kwargs) - {"runs_dir", "device", "progress", "channels_last"}
-    if unknown:
-        raise ConfigError(f"run_many: {', '.join(sorted(unknown))} cannot be passed to parallel workers; use workers=1")
-    total = max(workers, torch.get_num_threads())
-    chains = [_stage_chain(c) for c in pending]
-    root = runs_root(kwargs.get("runs_dir"))
-    lock = threading.Lock()
-
-    def pump(proc: Any, tail: list[str]) -> None:
-        for line in proc.stdout:
-            tail.append(line.rstrip("\n"))
-            del tail[:-20]
-            with lock:
-                print(line, end="", flush=True)
-
-    def run_bins(bins: list[list[RunConfig]], threads: int, name: str) -> None:
-        procs = []
-        try:
-            for i, b in enumerate(bins):
-                proc, tail = _spawn_fit(b, threads, Path(tmp) / f"{name}-{i}.yaml", kwargs), []
-                t = threading.Thread(target=pump, args=(proc, tail), daemon=True)
-                t.start()
-                procs.append((proc, t, tail))
-            for proc, t, tail in procs:
-                proc.wait()
-                t.join()
-                if proc.returncode:
-                    msg = next((ln[7:] for ln in reversed(tail) if ln.startswith("error: ")), None)
-                    if msg:
-                        raise ConfigError(msg)
-                    raise RuntimeError(f"a training process failed with exit code {proc.returncode}:\n" + "\n".join(tail))
-        finally:
-            for proc, t, _ in procs:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-                t.join()
-
-    with tempfile.TemporaryDirectory(prefix="ltstudy-") as tmp:
-        for level in range(max(len(ch) for ch in chains)):     # stage-1 runs of a wave before stage-2 runs on them
-            wave = {c.run_id(): c for ch in chains if level < len(ch) for c in [ch[level]]
-                    if not Run(root / c.run_id()).finished}
-            for k, (bins, threads) in enumerate(plan_waves(list(wave.values()), workers, total) if wave else []):
-                print(f"training {sum(map(len, bins))} run(s) in {len(bins)} parallel process(es) x {threads} "
-                      f"thread(s) (LTSTUDY_WORKERS=1 trains one at a time)", flush=True)
-                run_bins(bins, threads, f"{level}-{k}")
-
-
-def run_many(cfgs: dict[Any, RunConfig] | Iterable[RunConfig], workers: Optional[int] = None,
-             **kwargs: Any) -> dict[Any, Run] | list[Run]:
-    """fit() each config (finished ones are reused); a dict keeps its keys.
-
-    On a CPU, unfinished runs train in parallel processes (see parallel_workers); the results are the same runs.
-    """
-    items = list(cfgs.items()) if isinstance(cfgs, dict) else list(enumerate(cfgs))
-    root = runs_root(kwargs.get("runs_dir"))
-    pending = list({c.run_id(): c for _, c in items if not Run(root / c.run_id()).finished}.values())
-    n = parallel_workers(pending, kwargs.get("device", "auto"), workers) if len(pending) > 1 else 1
-    if n > 1:
-        for c in pending:
-            c.validate()
-        for name, root_ in {(c.dataset, c.data_root) for ch in map(_stage_chain, pending) for c in ch}:
-            load_dataset(name, root_)                   # a missing/corrupt dataset fails here, before any work
-        _fit_parallel(pending, n, kwargs)
-    out = {k: fit(c, **kwargs) for k, c in items}
-    return out if isinstance(cfgs, dict) else list(out.values())
-
-
-def run_groups(groups: dict[Any, list[RunConfig]], **kwargs: Any) -> dict[Any, list[Run]]:
-    """run_many over every config of every group at once (one parallel pool); the runs regrouped as given."""
-    flat = run_many({(g, i): c for g, cs in groups.items() for i, c in enumerate(cs)}, **kwargs)
-    return {g: [flat[(g, i)] for i in range(len(cs))] for g, cs in groups.items()}
+    return loop.run
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     """python -m ltlib.train RUN.yaml [...]: train run configs (a mapping, or {runs: [mapping, ...]})."""
     import argparse
 
-    from ltlib.config import load_param_file
-
     ap = argparse.ArgumentParser(prog="python -m ltlib.train", description=main.__doc__)
     ap.add_argument("files", nargs="+", help="YAML run configs")
     ap.add_argument("--runs-dir", default=None)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--progress", default="line", choices=["line", "bar", "none"])
+    ap.add_argument("--progress", default="line", choices=list(PROGRESS))
     ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                     help="channels_last memory format (default: on a GPU only); does not change the run hash")
     args = ap.parse_args(argv)
@@ -611,9 +492,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             cfgs += [RunConfig.from_dict(x) for x in d["runs"]] if "runs" in d else [RunConfig.from_dict(d)]
         for c in cfgs:
             r = fit(c, args.runs_dir, args.device, args.progress, channels_last=args.channels_last)
-            if int(os.environ.get("RANK", "0")) == 0:               # torchrun: one line per run, from rank 0
-                print(f"{r.run_id} acc {r.metrics['last']['test']['acc']:.4f} -> {r.path}")
-    except (ConfigError, FloatingPointError, RunStoreError) as e:  # user errors: one line, no traceback
+            if int(os.environ.get("RANK", "0")) == 0 and args.progress in ("line", "bar"):  # torchrun: rank 0
+                print(f"{r.run_id} acc {r.metrics['last']['test']['acc']:.4f} -> {display_path(r.path)}")
+    except (ConfigError, FloatingPointError) as e:          # user errors: one line, no traceback
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

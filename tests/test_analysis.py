@@ -1,4 +1,4 @@
-"""Analyses of SPEC §5 (events, irregularity, bias/variance) and the report's claims on hand-made inputs."""
+"""Analyses of docs/protocol.md §5 (events, irregularity, bias/variance) and the report's claims on hand-made inputs."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from ltlib import analysis, report
-from ltlib.methods import METHODS
+from ltlib.registry import METHODS
 from ltlib.methods.base import Method
 
 X = analysis.NOT_DRAWN
@@ -69,8 +69,6 @@ def test_irregularity_tiny():
     assert t.loc[0, "irregularity"] == pytest.approx(1.0)
     assert t.loc[1, "irregularity"] == 0.0 and t.loc[1, "n"] == 4
     assert t.loc[2, "n"] == 0 and np.isnan(t.loc[2, "irregularity"])
-    assert analysis.pearson([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
-    assert np.isnan(analysis.pearson([1, 1, 1], [3, 2, 1]))
 
 
 def test_fixed_subset_is_seeded_and_balanced():
@@ -82,89 +80,61 @@ def test_fixed_subset_is_seeded_and_balanced():
     assert len(analysis.spread_classes([5] * 100, 10)) == 10
 
 
-def test_method_ready_detects_placeholders():
-    class Placeholder(Method):
-        """No loss override."""
-
-    METHODS["_placeholder_test"] = Placeholder
-    try:
-        assert not analysis.method_ready("_placeholder_test")
-        assert analysis.method_ready("plain")
-        assert not analysis.method_ready("no-such-method")
-    finally:
-        del METHODS["_placeholder_test"]
-
-
-def _fake_leaderboard(rows: dict[str, tuple[float, float, float, int]]) -> pd.DataFrame:
-    """label -> (acc, head, tail, seeds) as a leaderboard."""
-    out = []
-    for label, (acc, head, tail, seeds) in rows.items():
-        r = {"method": label, "canonical": report.canonical(label), "seeds": seeds}
-        for g in analysis.GROUPS:
-            r[g], r[f"{g}_std"] = np.nan, np.nan
-        r.update(acc=acc, head=head, tail=tail, acc_std=0.5 if seeds > 1 else np.nan)
-        out.append(r)
-    return pd.DataFrame(out).set_index("method")
-
-
-def test_claims_on_a_fake_table():
-    lb = _fake_leaderboard({"CE": (70.0, 90.0, 40.0, 3), "RS": (68.0, 80.0, 55.0, 3), "BBN": (75.0, 85.0, 60.0, 1),
-                            "IB→CR": (69.0, 88.0, 45.0, 1), "CE+RS": (72.0, 86.0, 52.0, 1)})
-    claims = report.evaluate_claims(lb).set_index("claim")
-    v = claims["verdict"]
-    assert v["BBN beats plain cross-entropy (CE)"] == report.REPRODUCED
-    assert v["IB→CR switching beats plain CE"] == report.NOT_REPRODUCED
-    assert v["ResLT beats BBN"] == report.NOT_TESTED
-    assert v["re-balancing trades head accuracy for tail accuracy: RS raises tail, lowers head vs CE"] == report.REPRODUCED
-    assert v["cRT (retrained classifier, frozen CE backbone) beats joint CE training"] == report.REPRODUCED
-    # only some re-balancing baselines run: tested against those present -> none here -> not tested
-    assert v["BBN beats the re-balancing baselines CE-DRW, CE-DRS and LDAM-DRW (those run)"] == report.NOT_TESTED
-    assert "70.00" in claims.loc["BBN beats plain cross-entropy (CE)", "detail"]
-    counts = report.verdict_counts(claims.reset_index())
-    assert sum(counts.values()) == len(report.CLAIMS)
-    empty = report.evaluate_claims(report.leaderboard(pd.DataFrame(columns=["label"])))
-    assert (empty["verdict"] == report.NOT_TESTED).all()
-
-
-def test_reference_beside_ours():
-    lb = _fake_leaderboard({"CE": (71.0, 90.0, 40.0, 2), "BBN": (75.0, 85.0, 60.0, 1)})
-    ref = report.with_reference(lb, "cifar10", 100)
-    assert ref.loc["CE", "published"] == pytest.approx(70.36)
-    assert ref.loc["CE", "difference"] == pytest.approx(71.0 - 70.36)
-    assert pd.isna(ref.loc["ResLT", "ours"])
-    other = report.with_reference(lb, "fmnist", 100)
-    assert other["difference"].isna().all() and other.loc["CE", "published"] == pytest.approx(70.36)
-
-
-def _fake_run(root, cfg, acc):
+def _fake_run(root, cfg, acc, tail=None):
     """A finished run folder without training: config.json + metrics.json."""
     from ltlib.runs import write_json
 
     d = root / cfg.run_id()
     d.mkdir(parents=True)
     test = {g: acc for g in analysis.GROUPS}
+    if tail is not None:
+        test["tail"] = tail
     write_json(d / "config.json", cfg.to_dict())
     write_json(d / "metrics.json", {"last": {"epoch": cfg.epochs, "test": test, "val": {"acc": acc}},
                                     "best_val": {"epoch": cfg.epochs, "test": test, "val": {"acc": acc}}})
 
 
-def test_profile_rows_and_leaderboard(tmp_path):
-    from ltlib.config import RunConfig
-    from ltlib.methods.baselines import retrain_classifier
+PARAMS = {"dataset": "fmnist", "imbalance_ratio": 100.0, "max_per_class": 50, "arch": "resnet8", "epochs": 4,
+          "batch_size": 128, "lr": 0.1, "seed": 0, "stage2_epochs": 2, "eval_every": 1}
+
+
+def test_report_finds_recipes_by_config_and_judges_claims(tmp_path):
+    from ltlib import claims as cl
+    from ltlib.recipes import RECIPES
     from ltlib.runs import results_table
 
     runs = tmp_path / "runs"
-    cfg = RunConfig(epochs=4, tag="CE")
-    _fake_run(runs, cfg, 0.6)
-    _fake_run(runs, cfg.replace(seed=1), 0.7)
-    _fake_run(runs, cfg.replace(epochs=8), 0.9)                       # another profile: filtered out
-    _fake_run(runs, retrain_classifier(cfg, "RS", epochs=2), 0.75)   # two-stage: counts by stage-1 epochs
-    _fake_run(runs, cfg.replace(sampler="cb", tag="CE"), 0.5)        # same tag, another config: own label
-    table = results_table(runs)
-    rows = report.profile_rows(table, "fmnist", 100, "resnet8", 4, None, runs)
-    assert len(rows) == 4
+    ce, bbn, crt = (RECIPES[k](PARAMS) for k in ("CE", "BBN", "cRT"))
+    for s, (a, b) in enumerate([(0.60, 0.70), (0.61, 0.72), (0.59, 0.71)]):
+        _fake_run(runs, ce.replace(seed=s, eval_every=2), a, tail=0.2)   # eval cadence does not split a recipe
+        _fake_run(runs, bbn.replace(seed=s), b)
+    _fake_run(runs, crt, 0.9)                                            # one seed only
+    _fake_run(runs, ce.replace(epochs=8), 0.99)                          # another profile: not found
+    rows = report.recipe_rows(PARAMS, runs, results_table(runs))
+    assert sorted(rows["method"].unique()) == ["BBN", "CE", "CE+RS", "cRT"]   # cRT is the grid's CE+RS cell too
     lb = report.leaderboard(rows)
-    assert lb.loc["CE", "seeds"] == 2 and lb.loc["CE", "acc"] == pytest.approx(65.0)
-    assert lb.loc["CE", "acc_std"] == pytest.approx(100 * np.std([0.6, 0.7], ddof=1))
-    assert lb.loc["CE+RS", "canonical"] == "cRT" and len(lb) == 3
-    assert report.profile_rows(table.iloc[0:0], "fmnist", 100, "resnet8", 4, None, runs).empty
+    assert lb.loc["CE", "seeds"] == 3 and lb.loc["CE", "acc"] == pytest.approx(60.0)
+    assert lb.loc["CE", "acc_std"] == pytest.approx(1.0)
+    assert list(lb.index) == ["cRT", "BBN", "CE"]
+    v = report.evaluate_claims(rows).set_index("claim")["outcome"]
+    assert v["BBN beats plain cross-entropy (CE)"] == cl.REPRODUCED
+    assert v["cRT (retrained classifier, frozen CE backbone) beats joint CE training"] == cl.INCONCLUSIVE  # 1 seed
+    assert v["ResLT beats BBN"] == cl.NOT_TESTED
+    assert len(v) == len(report.CLAIMS)
+    shown = report.board(lb)
+    assert shown.loc["CE", "overall"] == "60.00 ± 1.00"
+
+
+def test_reference_beside_ours(tmp_path):
+    from ltlib.recipes import RECIPES
+    from ltlib.runs import results_table
+
+    runs = tmp_path / "runs"
+    _fake_run(runs, RECIPES["CE"](PARAMS), 0.71)
+    lb = report.leaderboard(report.recipe_rows(PARAMS, runs, results_table(runs)))
+    ref = report.with_reference(lb, "cifar10", 100)
+    assert ref.loc["CE", "published"] == pytest.approx(70.36) and pd.isna(ref.loc["CE", "difference"]) is False
+    assert ref.loc["CE", "difference"] == pytest.approx(71.0 - 70.36)
+    assert pd.isna(ref.loc["ResLT", "ours"])
+    other = report.with_reference(lb, "fmnist", 100)
+    assert other["difference"].isna().all() and other.loc["CE", "published"] == pytest.approx(70.36)

@@ -6,9 +6,11 @@ import torch
 import torch.nn.functional as F
 
 from ltlib.augment import rotate_batch
-from ltlib.config import ConfigError, RunConfig
+from ltlib.config import RunConfig
+from ltlib.errors import ConfigError
 from ltlib.data import LTData
-from ltlib.methods import METHODS, Batch, sampler_at
+from ltlib.methods.base import Batch, sampler_at
+from ltlib.registry import METHODS
 from ltlib.methods import aux, switching
 from ltlib.samplers import build_sampler
 

@@ -1,4 +1,4 @@
-"""Baselines of SPEC §4, DRW/DRS switches, classifier retraining and the BBN §3 diagnosis helpers."""
+"""Baselines of docs/protocol.md §4, DRW/DRS switches, classifier retraining and the BBN §3 diagnosis helpers."""
 from __future__ import annotations
 
 import types
@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from ltlib import analysis
-from ltlib.config import ConfigError, base_config
+from ltlib.errors import ConfigError
+from ltlib.methods.recipe import base_config
 from ltlib.heads import CosineHead
 from ltlib.losses import LDAMLoss, cb_weights, rw_weights
-from ltlib.methods import PlainMethod, sampler_at
+from ltlib.methods.base import PlainMethod, sampler_at
 from ltlib.methods.baselines import BASELINES, MANNERS, baseline, baselines, diagnosis, retrain_classifier
 from ltlib.train import fit
 

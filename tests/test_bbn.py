@@ -4,11 +4,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ltlib.config import ConfigError, RunConfig
+from ltlib.config import RunConfig
+from ltlib.errors import ConfigError
 from ltlib.methods.base import Batch
 from ltlib.methods.bbn import (ADAPTORS, BBNModel, alpha_at, branch_retrain_config, branch_weight_norms,
                                split_weight)
-from ltlib.train import build_for, fit
+from ltlib.inference import build_for
+from ltlib.train import fit
 
 
 @pytest.mark.parametrize("adaptor,start,mid,end", [
@@ -126,7 +128,7 @@ def test_tiny_fit_and_branch_retraining(tiny_cfg, tmp_path):
 def test_configs_share_runs_and_readings():
     import pandas as pd
 
-    from ltlib.analysis import study_configs
+    from ltlib.recipes import study_configs
     from ltlib.methods.bbn import (ablation_configs, bbn_config, feature_quality_configs, norm_stats, read_adaptors,
                                    read_features, read_main, read_norms, read_samplers)
 

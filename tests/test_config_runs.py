@@ -3,8 +3,11 @@ import json
 import pytest
 import yaml
 
-from ltlib.config import ConfigError, RunConfig, check_param_file
-from ltlib.train import fit, lr_at
+from ltlib.config import RunConfig
+from ltlib.errors import ConfigError
+from ltlib.params import check_param_file
+from ltlib.schedules import lr_at
+from ltlib.train import fit
 
 
 def test_unknown_key_names_closest():
@@ -85,7 +88,7 @@ def test_papermill_sees_every_declared_parameter():
     """papermill's own parser must read every parameter (no 'Unable to parse line' / 'unknown parameter')."""
     import papermill as pm
 
-    from ltlib.config import declared_params
+    from ltlib.params import declared_params
     from ltlib.paths import NOTEBOOKS
 
     for nb in sorted(NOTEBOOKS.glob("[0-9]*.ipynb")):

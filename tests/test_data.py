@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ltlib.config import ConfigError
+from ltlib.errors import ConfigError
 from ltlib.data import find_dataset, long_tail_counts, long_tail_indices, make_long_tailed
 
 from conftest import needs_fmnist

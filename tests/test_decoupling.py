@@ -7,6 +7,8 @@ import pytest
 import torch
 import torch.nn as nn
 
+from ltlib.inference import classifier_norms
+from ltlib.stats import spearman
 from ltlib.heads import LWSHead, tau_normalize
 from ltlib.methods import decoupling as dc
 from ltlib.train import fit
@@ -94,7 +96,7 @@ def test_lws_trains_only_the_scales(tiny_cfg, tmp_path):
     assert not torch.equal(s2["head.scale"], torch.ones_like(s2["head.scale"]))
     method, model, _ = r2.load()
     assert isinstance(model.head, LWSHead)
-    norms = dc.weight_norms(method.classifier_weight(model))
+    norms = classifier_norms(method.classifier_weight(model))
     expected = (s1["head.weight"] * s2["head.scale"][:, None]).norm(dim=1).numpy()
     assert all(math.isclose(a, b, rel_tol=1e-5) for a, b in zip(norms, expected))
 
@@ -104,4 +106,4 @@ def test_report_table_and_correlation():
             {"acc": 0.7, "many": 0.8, "medium": 0.6, "few": float("nan"), "head": 0.9, "mid": 0.7, "tail": 0.5}]
     t = dc.report_table({"x": reps, "y": reps[0]})
     assert t.loc["x", "acc"] == pytest.approx(60.0) and t.loc["x", "seeds"] == 2 and "acc_std" in t
-    assert dc.norm_size_correlation([3, 2, 1], [100, 10, 1]) == pytest.approx(1.0)
+    assert spearman([3, 2, 1], [100, 10, 1]) == pytest.approx(1.0)

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from ltlib.config import ConfigError
-from ltlib.data import (EpochSampler, FileListDataset, RandomResizedCrop, filelist_transform, read_file_list)
+from ltlib.errors import ConfigError
+from ltlib.samplers import EpochSampler
+from ltlib.data import (FileListDataset, RandomResizedCrop, filelist_transform, read_file_list)
 from ltlib.samplers import build_sampler
 
 

@@ -4,16 +4,16 @@ import os
 import pytest
 import torch
 
-from ltlib.config import ConfigError
+from ltlib.errors import ConfigError
 from ltlib.methods.baselines import retrain_classifier
-from ltlib.train import parallel_workers, run_groups, run_many
+from ltlib.parallel import parallel_workers, run_groups, run_many
 
 
 def test_parallel_equals_sequential(tiny_cfg, tmp_path, capsys):
     cfgs = {"CE": tiny_cfg.replace(tag="CE"), "RW": tiny_cfg.replace(loss_weights="rw", tag="RW")}
     par = run_many(cfgs, workers=2, runs_dir=tmp_path / "par", device="cpu")
     out = capsys.readouterr().out
-    assert "training 2 run(s) in 2 parallel process(es)" in out and "epoch   3/3" in out   # children's progress shown
+    assert "training 2 run(s) in 2 parallel process(es)" in out and "done: 3 epochs" in out   # children report each run
     threads = torch.get_num_threads()
     torch.set_num_threads(max(1, threads // 2))                 # the children's thread count: same arithmetic
     try:
@@ -54,7 +54,7 @@ def test_worker_count_rules(tiny_cfg, monkeypatch):
 
 
 def test_plan_shares_threads_with_the_leftover_runs(tiny_cfg):
-    from ltlib.train import plan_waves
+    from ltlib.parallel import plan_waves
 
     five = [tiny_cfg.replace(seed=i) for i in range(5)]
     plan = plan_waves(five, 2, 2)

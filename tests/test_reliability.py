@@ -23,7 +23,9 @@ import yaml
 
 import ltlib.runs
 from ltlib import data as ltdata
-from ltlib.config import ConfigError, RunConfig, check_param_file
+from ltlib.config import RunConfig
+from ltlib.errors import ConfigError
+from ltlib.params import check_param_file
 from ltlib.paths import NOTEBOOKS, REPO_ROOT
 from ltlib.runs import Run, RunStoreError, load_checkpoint, results_table, write_results_table
 from ltlib.train import fit
@@ -430,7 +432,7 @@ def test_run_records_what_repeats_it(reference):
         assert len(meta["git"]["commit"]) == 40 and isinstance(meta["git"]["dirty"], bool)
     else:
         assert meta["git"] == {"commit": None, "dirty": None}
-    assert {"python", "torch", "numpy", "pandas", "ltlib"} <= set(meta["versions"])
+    assert {"python", "torch", "torchvision", "numpy", "pandas", "ltstudy"} <= set(meta["versions"])
     assert meta["device"] == "cpu" and meta["started"]
 
 

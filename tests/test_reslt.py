@@ -3,12 +3,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ltlib.config import ConfigError, RunConfig
+from ltlib.config import RunConfig
+from ltlib.errors import ConfigError
 from ltlib.methods.reslt import (NAIVE_BASELINES, ResLTHead, ResLTMethod, branch_masks, default_alpha, fuse,
                                  frequency_groups, reslt_loss)
 from ltlib.train import fit
 
-COUNTS = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]   # CIFAR-10-LT IR100 (SPEC §1)
+COUNTS = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]   # CIFAR-10-LT IR100 (docs/protocol.md §1)
 
 
 def test_groups_and_nested_masks():
@@ -70,7 +71,7 @@ def test_loss_equals_formula():
 
 
 def test_inference_sums_branch_logits(tiny_cfg):
-    from ltlib.train import build_for
+    from ltlib.inference import build_for
 
     method, model, _ = build_for(tiny_cfg.replace(method="reslt", method_args={"num_groups": 3}))
     model.eval()
@@ -123,7 +124,7 @@ def test_tiny_fit(tiny_cfg, tmp_path):
     assert isinstance(method, ResLTMethod) and method.classifier_weight(model).shape[0] == 4
     # the naive baselines and the variants build, and their loss back-propagates
     from ltlib.methods.base import Batch
-    from ltlib.train import build_for
+    from ltlib.inference import build_for
 
     x, y = torch.randn(8, 3, 8, 8), torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
     for args in [*NAIVE_BASELINES.values(), {"no_shortcut": True}, {"no_specialisation": True},

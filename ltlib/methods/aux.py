@@ -1,4 +1,4 @@
-"""To balance or not to balance: auxiliary learning (Zhang et al., 2019; SPEC §4 "To balance or not").
+"""To balance or not to balance: auxiliary learning (Zhang et al., 2019; docs/protocol.md §4 "To balance or not").
 
 A shared backbone φ; the main head h sees a class-balanced (CBS) batch — k = B/Z classes without
 replacement, Z = 4 images each (sampler "cbs", `ltlib.samplers.ClassAware`); an auxiliary head h_a sees a
@@ -22,7 +22,6 @@ is topped up with class-uniform draws, i.e. CBS is then class-balanced sampling.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
@@ -32,11 +31,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ltlib import registry
 from ltlib.augment import rotate_batch
-from ltlib.config import ConfigError, RunConfig, base_config, check_name, check_type
+from ltlib.config import RunConfig
+from ltlib.errors import ConfigError, check_name, check_type
 from ltlib.heads import build_head
 from ltlib.methods.base import Batch, Method
+from ltlib.methods.baselines import retrain_classifier
+from ltlib.methods.recipe import base_config, non_default
 from ltlib.models import LTModel, build_backbone
+from ltlib.reference import PUBLISHED
 
 ROTATIONS = ["none", "task", "augment"]
 DEFAULT_LAMBDAS = [0.5, 1.0, 1.0]
@@ -70,6 +74,7 @@ class AuxModel(LTModel):
         self.rot_head = rot_head
 
 
+@registry.METHODS.register("aux")
 class AuxMethod(Method):
     """CBS main head + RRS auxiliary head (+ rotation self-supervision) on one backbone."""
 
@@ -163,14 +168,10 @@ RATIOS: list[tuple[float, float]] = [(0.0, 1.0), (0.5, 1.0), (1.0, 1.0), (1.0, 0
 
 
 def _non_default(args: dict[str, Any]) -> dict[str, Any]:
-    """method_args without keys at their default, so equal settings give equal run hashes."""
-    defaults = dataclasses.asdict(AuxArgs())
-    out = {k: v for k, v in args.items() if k not in defaults or defaults[k] != v}
-    if "lambdas" in out:
-        out["lambdas"] = [float(v) for v in out["lambdas"]]
-        if out["lambdas"] == DEFAULT_LAMBDAS:
-            del out["lambdas"]
-    return out
+    """method_args without keys at their default (λ as floats), so equal settings give equal run hashes."""
+    if "lambdas" in args:
+        args = {**args, "lambdas": [float(v) for v in args["lambdas"]]}
+    return non_default(AuxArgs, args)
 
 
 def aux_config(params: Any, variant: str = "CBS+RRS", **changes: Any) -> RunConfig:
@@ -199,8 +200,6 @@ def ft_config(params: Any, ft_epochs: int, **changes: Any) -> RunConfig:
 
     The paper gives no fine-tuning schedule; we use the cRT recipe's (cosine from the stage-1 lr, no warm-up).
     """
-    from ltlib.methods.baselines import retrain_classifier
-
     stage1 = aux_config(params, "RRS-only", **changes)
     return retrain_classifier(stage1, "RS", ft_epochs, train_parts="all", sampler="cbs", method="aux",
                               method_args=_non_default(VARIANTS["CBS-only"]), tag="ftRRS+CBS")
@@ -208,20 +207,10 @@ def ft_config(params: Any, ft_epochs: int, **changes: Any) -> RunConfig:
 
 # ------------------------------------------------------------------ the paper's numbers and readings
 
-# Top-1 % (many, medium, low, overall). The paper reports ImageNet-LT and Places-LT only (no CIFAR).
-PAPER = pd.DataFrame(
-    [("RRS-only", "ImageNet-LT ResNet-10", 53.4, 23.5, 4.3, 32.4), ("CBS-only", "ImageNet-LT ResNet-10", 35.4, 31.5, 18.6, 31.2),
-     ("ftRRS+CBS", "ImageNet-LT ResNet-10", 48.3, 35.2, 16.4, 37.6), ("CBS+RRS", "ImageNet-LT ResNet-10", 51.0, 38.5, 21.0, 40.9),
-     ("CBS+RRS+SS", "ImageNet-LT ResNet-10", 52.4, 39.5, 21.0, 41.9),
-     ("CBS+RRS+rot-aug", "ImageNet-LT ResNet-10", 50.5, 39.1, 22.1, 41.0),
-     ("CBS:RRS 1:1", "ImageNet-LT ResNet-10", 49.4, 37.7, 19.8, 39.6), ("CBS:RRS 1:0.5", "ImageNet-LT ResNet-10", 46.0, 35.5, 17.8, 37.0),
-     ("RRS-only", "Places-LT ResNet-50", 39.1, 12.0, 0.3, 19.3), ("CBS-only", "Places-LT ResNet-50", 32.1, 22.9, 4.6, 22.4),
-     ("ftRRS+CBS", "Places-LT ResNet-50", 29.3, 27.6, 10.3, 24.6), ("CBS+RRS", "Places-LT ResNet-50", 35.6, 29.3, 11.3, 27.8),
-     ("CBS+RRS+SS", "Places-LT ResNet-50", 35.8, 31.0, 12.7, 28.9),
-     ("CBS+RRS+rot-aug", "Places-LT ResNet-50", 35.3, 28.2, 11.4, 27.2),
-     ("CBS:RRS 1:1", "Places-LT ResNet-50", 37.8, 27.6, 7.8, 27.1), ("CBS:RRS 1:0.5", "Places-LT ResNet-50", 34.9, 26.9, 6.9, 25.6)],
-    columns=["method", "setting", "many", "medium", "few", "acc"])
-PAPER_SOURCE = "To-balance Tables 1–5 (ImageNet-LT ResNet-10, Places-LT ResNet-50)"
+# The paper's top-1 % (many, medium, few, overall) on ImageNet-LT (ResNet-10) and Places-LT (ResNet-50); no CIFAR.
+PAPER = (PUBLISHED[PUBLISHED["paper"] == "To balance"]
+         .pivot_table(index=["row", "dataset"], columns="metric", values="value").reset_index()
+         .rename(columns={"row": "method", "dataset": "setting"}))
 PAPER_ALIASES = {"CBS:RRS 0:1": "RRS-only", "CBS:RRS 0.5:1": "CBS+RRS", "CBS:RRS 1:0": "CBS-only"}
 
 

@@ -8,8 +8,10 @@ from typing import Any, ClassVar, Optional
 import torch
 import torch.nn as nn
 
-from ltlib.config import ConfigError, RunConfig, closest
+from ltlib import registry
+from ltlib.config import RunConfig
 from ltlib.data import LTData
+from ltlib.errors import ConfigError, closest
 from ltlib.heads import build_head
 from ltlib.losses import class_weights, loss_from_config
 from ltlib.models import LTModel, build_backbone
@@ -98,5 +100,11 @@ class Method:
         return None if w is None else w.detach()
 
 
+@registry.METHODS.register("plain")
 class PlainMethod(Method):
-    """One backbone, one head, one sampler stream: every baseline of SPEC §4 and the switching schedule."""
+    """One backbone, one head, one sampler stream: every baseline of docs/protocol.md §4 and the switching schedule."""
+
+
+def build_method(cfg: RunConfig, data: LTData) -> Method:
+    """Method object for a run config (by its registry name)."""
+    return registry.METHODS.build(cfg.method, cfg, data)

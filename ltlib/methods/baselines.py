@@ -1,4 +1,4 @@
-"""The baselines of SPEC §4 (BBN Table 1 / LDAM schedule) and classifier retraining, built one way everywhere.
+"""The baselines of docs/protocol.md §4 (BBN Table 1 / LDAM schedule) and classifier retraining, built one way everywhere.
 
 Every notebook gets these configs from here, so the same baseline has the same hash and is trained once.
 """
@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ltlib.config import RunConfig, base_config
+from ltlib.config import RunConfig
+from ltlib.errors import check_name
+from ltlib.methods.recipe import base_config
+from ltlib.params import as_dict
 from ltlib.schedules import scale_epoch
 
 # name -> RunConfig changes on top of the 'ldam' schedule preset
@@ -31,14 +34,12 @@ def deferred_epoch(e: int, epochs: int) -> int:
 
 
 def baseline(params: Any, name: str, **changes: Any) -> RunConfig:
-    """One baseline of SPEC §4 on the notebook's data/model parameters (DRW/DRS epochs scaled to the epochs).
+    """One baseline of docs/protocol.md §4 on the notebook's data/model parameters (DRW/DRS epochs scaled to the epochs).
 
     An `epochs` change rescales the schedule (milestones, warm-up) as well as the DRW/DRS epoch.
     """
-    from ltlib.config import check_name
-
     check_name("baseline", name, BASELINES)
-    p = dict(params) if isinstance(params, dict) else dict(vars(params))
+    p = as_dict(params)
     if "epochs" in changes:
         p["epochs"] = changes.pop("epochs")
     epochs = p.setdefault("epochs", 200)
@@ -80,7 +81,7 @@ def diagnosis(params: Any, stage2_epochs: int = 10, representation_dataset: str 
     Stage 1 is baseline(params, manner) (shared with every notebook); representation_dataset learns it on
     another dataset at the same imbalance ratio (BBN Fig. 2 right: CIFAR-100-IR50 features for CIFAR-10-IR50).
     """
-    p = dict(params) if isinstance(params, dict) else dict(vars(params))
+    p = as_dict(params)
     target = {}
     if representation_dataset and representation_dataset != p.get("dataset"):
         target = {k: p[k] for k in ("dataset", "max_per_class", "data_root") if k in p}

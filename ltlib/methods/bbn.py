@@ -1,4 +1,4 @@
-"""BBN: bilateral-branch network with cumulative learning (Zhou et al., CVPR 2020; SPEC §4 "BBN").
+"""BBN: bilateral-branch network with cumulative learning (Zhou et al., CVPR 2020; docs/protocol.md §4 "BBN").
 
 Two branches share the backbone trunk and each owns a copy of the last residual block. The conventional
 branch sees instance-balanced batches, the re-balancing branch reversed-sampler batches; the logits are
@@ -14,7 +14,6 @@ model (same state-dict keys as the two-branch model), so the engine's `init_from
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -24,11 +23,21 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from ltlib.config import ConfigError, RunConfig, ablation_size, base_config, check_name
+from ltlib import registry
+from ltlib.config import RunConfig
+from ltlib.errors import ConfigError, check_name
 from ltlib.heads import build_head
+from ltlib.inference import classifier_norms
 from ltlib.methods.base import Batch, Method, sampler_at
+from ltlib.methods.baselines import diagnosis, retrain_classifier
+from ltlib.methods.recipe import ablation_size, base_config, non_default
 from ltlib.models import LTModel, build_backbone
-from ltlib.reference import BBN_TABLE3, BBN_TABLE4, BBN_TABLE5
+from ltlib.reference import select
+from ltlib.stats import spearman
+
+BBN_TABLE3 = select("BBN", "Table 3", "error").to_dict()     # error %, CIFAR-10 IR50
+BBN_TABLE4 = select("BBN", "Table 4", "error").to_dict()     # error %, CIFAR-10 IR50
+BBN_TABLE5 = select("BBN", "Table 5", "error").to_dict()     # error %, CIFAR-100 IR50
 
 # Table 4 adaptors: alpha as a function of t = T / T_max in [0, 1) ("beta" is drawn per step instead).
 ADAPTORS: dict[str, Callable[[float], float]] = {
@@ -39,12 +48,10 @@ ADAPTORS: dict[str, Callable[[float], float]] = {
     "cosine_decay": lambda t: math.cos(t * math.pi / 2),
     "parabolic_decay": lambda t: 1.0 - t ** 2,            # the paper's Eq. (5)
 }
-# Table 3: samplers of the re-balancing branch (names of ltlib.samplers.SAMPLERS)
-REBALANCE_SAMPLERS = ["uniform", "balanced", "reversed"]
 VARIANTS = {"paper": 1.0, "official": 2.0}                # scale of the mixed features
 BRANCHES = ["", "conventional", "rebalancing"]
 BETA_A = 0.2
-# The official code's optimiser settings (SPEC §4): RunConfig changes on top of the "bbn" preset
+# The official code's optimiser settings (docs/protocol.md §4): RunConfig changes on top of the "bbn" preset
 OFFICIAL: dict[str, Any] = {"nesterov": True, "warmup_start": 1 / 3, "method_args": {"variant": "official"}}
 
 
@@ -58,9 +65,7 @@ class BBNArgs:
     branch: str = ""                      # "" (BBN) | conventional | rebalancing: one-branch model (Table 5)
 
     def __post_init__(self) -> None:
-        from ltlib.samplers import SAMPLERS
-
-        check_name("BBN rebalance_sampler", self.rebalance_sampler, SAMPLERS)
+        check_name("BBN rebalance_sampler", self.rebalance_sampler, registry.SAMPLERS)
         check_name("BBN adaptor", self.adaptor, ADAPTORS)
         check_name("BBN variant", self.variant, VARIANTS)
         if self.branch not in BRANCHES:
@@ -168,9 +173,10 @@ def split_weight(model: BBNModel) -> dict[str, torch.Tensor]:
 
 def branch_weight_norms(model: BBNModel) -> dict[str, np.ndarray]:
     """Per-class L2 norms of W_c, W_r and [W_c | W_r] (BBN Fig. 4)."""
-    return {k: w.float().norm(dim=1).cpu().numpy() for k, w in split_weight(model).items()}
+    return {k: classifier_norms(w) for k, w in split_weight(model).items()}
 
 
+@registry.METHODS.register("bbn")
 class BBNMethod(Method):
     """Two sampler streams, two branches, cumulative α; with Args.branch set, one plain branch (Table 5)."""
 
@@ -225,15 +231,9 @@ class BBNMethod(Method):
 
 # ------------------------------------------------------------------ configs the notebooks share
 
-def _non_default(args: dict[str, Any]) -> dict[str, Any]:
-    """method_args without the keys at their default value, so equal settings give equal run hashes."""
-    defaults = dataclasses.asdict(BBNArgs())
-    return {k: v for k, v in args.items() if k not in defaults or defaults[k] != v}
-
-
 def bbn_config(params: Any, tag: str = "BBN", **changes: Any) -> RunConfig:
     """BBN on the notebook's data/model parameters with the BBN schedule preset (the study's "BBN" run)."""
-    args = _non_default(changes.pop("method_args", {}))
+    args = non_default(BBNArgs, changes.pop("method_args", {}))
     return base_config(params, "bbn", method="bbn", method_args=args, tag=tag, **changes)
 
 
@@ -258,8 +258,6 @@ def feature_quality_configs(params: Any, bbn: RunConfig, manner: str = "RS",
 
     The CE/RW/RS cells are those of the BBN §3 diagnosis grid (ltlib.methods.baselines.diagnosis), shared runs.
     """
-    from ltlib.methods.baselines import diagnosis
-
     grid = diagnosis(params, stage2_epochs=epochs)
     out = {m: grid[(m, manner)] for m in ("CE", "RW", "RS")}
     out["BBN-CB"] = branch_retrain_config(bbn, "conventional", manner, epochs)
@@ -277,8 +275,6 @@ def official_config(params: Any, tag: str = "BBN (official)", **changes: Any) ->
 def branch_retrain_config(stage1: RunConfig, branch: str, manner: str = "RS", epochs: int = 10,
                           **changes: Any) -> RunConfig:
     """Table 5: freeze one BBN branch (trunk + its last block), retrain a fresh linear classifier on it."""
-    from ltlib.methods.baselines import retrain_classifier
-
     if branch not in BRANCHES[1:]:
         raise ConfigError(f"branch must be 'conventional' or 'rebalancing', got {branch!r}")
     tag = f"{stage1.tag or 'BBN'}-{'CB' if branch == 'conventional' else 'RB'}+{manner}"
@@ -375,15 +371,10 @@ def read_features(t: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _spearman(a: Any, b: Any) -> float:
-    ra, rb = pd.Series(a).rank().to_numpy(), pd.Series(b).rank().to_numpy()
-    return float(np.corrcoef(ra, rb)[0, 1]) if np.std(ra) > 0 and np.std(rb) > 0 else float("nan")
-
-
 def norm_stats(norms: dict[str, Any], counts: list[int]) -> pd.DataFrame:
     """Per classifier: σ/mean of the per-class weight norms (flatness) and their Spearman ρ with class size."""
     rows = {k: {"mean norm": float(np.mean(v)), "σ/mean": float(np.std(v) / np.mean(v)),
-                "Spearman ρ with n_c": _spearman(v, counts)} for k, v in norms.items()}
+                "Spearman ρ with n_c": spearman(v, counts)} for k, v in norms.items()}
     return pd.DataFrame(rows).T
 
 

@@ -15,16 +15,20 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from ltlib.analysis import GROUPS, report_table
-from ltlib.config import ConfigError, RunConfig
+from ltlib.analysis import GROUPS, mean_std, report_table
+from ltlib.config import RunConfig
+from ltlib.errors import ConfigError, check_name
 from ltlib.heads import NCMHead, tau_normalize
+from ltlib.inference import DeviceData, predict, resolve_device
 from ltlib.methods.baselines import baseline, retrain_classifier
 from ltlib.metrics import accuracy_report
+from ltlib.plots import GROUP_COLORS
 from ltlib.runs import Run
+from ltlib.stats import spearman
 
 # Joint-training samplers of Decoupling §3 (name in the paper -> ltlib sampler)
 SAMPLERS: dict[str, str] = {"IB": "ib", "CB": "cb", "sqrt": "sqrt", "PB": "pb"}
-# τ grid of SPEC §4: 0..2 step 0.1
+# τ grid of docs/protocol.md §4: 0..2 step 0.1
 TAUS: list[float] = [round(0.1 * i, 1) for i in range(21)]
 # Decoupling Table 1 rows: which parts stage 2 retrains (CB sampler, from the IB joint model)
 PARTS: dict[str, dict[str, Any]] = {
@@ -86,8 +90,6 @@ class FeatureSet:
 
 def extract_features(run: Run, device: str | torch.device = "cpu") -> FeatureSet:
     """Features of the long-tailed training set (un-augmented), the held-out split and the test set."""
-    from ltlib.train import DeviceData, predict, resolve_device
-
     dev = resolve_device(device)
     method, model, data = run.load(dev)
     dd = DeviceData(data, dev)
@@ -179,21 +181,6 @@ def run_report(run: Run, split: str = "test", which: str = "last") -> dict:
     return run.metrics[which][split]
 
 
-def weight_norms(head_or_weight: nn.Module | torch.Tensor) -> np.ndarray:
-    """Per-class L2 norms of a classifier weight matrix (or of a head's .weight)."""
-    w = head_or_weight if isinstance(head_or_weight, torch.Tensor) else head_or_weight.weight
-    return w.detach().float().norm(dim=1).cpu().numpy()
-
-
-def norm_size_correlation(norms: Sequence[float], counts: Sequence[int]) -> float:
-    """Spearman correlation between per-class weight norms and training-class sizes."""
-    a = pd.Series(np.asarray(norms, dtype=float)).rank().to_numpy()
-    b = pd.Series(np.asarray(counts, dtype=float)).rank().to_numpy()
-    if a.std() == 0 or b.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(a, b)[0, 1])
-
-
 def _fmt(x: float) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.1f}"
 
@@ -241,7 +228,7 @@ def check_claims(joint: pd.DataFrame, classifiers: pd.DataFrame, parts: pd.DataF
             f"{tail} {_fmt(100 * first[tail])}→{_fmt(100 * last[tail])}%",
             last[head] < first[head] and last[tail] > first[tail])
     if "Joint" in norms:
-        rho = norm_size_correlation(norms["Joint"], counts)
+        rho = spearman(norms["Joint"], counts)
         add("Joint weight norms grow with class size", f"Spearman ρ = {rho:.2f}", rho > 0.5)
     for name in ("cRT", "τ-norm", "LWS"):
         if name in norms and "Joint" in norms:
@@ -260,8 +247,6 @@ LAYOUT = {"many": "Many", "medium": "Medium", "few": "Few", "acc": "All", "head"
 
 def check_backbones(names: Sequence[str]) -> list[str]:
     """Validate joint-sampler names (IB / CB / sqrt / PB) before any work starts."""
-    from ltlib.config import check_name
-
     for n in names:
         check_name("backbone sampler", n, SAMPLERS)
     return list(names)
@@ -281,8 +266,6 @@ def classifier_reports(joint: Sequence[Run], post: Sequence[PostHoc], stage2: di
 
 def layout(table: pd.DataFrame) -> pd.DataFrame:
     """Decoupling's table layout: Many / Medium / Few / All (+ head / mid / tail thirds), 'mean ± std' strings."""
-    from ltlib.analysis import mean_std
-
     return mean_std(table, list(LAYOUT)).rename(columns=LAYOUT)
 
 
@@ -295,8 +278,6 @@ def plot_tau_curve(curve: pd.DataFrame, chosen: float, groups: Sequence[str] = (
                    split: str = "test"):
     """Accuracy per class group vs τ (Decoupling Fig. 2 right); held-out accuracy dashed, chosen τ marked."""
     import matplotlib.pyplot as plt
-
-    from ltlib.plots import GROUP_COLORS
 
     fig, ax = plt.subplots(figsize=(7, 3.4))
     c = curve[curve["split"] == split].sort_values("tau")

@@ -37,26 +37,29 @@ Ablations (ResLT Fig. 2, Table 1):
 from __future__ import annotations
 
 import dataclasses
-import typing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ltlib.config import ConfigError, check_name, check_type
+from ltlib import registry
+from ltlib.config import RunConfig
 from ltlib.data import LTData
+from ltlib.errors import ConfigError, check_fields, check_name
+from ltlib.inference import DeviceData, predict, resolve_device
 from ltlib.methods.base import Batch, Method
+from ltlib.methods.baselines import baseline
+from ltlib.methods.recipe import ablation_size, base_config, non_default
+from ltlib.metrics import accuracy_report
 from ltlib.models import build_backbone
+from ltlib.params import as_dict
+from ltlib.reference import select
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from ltlib.config import RunConfig
-
-# ResLT's official per-setting alpha (SPEC §4); (dataset, imbalance ratio) -> alpha
+# ResLT's official per-setting alpha (docs/protocol.md §4); (dataset, imbalance ratio) -> alpha
 OFFICIAL_ALPHA: dict[tuple[str, int], float] = {
     ("cifar100", 100): 0.995, ("cifar100", 50): 0.99, ("cifar100", 10): 0.72,
     ("cifar10", 100): 0.998, ("cifar10", 50): 0.998, ("cifar10", 10): 0.96,
@@ -98,9 +101,7 @@ class ResLTArgs:
     no_specialisation: bool = False     # Fig. 2d: one branch module shared by all branches
 
     def __post_init__(self) -> None:
-        hints = typing.get_type_hints(ResLTArgs)
-        for f in dataclasses.fields(self):
-            setattr(self, f.name, check_type(f.name, getattr(self, f.name), hints[f.name]))
+        check_fields(self)
         if not 0.0 <= self.alpha <= 1.0:
             raise ConfigError(f"ResLT alpha must be in [0, 1], got {self.alpha}")
         if not 1 <= self.num_groups <= 10:
@@ -228,6 +229,7 @@ class ResLTModel(nn.Module):
         return self.branch_logits(x).sum(1)
 
 
+@registry.METHODS.register("reslt")
 class ResLTMethod(Method):
     """ResLT: nested branch losses + fusion loss on instance-balanced batches; test sums the branches."""
 
@@ -277,19 +279,10 @@ class ResLTMethod(Method):
 
 # ---------------------------------------------------------------- notebook helpers (40_reslt)
 
-# ResLT Table 1 (CIFAR-10-LT IR50, ResNet-32, top-1 %): head / medium / tail / all
-PAPER_TABLE1: dict[str, tuple[float, float, float, float]] = {
-    "CE": (97.10, 83.10, 70.01, 78.50),
-    "Baseline-1 (max)": (97.30, 76.65, 45.20, 61.91),
-    "Baseline-2 (sum)": (97.40, 80.40, 41.05, 62.20),
-    "Baseline-3 (softmax sum)": (91.65, 60.90, 63.63, 68.69),
-    "ResLT": (95.70, 75.95, 81.45, 83.46),
-}
-# ResLT Table 4 (IR100, ResNet-32, top-1 %): number of groups -> accuracy
-PAPER_TABLE4: dict[str, dict[int, float]] = {
-    "cifar10": {2: 78.83, 3: 80.44, 4: 80.80, 5: 80.44},
-    "cifar100": {2: 45.11, 3: 45.34, 4: 45.34, 5: 45.14},
-}
+# ResLT Table 1 (CIFAR-10-LT IR50, ResNet-32, top-1 %): head / medium / tail / overall, and Table 4 (IR100)
+PAPER_TABLE1 = pd.DataFrame({m: select("ResLT", "Table 1", m, "cifar10", 50) for m in ("head", "medium", "tail", "acc")})
+PAPER_TABLE4 = {ds: {int(k): v for k, v in select("ResLT", "Table 4", "acc", ds, 100).items()}
+                for ds in ("cifar10", "cifar100")}
 
 
 def reslt_config(params: Any, tag: str = "ResLT", **changes: Any) -> "RunConfig":
@@ -299,34 +292,22 @@ def reslt_config(params: Any, tag: str = "ResLT", **changes: Any) -> "RunConfig"
     equal to their defaults are left out (alpha is always written), so the same recipe has the same run
     hash in every notebook.
     """
-    from ltlib.config import base_config
-
-    p = params if isinstance(params, dict) else vars(params)
-    defaults = dataclasses.asdict(ResLTArgs())
-    args = {"alpha": default_alpha(p.get("dataset", "fmnist"), p.get("imbalance_ratio", 100))}
-    args.update({k: v for k, v in changes.items() if k in defaults})
-    args = {k: v for k, v in args.items() if k == "alpha" or v != defaults[k]}    # one hash per recipe
-    rest = {k: v for k, v in changes.items() if k not in defaults}
+    p = as_dict(params)
+    fields = {f.name for f in dataclasses.fields(ResLTArgs)}
+    alpha = changes.pop("alpha", default_alpha(p.get("dataset", "fmnist"), p.get("imbalance_ratio", 100)))
+    args = {"alpha": alpha, **non_default(ResLTArgs, {k: v for k, v in changes.items() if k in fields})}
+    rest = {k: v for k, v in changes.items() if k not in fields}
     return base_config(p, "reslt", **{"method": "reslt", "method_args": args, "tag": tag, **rest})
 
 
-@torch.no_grad()
-def cumulative_branches(run: Any, device: str = "auto", batch_size: int = 1000) -> "pd.DataFrame":
+def cumulative_branches(run: Any, device: str = "auto") -> pd.DataFrame:
     """Test accuracy (%) of branch 1 alone, branches 1+2, ..., all summed: overall and per head/mid/tail."""
-    import pandas as pd
-
-    from ltlib.augment import normalize
-    from ltlib.metrics import accuracy_report
-    from ltlib.train import resolve_device
-
-    device = resolve_device(device)
-    method, model, data = run.load(device)
-    model.eval()
-    mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
-    std = torch.tensor(data.std, device=device).view(1, -1, 1, 1)
-    x, y = data.test.x, data.test.y
-    z = torch.cat([model.branch_logits(normalize(x[i:i + batch_size].to(device), mean, std)).float().cpu()
-                   for i in range(0, len(x), batch_size)])
+    dev = resolve_device(device)
+    method, model, data = run.load(dev)
+    dd = DeviceData(data, dev)
+    z = predict(method, model, dd.splits["test"][0], dd, precision=run.config.precision,
+                fn=lambda m, x: m.branch_logits(x)).cpu()
+    y = data.test.y
     rows = []
     for k in range(1, z.shape[1] + 1):
         rep = accuracy_report(z[:, :k].sum(1).argmax(1), y, data.counts)
@@ -348,8 +329,6 @@ def claims(acc: dict[str, float], group: dict[str, dict[str, float]], margin: fl
     acc: name -> overall accuracy (%) of 'ResLT', 'CE', 'ResLT (abl)', 'CE (abl)', the naive baselines and
     variants (ablation size); group: name -> {'head','mid','tail'} accuracy (%).
     """
-    import pandas as pd
-
     nan = float("nan")
     g = lambda n, k: group.get(n, {}).get(k, nan)  # noqa: E731
     rows = [("ResLT beats CE overall (Table 5)", acc.get("ResLT", nan) - acc.get("CE", nan)),
@@ -371,12 +350,9 @@ def claims(acc: dict[str, float], group: dict[str, dict[str, float]], margin: fl
 
 
 def ablation_params(params: Any, max_per_class: Optional[int], epochs: Optional[int]) -> dict[str, Any]:
-    """The notebook's parameters at ablation size (None keeps the main value); evaluated at the last epoch."""
-    p = dict(params if isinstance(params, dict) else vars(params))
-    p["max_per_class"] = max_per_class if max_per_class is not None else p.get("max_per_class")
-    p["epochs"] = epochs if epochs is not None else p.get("epochs", 200)
-    p["eval_every"] = p["epochs"]
-    return p
+    """The notebook's parameters at ablation size (None keeps the main value), as config.ablation_size."""
+    size = ablation_size(params, max_per_class, epochs)
+    return {**size["params"], **size["changes"]}
 
 
 def ablation_configs(a: dict[str, Any], main: dict[str, Any], group_counts: list[int], alphas: list[float],
@@ -385,8 +361,6 @@ def ablation_configs(a: dict[str, Any], main: dict[str, Any], group_counts: list
 
     extras adds to 'variants' the other head (bn <-> conv) and Eq. 2 read as a sum of per-branch means.
     """
-    from ltlib.methods.baselines import baseline
-
     ref = reslt_config(a, **main)
     other = "bn" if main.get("variant", "conv") == "conv" else "conv"
     variants = {"ResLT (abl)": ref, **{n: reslt_config(a, n, **{**main, **x}) for n, x in VARIANTS.items()}}

@@ -1,4 +1,4 @@
-"""Class-reversed sampler switching (ICLR 2021 submission; SPEC §4 "Class-reversed switching").
+"""Class-reversed sampler switching (ICLR 2021 submission; docs/protocol.md §4 "Class-reversed switching").
 
 Plain CE training with instance-balanced (IB) batches until epoch `m_n + S` (m_n = last learning-rate
 milestone of the "switching" preset scaled to the run's epochs), then class-reversed (CR, p_c ∝ 1/n_c)
@@ -18,7 +18,12 @@ from typing import Any, Optional, Sequence
 
 import pandas as pd
 
-from ltlib.config import ConfigError, RunConfig, base_config
+from ltlib.config import RunConfig
+from ltlib.errors import ConfigError
+from ltlib.methods.baselines import retrain_classifier
+from ltlib.methods.recipe import base_config
+from ltlib.params import as_dict
+from ltlib.reference import select
 from ltlib.runs import Run
 from ltlib.schedules import preset, scale_epoch
 
@@ -33,8 +38,7 @@ def _label(s: str) -> str:
 
 
 def _epochs(params: Any) -> int:
-    p = params if isinstance(params, dict) else vars(params)
-    return int(p.get("epochs", 200))
+    return int(as_dict(params).get("epochs", 200))
 
 
 def last_milestone(epochs: int) -> int:
@@ -137,8 +141,6 @@ def decoupling_configs(params: Any, S: int = 1, seconds: Sequence[str] = GRID, b
 def feature_quality_configs(features: dict[str, RunConfig], samplers: Sequence[str] = GRID,
                             epochs: int = 10) -> dict[tuple[str, str], RunConfig]:
     """Table 12: a fresh classifier on each frozen, fully trained backbone, retrained with each sampler (cRT recipe)."""
-    from ltlib.methods.baselines import retrain_classifier
-
     return {(f, s): retrain_classifier(cfg, "CE", epochs, sampler=s, tag=f"{f} features + {_label(s)} classifier")
             for f, cfg in features.items() for s in samplers}
 
@@ -176,25 +178,17 @@ def around_switch(pc: pd.DataFrame, switch: int, groups: dict[int, str]) -> pd.D
 
 # ------------------------------------------------------------------ the paper's numbers and readings
 
-# Top-1 % on long-tailed CIFAR (ResNet-32). Table 6: S sweep on IR50; Table 7: CIFAR-10 IR50.
-PAPER_S = pd.DataFrame({"S": [0, 1, 5, 10, 50], "cifar10 IR50": [82.6, 82.9, 82.9, 82.8, 82.6],
-                        "cifar100 IR50": [49.7, 49.5, 49.3, 49.1, 49.1]})
-PAPER_PROGRESSIVE = {"IB→CR": 82.9, "IB→CB(5)→CR": 82.7, "IB→CR(5)→CB": 79.2}
-# Table 9: (first, second) -> [C10 IR100, 50, 10, C100 IR100, 50, 10]
-PAPER_GRID = {("ib", "ib"): [73.1, 77.9, 86.4, 40.7, 44.9, 57.2], ("ib", "cb"): [77.1, 81.9, 87.9, 44.2, 48.7, 59.2],
-              ("ib", "cr"): [79.7, 82.9, 88.4, 44.7, 49.5, 59.5], ("cb", "ib"): [66.5, 73.8, 86.7, 33.3, 37.1, 55.0],
-              ("cb", "cb"): [73.0, 78.5, 87.3, 36.2, 40.3, 56.9], ("cb", "cr"): [74.8, 80.7, 87.9, 38.6, 42.4, 57.8],
-              ("cr", "ib"): [63.8, 74.8, 85.2, 24.7, 28.7, 51.3], ("cr", "cb"): [64.2, 72.7, 86.3, 24.7, 29.2, 52.5],
-              ("cr", "cr"): [68.4, 76.3, 86.8, 22.9, 28.0, 53.2]}
+# The paper's numbers (top-1 %, ResNet-32): Table 6 S sweep (IR50), Table 7 (C10 IR50), Table 9 grid, Tables 11-12
+PAPER_S = pd.DataFrame({"S": [0, 1, 5, 10, 50],
+                        **{f"{ds} IR50": select("class-reversed", "Table 6", "acc", ds, 50).tolist()
+                           for ds in ("cifar10", "cifar100")}})
+PAPER_PROGRESSIVE = select("class-reversed", "Table 7").to_dict()
 GRID_COLUMNS = [("cifar10", 100), ("cifar10", 50), ("cifar10", 10), ("cifar100", 100), ("cifar100", 50), ("cifar100", 10)]
-# Table 11 (CIFAR-10 IR50): (second, joint, retrain) -> accuracy (our reading of the extracted table's layout)
-PAPER_DECOUPLING = {("ib", False, False): 76.3, ("ib", True, False): 77.9, ("ib", False, True): 77.7,
-                    ("ib", True, True): 78.9, ("cb", False, False): 81.9, ("cb", True, False): 81.9,
-                    ("cb", False, True): 81.8, ("cb", True, True): 81.9, ("cr", False, False): 81.4,
-                    ("cr", True, False): 82.9, ("cr", False, True): 81.6, ("cr", True, True): 82.4}
-# Table 12 (CIFAR-10 IR50): (features, retraining sampler) -> accuracy
-PAPER_FEATURES = {("standard", "ib"): 77.7, ("standard", "cb"): 80.7, ("standard", "cr"): 82.2,
-                  ("switching", "ib"): 77.0, ("switching", "cb"): 81.4, ("switching", "cr"): 82.6}
+PAPER_GRID = {(a, b): [float(select("class-reversed", "Table 9", "acc", ds, ir)[f"{a}→{b}"]) for ds, ir in GRID_COLUMNS]
+              for a in GRID for b in GRID}
+PAPER_DECOUPLING = {(s, j == "joint", r == "retrained"): v for (s, j, r), v in
+                    ((k.split("/"), v) for k, v in select("class-reversed", "Table 11").items())}
+PAPER_FEATURES = {tuple(k.split("/")): v for k, v in select("class-reversed", "Table 12").items()}
 
 
 def paper_grid(dataset: str, imbalance_ratio: float) -> Optional[pd.DataFrame]:

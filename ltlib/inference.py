@@ -1,0 +1,95 @@
+"""Inference shared by the engine, the analyses and run loading: device data, models built from a config,
+batched prediction and evaluation."""
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from ltlib.augment import normalize
+from ltlib.config import RunConfig
+from ltlib.data import LTData, make_long_tailed
+from ltlib.errors import ConfigError
+from ltlib.methods.base import Method, build_method
+from ltlib.metrics import accuracy_report
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """'auto' -> cuda if available, else cpu."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={device!r} asked for but no CUDA GPU is visible; use device='auto' or 'cpu'")
+    return torch.device(device)
+
+
+def autocast(device: torch.device, precision: str) -> Any:
+    """bf16 autocast on the device, or nothing for fp32."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+class DeviceData:
+    """The long-tailed splits as uint8 tensors on the device, with normalisation constants."""
+
+    def __init__(self, data: LTData, device: torch.device) -> None:
+        self.device = device
+        self.x = data.train.x.to(device)
+        self.y = data.train.y.to(device)
+        self.splits = {"val": (data.val.x.to(device), data.val.y.to(device)),
+                       "test": (data.test.x.to(device), data.test.y.to(device))}
+        self.mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
+        self.std = torch.tensor(data.std, device=device).view(1, -1, 1, 1)
+        self.pad = data.pad
+
+
+def load_data(cfg: RunConfig) -> LTData:
+    """The long-tailed data set a config trains on."""
+    return make_long_tailed(cfg.dataset, cfg.imbalance_ratio, cfg.max_per_class, cfg.lt_seed, cfg.val_per_class,
+                            cfg.data_root)
+
+
+def build_for(cfg: RunConfig, data: Optional[LTData] = None) -> tuple[Method, nn.Module, LTData]:
+    """Data, method and a freshly initialised model (seeded) for a config."""
+    data = data or load_data(cfg)
+    method = build_method(cfg, data)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        model = method.build_model()
+    return method, model, data
+
+
+@torch.no_grad()
+def predict(method: Method, model: nn.Module, x: torch.Tensor, dd: DeviceData, batch_size: int = 1000,
+            precision: str = "bf16", features: bool = False,
+            fn: Optional[Callable[[nn.Module, torch.Tensor], torch.Tensor]] = None) -> torch.Tensor:
+    """Logits (features with features=True, or any fn(model, x)) of uint8 images, in batches, in eval mode."""
+    model.eval()
+    fn = fn or (method.features if features else method.predict)
+    out = []
+    for i in range(0, len(x), batch_size):
+        xb = normalize(x[i:i + batch_size].to(dd.device), dd.mean, dd.std)
+        with autocast(dd.device, precision):
+            out.append(fn(model, xb).float())
+    return torch.cat(out)
+
+
+def evaluate(method: Method, model: nn.Module, dd: DeviceData, split: str, counts: list[int],
+             precision: str = "bf16") -> dict[str, Any]:
+    """Accuracy report on a split ('val' or 'test')."""
+    x, y = dd.splits[split]
+    if len(y) == 0:
+        return {}
+    pred = predict(method, model, x, dd, precision=precision).argmax(1)
+    return accuracy_report(pred, y, counts)
+
+
+def classifier_norms(weight: torch.Tensor) -> np.ndarray:
+    """Per-class L2 norms of a (C, D) classifier weight matrix."""
+    return weight.detach().float().norm(dim=1).cpu().numpy()

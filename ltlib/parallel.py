@@ -1,0 +1,173 @@
+"""Several runs at once: on a CPU, unfinished runs train in child processes (one per core), stage 1 first."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+import torch
+import yaml
+
+from ltlib.config import RunConfig
+from ltlib.data import load_dataset
+from ltlib.errors import ConfigError
+from ltlib.inference import resolve_device
+from ltlib.runs import Run, runs_root
+from ltlib.train import fit, progress_mode
+
+
+def _stage_chain(cfg: RunConfig) -> list[RunConfig]:
+    """The config and its stage-1 ancestors (init_from), deepest ancestor first."""
+    chain = [cfg]
+    while chain[0].init_from is not None:
+        chain.insert(0, RunConfig.from_dict(chain[0].init_from))
+    return chain
+
+
+def _work(cfg: RunConfig) -> int:
+    """A rough size of a run (epochs x images of the largest class), to order and gate parallel training."""
+    return cfg.epochs * (cfg.max_per_class or 5000)
+
+
+# Below this much pending work (sum of _work) run_many trains in-process: spawning workers costs seconds.
+PARALLEL_MIN_WORK = 20_000
+
+
+def parallel_workers(pending: list[RunConfig], device: str | torch.device = "auto",
+                     workers: Optional[int] = None) -> int:
+    """How many processes run_many trains `pending` in: 1 on a GPU or under torchrun, else one per CPU core when
+    there are >= 2 runs and enough work (override: workers=, or the LTSTUDY_WORKERS environment variable)."""
+    if workers is None and os.environ.get("LTSTUDY_WORKERS"):
+        workers = int(os.environ["LTSTUDY_WORKERS"])
+    if workers is None:
+        if (resolve_device(device).type != "cpu" or int(os.environ.get("WORLD_SIZE", "1")) > 1
+                or sum(_work(c) for c in pending) < PARALLEL_MIN_WORK):
+            return 1
+        workers = os.cpu_count() or 1
+    return max(1, min(workers, len(pending)))
+
+
+def _spawn_fit(cfgs: list[RunConfig], threads: int, path: Path, kwargs: dict[str, Any]) -> Any:
+    """Start `python -m ltlib.train` on configs (a fresh interpreter: nothing of the caller's __main__ re-runs)."""
+    path.write_text(yaml.safe_dump({"runs": [c.to_dict() for c in cfgs]}, sort_keys=False))
+    shown = progress_mode(kwargs.get("progress", "auto"))
+    cmd = [sys.executable, "-u", "-m", "ltlib.train", str(path), "--device", str(kwargs.get("device", "auto")),
+           "--progress", "none" if shown == "none" else "line" if shown == "line" else "run"]
+    if kwargs.get("runs_dir") is not None:
+        cmd += ["--runs-dir", str(runs_root(kwargs["runs_dir"]))]
+    if kwargs.get("channels_last") is not None:
+        cmd += ["--channels-last" if kwargs["channels_last"] else "--no-channels-last"]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "LTSTUDY_WORKERS": "1"}
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, bufsize=1)
+
+
+def _partition(cfgs: list[RunConfig], bins: int) -> list[list[RunConfig]]:
+    """Longest-first greedy split of configs into `bins` lists of about equal work."""
+    out: list[list[RunConfig]] = [[] for _ in range(bins)]
+    load = [0] * bins
+    for c in sorted(cfgs, key=_work, reverse=True):
+        i = load.index(min(load))
+        out[i].append(c)
+        load[i] += _work(c)
+    return [b for b in out if b]
+
+
+def _speed(threads: int) -> float:
+    """Relative training speed of a process with `threads` CPU threads (measured: 2 threads ~1.6x one)."""
+    return threads ** 0.7
+
+
+def plan_waves(cfgs: list[RunConfig], workers: int, threads: int) -> list[tuple[list[list[RunConfig]], int]]:
+    """[(bins, threads per process)]: one pass of `workers` one-thread processes, or, when the runs do not split
+    evenly, the largest ones that way and the last few afterwards with the threads shared out, if faster."""
+    per = max(1, threads // workers)
+    plans = [[(_partition(cfgs, workers), per)]]
+    ordered = sorted(cfgs, key=_work, reverse=True)
+    for r in range(1, workers):
+        if len(cfgs) > r:
+            plans.append([(_partition(ordered[:-r], workers), per), (_partition(ordered[-r:], r), max(1, threads // r))])
+
+    def seconds(plan: list[tuple[list[list[RunConfig]], int]]) -> float:
+        return sum(max(sum(map(_work, b)) for b in bins) / _speed(t) for bins, t in plan)
+    return min(plans, key=seconds)
+
+
+def _fit_parallel(pending: list[RunConfig], workers: int, kwargs: dict[str, Any]) -> None:
+    """Train unfinished configs in `workers` child processes (CPU threads split between them), stage 1 first;
+    their progress lines are printed here as they come. A failing child stops the others (their runs resume)."""
+    unknown = set(kwargs) - {"runs_dir", "device", "progress", "channels_last"}
+    if unknown:
+        raise ConfigError(f"run_many: {', '.join(sorted(unknown))} cannot be passed to parallel workers; use workers=1")
+    total = max(workers, torch.get_num_threads())
+    chains = [_stage_chain(c) for c in pending]
+    root = runs_root(kwargs.get("runs_dir"))
+    lock = threading.Lock()
+
+    def pump(proc: Any, tail: list[str]) -> None:
+        for line in proc.stdout:
+            tail.append(line.rstrip("\n"))
+            del tail[:-20]
+            with lock:
+                print(line, end="", flush=True)
+
+    def run_bins(bins: list[list[RunConfig]], threads: int, name: str) -> None:
+        procs = []
+        try:
+            for i, b in enumerate(bins):
+                proc, tail = _spawn_fit(b, threads, Path(tmp) / f"{name}-{i}.yaml", kwargs), []
+                t = threading.Thread(target=pump, args=(proc, tail), daemon=True)
+                t.start()
+                procs.append((proc, t, tail))
+            for proc, t, tail in procs:
+                proc.wait()
+                t.join()
+                if proc.returncode:
+                    msg = next((ln[7:] for ln in reversed(tail) if ln.startswith("error: ")), None)
+                    if msg:
+                        raise ConfigError(msg)
+                    raise RuntimeError(f"a training process failed with exit code {proc.returncode}:\n" + "\n".join(tail))
+        finally:
+            for proc, t, _ in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                t.join()
+
+    with tempfile.TemporaryDirectory(prefix="ltstudy-") as tmp:
+        for level in range(max(len(ch) for ch in chains)):     # stage-1 runs of a wave before stage-2 runs on them
+            wave = {c.run_id(): c for ch in chains if level < len(ch) for c in [ch[level]]
+                    if not Run(root / c.run_id()).finished}
+            for k, (bins, threads) in enumerate(plan_waves(list(wave.values()), workers, total) if wave else []):
+                print(f"training {sum(map(len, bins))} run(s) in {len(bins)} parallel process(es) x {threads} "
+                      f"thread(s) (LTSTUDY_WORKERS=1 trains one at a time)", flush=True)
+                run_bins(bins, threads, f"{level}-{k}")
+
+
+def run_many(cfgs: dict[Any, RunConfig] | Iterable[RunConfig], workers: Optional[int] = None,
+             **kwargs: Any) -> dict[Any, Run] | list[Run]:
+    """fit() each config (finished ones are reused); a dict keeps its keys.
+
+    On a CPU, unfinished runs train in parallel processes (see parallel_workers); the results are the same runs.
+    """
+    items = list(cfgs.items()) if isinstance(cfgs, dict) else list(enumerate(cfgs))
+    root = runs_root(kwargs.get("runs_dir"))
+    pending = list({c.run_id(): c for _, c in items if not Run(root / c.run_id()).finished}.values())
+    n = parallel_workers(pending, kwargs.get("device", "auto"), workers) if len(pending) > 1 else 1
+    if n > 1:
+        for c in pending:
+            c.validate()
+        for name, root_ in {(c.dataset, c.data_root) for ch in map(_stage_chain, pending) for c in ch}:
+            load_dataset(name, root_)                   # a missing/corrupt dataset fails here, before any work
+        _fit_parallel(pending, n, kwargs)
+    out = {k: fit(c, **kwargs) for k, c in items}
+    return out if isinstance(cfgs, dict) else list(out.values())
+
+
+def run_groups(groups: dict[Any, list[RunConfig]], **kwargs: Any) -> dict[Any, list[Run]]:
+    """run_many over every config of every group at once (one parallel pool); the runs regrouped as given."""
+    flat = run_many({(g, i): c for g, cs in groups.items() for i, c in enumerate(cs)}, **kwargs)
+    return {g: [flat[(g, i)] for i in range(len(cs))] for g, cs in groups.items()}

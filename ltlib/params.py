@@ -1,0 +1,160 @@
+"""Notebook parameters: the `parameters` cell of each notebook, YAML parameter files, and their validation.
+
+Every notebook declares the shared names (SHARED) with smoke-sized defaults; a parameter file for it may set
+any declared name and nothing else. Values are checked here before any work starts.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import types
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import yaml
+
+from ltlib import registry
+from ltlib.config import check_dataset_name
+from ltlib.errors import ConfigError, check_type, closest
+from ltlib.paths import NOTEBOOKS
+
+# The names every notebook accepts (one parameter file can drive the whole study), with their types.
+SHARED: dict[str, Any] = {
+    "dataset": str, "imbalance_ratio": float, "data_root": Optional[str], "max_per_class": Optional[int],
+    "arch": str, "epochs": int, "batch_size": int, "lr": float, "seed": int, "device": str,
+    "runs_dir": str,
+}
+
+_IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+
+
+def _eval_annotation(node: ast.expr | None) -> Any:
+    if node is None:
+        return Any
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):   # quoted: "Optional[int]"
+        src = node.value
+    else:
+        src = ast.unparse(node)
+    env = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict,
+           "Optional": Optional, "Union": Union, "Any": Any, "None": None}
+    return eval(src, env)  # noqa: S307 - annotations of our own notebooks' parameters cells
+
+
+def notebook_path(notebook: str | Path) -> Path:
+    """A notebook file from a path or a bare name ('30_bbn')."""
+    path = Path(notebook)
+    if not path.suffix:
+        path = NOTEBOOKS / f"{path.name}.ipynb"
+    if not path.exists():
+        raise ConfigError(f"no notebook {path}")
+    return path
+
+
+def declared_params(notebook: str | Path) -> dict[str, tuple[Any, Any]]:
+    """Parse a notebook's `parameters` cell: name -> (type, default)."""
+    path = notebook_path(notebook)
+    nb = json.loads(path.read_text())
+    cells = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not cells:
+        raise ConfigError(f"{path.name} has no cell tagged 'parameters'")
+    src = "".join(cells[0]["source"])
+    out: dict[str, tuple[Any, Any]] = {}
+    for node in ast.parse(src).body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            out[node.target.id] = (_eval_annotation(node.annotation), ast.literal_eval(node.value))
+        elif isinstance(node, ast.Assign):
+            value = ast.literal_eval(node.value)
+            for t in node.targets:
+                if isinstance(t, ast.Name):
+                    out[t.id] = (type(value) if value is not None else Any, value)
+    return out
+
+
+def validate_params(params: dict[str, Any], notebook: str | Path) -> dict[str, Any]:
+    """Check a parameter mapping against a notebook's parameters cell and the shared value rules."""
+    declared = declared_params(notebook)
+    for k in params:
+        if k not in declared:
+            raise ConfigError(f"unknown parameter '{k}' for {Path(notebook).stem}{closest(k, declared)}")
+    out = {k: check_type(k, params.get(k, default), tp) for k, (tp, default) in declared.items()}
+    check_values(out)
+    return out
+
+
+def check_values(p: dict[str, Any]) -> None:
+    """Value rules for the shared names and the common counts (before any work starts)."""
+    for name in ("epochs", "batch_size", "stage2_epochs", "n_seeds", "K"):
+        if name in p and p[name] is not None and p[name] < 1:
+            raise ConfigError(f"{name} must be >= 1, got {p[name]}")
+    if "lr" in p and p["lr"] <= 0:
+        raise ConfigError(f"lr must be > 0, got {p['lr']}")
+    if "imbalance_ratio" in p and p["imbalance_ratio"] < 1:
+        raise ConfigError(f"imbalance_ratio must be >= 1, got {p['imbalance_ratio']}")
+    if p.get("max_per_class") is not None and p["max_per_class"] < 1:
+        raise ConfigError(f"max_per_class must be None or >= 1, got {p['max_per_class']}")
+    if "arch" in p:
+        registry.ARCHS.check(p["arch"])
+    if "device" in p:
+        dev = p["device"]
+        if not (dev in ("auto", "cpu", "mps") or dev.startswith("cuda")):
+            raise ConfigError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {dev!r}")
+    if "dataset" in p:
+        check_dataset_name(p["dataset"])
+
+
+def notebook_params(namespace: dict[str, Any], notebook: str) -> types.SimpleNamespace:
+    """Validate a notebook's globals after papermill injection: unknown names and bad values raise."""
+    given = {}
+    for k, v in namespace.items():
+        if k.startswith("_") or k in _IPYTHON_NAMES or isinstance(v, (types.ModuleType, type)) or callable(v):
+            continue
+        given[k] = v
+    return types.SimpleNamespace(**validate_params(given, notebook))
+
+
+def load_param_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML parameter file that must hold a mapping."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"parameter file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a text (UTF-8) YAML file") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read parameter file {path}: {e.strerror or e}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path} is not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of parameter: value, got {type(data).__name__}")
+    return data
+
+
+def notebook_for(param_file: str | Path) -> Path:
+    """The notebook a parameter file targets: params/<profile>/<notebook-stem>.yaml."""
+    stem = Path(param_file).stem
+    nb = NOTEBOOKS / f"{stem}.ipynb"
+    if not nb.exists():
+        names = [p.stem for p in NOTEBOOKS.glob("*.ipynb")]
+        raise ConfigError(f"{param_file}: no notebook named {stem}.ipynb{closest(stem, names)}")
+    return nb
+
+
+def check_param_file(path: str | Path, notebook: str | Path | None = None) -> dict[str, Any]:
+    """Validate one parameter file against the notebook it targets; return the file's own keys, validated."""
+    nb = Path(notebook) if notebook else notebook_for(path)
+    params = load_param_file(path)
+    try:
+        validated = validate_params(params, nb)
+        return {k: validated[k] for k in params}
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def as_dict(params: Any) -> dict[str, Any]:
+    """A copy of a notebook's parameters (SimpleNamespace or mapping) as a dict."""
+    return dict(params) if isinstance(params, dict) else dict(vars(params))

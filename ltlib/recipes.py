@@ -1,0 +1,55 @@
+"""The study's named methods: registry key -> fn(params, **changes) -> RunConfig, the same config (and hash) the
+method's own notebook trains, so the analyses (70-72) and the report find those very runs."""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from ltlib import registry
+from ltlib.config import RunConfig
+from ltlib.errors import ConfigError
+from ltlib.methods import aux, baselines, bbn, decoupling, reslt, switching
+from ltlib.params import as_dict
+
+RECIPES = registry.RECIPES
+
+
+def _baseline(name: str) -> Callable[..., RunConfig]:
+    return lambda params, **changes: baselines.baseline(params, name, **changes)
+
+
+def crt(params: Any, **changes: Any) -> RunConfig:
+    """cRT: the CE backbone frozen, a fresh classifier retrained with class-balanced sampling (stage2_epochs)."""
+    stage1 = baselines.baseline(params, "CE", **changes)
+    return decoupling.crt_config(stage1, int(as_dict(params).get("stage2_epochs", 10)))
+
+
+def lws(params: Any, **changes: Any) -> RunConfig:
+    """LWS: the CE classifier frozen, a learned per-class scale (stage2_epochs)."""
+    stage1 = baselines.baseline(params, "CE", **changes)
+    return decoupling.lws_config(stage1, int(as_dict(params).get("stage2_epochs", 10)))
+
+
+def ib_cr(params: Any, **changes: Any) -> RunConfig:
+    """IB -> CR switching at m_n + 1 (the latest switch that fits when the run is too short for S = 1)."""
+    epochs = int(as_dict(params).get("epochs", 200))
+    try:
+        return switching.switching_config(params, **changes)
+    except ConfigError:
+        return switching.switching_config(params, S=max(0, epochs - 1 - switching.last_milestone(epochs)), **changes)
+
+
+for _name in baselines.BASELINES:
+    RECIPES.register(_name, _baseline(_name))
+RECIPES.register("cRT", crt)
+RECIPES.register("LWS", lws)
+RECIPES.register("BBN", bbn.bbn_config)
+RECIPES.register("ResLT", reslt.reslt_config)
+RECIPES.register("aux", aux.aux_config)
+RECIPES.register("switching", ib_cr)
+
+
+def study_configs(params: Any, names: Sequence[str], **changes: Any) -> dict[str, RunConfig]:
+    """Run configs of the named study methods, each tagged with its registry key."""
+    for n in names:
+        RECIPES.check(n)
+    return {n: RECIPES[n](params, **changes).replace(tag=n) for n in names}

@@ -1,0 +1,112 @@
+"""Run hashes are pinned: every config each notebook trains on the smoke and quick profiles keeps its hash, so a
+refactor cannot silently change a result (a stored run would no longer be found) and a change of protocol must
+say so by updating tests/data/run_hashes.json in the same commit."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ltlib import recipes as analysis
+from ltlib.config import RunConfig
+from ltlib.methods import aux, bbn, reslt
+from ltlib.methods import baselines as B
+from ltlib.methods import decoupling as dc
+from ltlib.methods import switching as sw
+from ltlib.methods.recipe import ablation_size
+from ltlib.params import load_param_file, validate_params
+from ltlib.paths import NOTEBOOKS, PARAMS
+
+PINNED = Path(__file__).parent / "data" / "run_hashes.json"
+
+
+def P_of(profile, nb):
+    f = PARAMS / profile / f"{nb}.yaml"
+    return validate_params(load_param_file(f) if f.exists() else {}, NOTEBOOKS / f"{nb}.ipynb")
+
+def chain(c):
+    out=[c]
+    while out[-1].init_from is not None:
+        out.append(RunConfig.from_dict(out[-1].init_from))
+    return out
+
+def nb_configs(profile: str) -> dict[str, dict[str, str]]:
+    """notebook -> config name -> run hash, built the way each notebook builds them."""
+    R = {}
+    def add(nb, name, c):
+        for i, x in enumerate(chain(c)):
+            R.setdefault(nb, {})[name + ("" if i == 0 else f"/stage{len(chain(c))-i}")] = x.run_id()
+    P = P_of(profile, "00_data_and_samplers"); add("00", "CE", B.baseline(P, "CE"))
+    P = P_of(profile, "10_rebalancing_diagnosis")
+    for k, c in B.diagnosis(P, P["stage2_epochs"], P["representation_dataset"]).items(): add("10", "+".join(k), c)
+    P = P_of(profile, "11_baselines")
+    for m in P["methods"]:
+        for s in P["seeds"]: add("11", f"{m}/s{s}", B.baseline(P, m, seed=s))
+    P = P_of(profile, "20_decoupling"); seeds = [P["seed"] + i for i in range(P["n_seeds"])]
+    jc = {s: [dc.joint_configs(P, seed=sd)[s] for sd in seeds] for s in dc.SAMPLERS}
+    for s, cs in jc.items():
+        for i, c in enumerate(cs): add("20", f"joint-{s}/{i}", c)
+    for i, c in enumerate(jc["IB"]):
+        add("20", f"cRT/{i}", dc.crt_config(c, P["stage2_epochs"])); add("20", f"LWS/{i}", dc.lws_config(c, P["stage2_epochs"]))
+        for k, pc in dc.parts_configs(c, P["stage2_epochs"]).items(): add("20", f"parts-{k}/{i}", pc)
+    for s in dict.fromkeys(["IB", *P["backbones"]]):
+        for i, c in enumerate(jc[s]): add("20", f"crt-{s}/{i}", dc.crt_config(c, P["stage2_epochs"]))
+    P = P_of(profile, "30_bbn"); seed = P["seeds"][0]; P1 = {**P, "seed": seed}
+    cfgs = {**B.baselines(P, P["compare"]), "BBN": bbn.bbn_config(P)}
+    if P["official_variant"]: cfgs["BBN (official)"] = bbn.official_config(P)
+    for k, c in cfgs.items():
+        for s in P["seeds"]: add("30", f"{k}/s{s}", c.replace(seed=s))
+    abl = bbn.ablation_configs(P1, P["samplers"], P["adaptors"], P["ablation_max_per_class"], P["ablation_epochs"])
+    for t, d in abl.items():
+        for k, c in d.items(): add("30", f"{t}-{k}", c)
+    for k, c in bbn.feature_quality_configs(P1, cfgs["BBN"].replace(seed=seed), P["feature_manner"], P["stage2_epochs"]).items():
+        add("30", f"fq-{k}", c)
+    P = P_of(profile, "40_reslt")
+    ALPHA = P["alpha"] if P["alpha"] is not None else reslt.default_alpha(P["dataset"], P["imbalance_ratio"])
+    MAIN = {"alpha": ALPHA, "num_groups": P["num_groups"], "variant": P["variant"]}
+    seeds = [P["seed"] + k for k in range(P["n_seeds"])]
+    mc = {**B.baselines(P, P["baseline_names"]), "ResLT": reslt.reslt_config(P, **MAIN)}
+    for n, c in mc.items():
+        for s in seeds: add("40", f"{n}/s{s}", c.replace(seed=s))
+    A = reslt.ablation_params(P, P["ablation_max_per_class"], P["ablation_epochs"])
+    for t, d in reslt.ablation_configs(A, MAIN, P["group_counts"], P["alpha_sweep"], P["extra_ablations"]).items():
+        for k, c in d.items(): add("40", f"{t}-{k}", c)
+    P = P_of(profile, "50_aux_learning")
+    size = ablation_size(P, P["aux_max_per_class"], P["aux_epochs"]); S, extra = size["params"], size["changes"]
+    for v in P["variants"]: add("50", v, aux.aux_config(S, v, **extra))
+    add("50", "ftRRS+CBS", aux.ft_config(S, P["ft_epochs"], **extra))
+    for r in P["ratios"]: add("50", f"ratio {aux.ratio_label(r)}", aux.ratio_config(S, r, **extra))
+    if P["rotation_augment"]: add("50", "rot-aug", aux.aux_config(S, "CBS+RRS+rot-aug", **extra))
+    P = P_of(profile, "60_class_reversed_switching")
+    ce = B.baseline(P, "CE"); add("60", "IB→CR", sw.switching_config(P, S=P["S"], batch_size=P["switch_batch_size"]))
+    if "CE" in P["compare"] or "cRT" in P["compare"]: add("60", "CE", ce)
+    if "cRT" in P["compare"]: add("60", "cRT", B.retrain_classifier(ce, "RS", P["stage2_epochs"]))
+    if "BBN" in P["compare"]: add("60", "BBN", bbn.bbn_config(P))
+    size = ablation_size(P, P["ablation_max_per_class"], P["ablation_epochs"]); A, extra = size["params"], size["changes"]
+    kw = dict(batch_size=P["switch_batch_size"], **extra); todo = set(P["ablations"])
+    groups = {}
+    if "S" in todo: groups["S"] = sw.s_sweep_configs(A, P["s_values"], **kw)
+    if "progressive" in todo: groups["prog"] = sw.progressive_configs(A, P["S"], P["progressive_stage_epochs"], **kw)
+    if "grid" in todo: groups["grid"] = sw.grid_configs(A, P["S"], P["grid_samplers"], **kw)
+    if "decoupling" in todo: groups["dec"] = sw.decoupling_configs(A, P["S"], P["grid_samplers"], **kw)
+    if "features" in todo: groups["feat"] = sw.feature_quality_configs({"standard": sw.switching_config(A, "ib", "ib", P["S"], **kw),
+                                               "switching": sw.switching_config(A, S=P["S"], **kw)}, P["grid_samplers"], P["stage2_epochs"])
+    for g, d in groups.items():
+        for k, c in d.items(): add("60", f"{g}-{k}", c)
+    P = P_of(profile, "70_tsne")
+    for k, c in analysis.study_configs(P, P["tsne_methods"]).items(): add("70", k, c)
+    P = P_of(profile, "71_bias_variance")
+    bv = ablation_size(P, P["bv_max_per_class"], P["bv_epochs"]); size, reduced = bv["params"], bv["changes"]
+    for k in range(P["K"]):
+        for n, c in analysis.study_configs(dict(size, seed=P["seed"] + k), P["bv_methods"], **reduced).items(): add("71", f"{n}/{k}", c)
+    P = P_of(profile, "72_memorization")
+    for k, c in analysis.study_configs(P, P["mem_methods"]).items(): add("72", k, c)
+    return R
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick"])
+def test_run_hashes_are_pinned(profile):
+    pinned = json.loads(PINNED.read_text())[profile]
+    now = nb_configs(profile)
+    assert now == pinned

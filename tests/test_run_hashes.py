@@ -42,7 +42,7 @@ def nb_configs(profile: str) -> dict[str, dict[str, str]]:
     for k, c in B.diagnosis(P, P["stage2_epochs"], P["representation_dataset"]).items(): add("10", "+".join(k), c)
     P = P_of(profile, "11_baselines")
     for m in P["methods"]:
-        for s in P["seeds"]: add("11", f"{m}/s{s}", B.baseline(P, m, seed=s))
+        for s in range(P["seed"], P["seed"] + P["n_seeds"]): add("11", f"{m}/s{s}", B.baseline(P, m, seed=s))
     P = P_of(profile, "20_decoupling"); seeds = [P["seed"] + i for i in range(P["n_seeds"])]
     jc = {s: [dc.joint_configs(P, seed=sd)[s] for sd in seeds] for s in dc.SAMPLERS}
     for s, cs in jc.items():
@@ -52,11 +52,11 @@ def nb_configs(profile: str) -> dict[str, dict[str, str]]:
         for k, pc in dc.parts_configs(c, P["stage2_epochs"]).items(): add("20", f"parts-{k}/{i}", pc)
     for s in dict.fromkeys(["IB", *P["backbones"]]):
         for i, c in enumerate(jc[s]): add("20", f"crt-{s}/{i}", dc.crt_config(c, P["stage2_epochs"]))
-    P = P_of(profile, "30_bbn"); seed = P["seeds"][0]; P1 = {**P, "seed": seed}
+    P = P_of(profile, "30_bbn"); seed = P["seed"]; P1 = {**P, "seed": seed}
     cfgs = {**B.baselines(P, P["compare"]), "BBN": bbn.bbn_config(P)}
     if P["official_variant"]: cfgs["BBN (official)"] = bbn.official_config(P)
     for k, c in cfgs.items():
-        for s in P["seeds"]: add("30", f"{k}/s{s}", c.replace(seed=s))
+        for s in range(P["seed"], P["seed"] + P["n_seeds"]): add("30", f"{k}/s{s}", c.replace(seed=s))
     abl = bbn.ablation_configs(P1, P["samplers"], P["adaptors"], P["ablation_max_per_class"], P["ablation_epochs"])
     for t, d in abl.items():
         for k, c in d.items(): add("30", f"{t}-{k}", c)

@@ -85,7 +85,7 @@ def test_loss_is_the_weighted_sum():
     assert set(terms) == {"cbs", "rrs", "ss"} and logits.shape == (8, 4)
     assert torch.allclose(loss, 0.5 * terms["cbs"] + 1.0 * terms["rrs"] + 2.0 * terms["ss"], atol=1e-5)
     loss.backward()
-    assert model.rot_head.weight.grad is not None and model.aux_head.weight.grad is not None
+    assert model.rot_head.weight.grad.abs().sum() > 0 and model.aux_head.weight.grad.abs().sum() > 0
 
 
 def test_rotation_labels_and_augment_mode():
@@ -144,8 +144,8 @@ def test_tiny_fit_aux_and_per_class_history(tiny_cfg, tmp_path):
     run = fit(tiny_cfg.replace(method="aux", method_args={"rotation": "task"}, epochs=2), runs_dir=tmp_path,
               device="cpu", progress="none")
     assert run.finished and run.history["loss"].notna().all()
-    assert run.metrics["last"]["test"]["acc"] >= 0
+    assert run.metrics["last"]["test"]["acc"] == pytest.approx(run.history["test_acc"].dropna().iloc[-1])
     pc = switching.per_class_history(run)
     assert sorted(pc["epoch"].unique()) == [1, 2] and pc["class"].nunique() == 4
     method, model, _ = run.load()
-    assert model.rot_head is not None and method.classifier_weight(model).shape[0] == 4
+    assert model.rot_head.out_features == 4 and method.classifier_weight(model).shape[0] == 4

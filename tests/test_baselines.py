@@ -138,7 +138,19 @@ def test_diagnosis_grid_and_claim():
     assert len(checks) == 12 and checks["held"].all()
     verdict = analysis.claim_verdict(checks)
     assert all(v.startswith("held (6/6") for v in verdict.values())
-    assert "matches" in analysis.diagnosis_reading(grid, checks)
+    reading = analysis.diagnosis_reading(grid, checks).replace("**", "")
+    col_d = [grid.loc[r, c] - grid.loc[r, "CE"] for r in grid.index for c in ["RW", "RS"]]
+    row_d = [grid.loc[r, c] - grid.loc["CE", c] for r in ["RW", "RS"] for c in grid.columns]
+    assert (sum(col_d) / 6, min(col_d), max(col_d)) == pytest.approx((-23 / 6, -5.0, -3.0))
+    assert f"changes the error by {sum(col_d) / 6:+.2f} points on average (range {min(col_d):+.2f} to {max(col_d):+.2f})" in reading
+    assert f"changes the error by {sum(row_d) / 6:+.2f} points on average (range {min(row_d):+.2f} to {max(row_d):+.2f})" in reading
+    rows, cols = grid.mean(axis=1), grid.mean(axis=0)
+    assert ("Mean error by representation: " + ", ".join(f"{k} {v:.2f}" for k, v in rows.items())
+            + "; by classifier: " + ", ".join(f"{k} {v:.2f}" for k, v in cols.items())) in reading
+    r_min, c_min = grid.stack().idxmin()
+    assert (r_min, c_min) == ("CE", "RS")
+    assert f"Lowest error: {r_min} representation + {c_min} classifier ({grid.values.min():.2f}%)" in reading
+    assert reading.startswith("Verdict: BBN's claim") and " holds here " in reading and reading.endswith("which matches.")
     flipped = analysis.claim_rows_cols(grid.T.rename_axis(index="representation", columns="classifier"))
     assert not flipped["held"].any()
     assert analysis.claim_verdict(flipped)[analysis.CLASSIFIER_CLAIM].startswith("did not hold")

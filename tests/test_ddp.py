@@ -18,6 +18,7 @@ pytestmark = pytest.mark.skipif(not (dist.is_available() and dist.is_gloo_availa
                                 reason="torch.distributed with the gloo backend is not available here")
 
 
+@pytest.mark.slow
 def test_torchrun_two_cpu_processes(tiny_cfg, tmp_path):
     cfg = tiny_cfg.replace(epochs=2, batch_size=32)
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
@@ -40,6 +41,6 @@ def test_torchrun_two_cpu_processes(tiny_cfg, tmp_path):
     events = run.events()
     assert events.shape[0] == 2 and (events[0] != 255).mean() > 0.8  # both ranks' images recorded
     # the same global draw, split: the run is a valid checkpoint for a single-process evaluation
-    assert 0 <= run.metrics["last"]["test"]["acc"] <= 1
+    assert run.metrics["last"]["test"]["acc"] == pytest.approx(hist["test_acc"].dropna().iloc[-1])
     state = run.state_dict()
     assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())

@@ -9,6 +9,7 @@ from ltlib.methods.baselines import retrain_classifier
 from ltlib.parallel import parallel_workers, run_groups, run_many
 
 
+@pytest.mark.slow
 def test_parallel_equals_sequential(tiny_cfg, tmp_path, capsys):
     cfgs = {"CE": tiny_cfg.replace(tag="CE"), "RW": tiny_cfg.replace(loss_weights="rw", tag="RW")}
     par = run_many(cfgs, workers=2, runs_dir=tmp_path / "par", device="cpu")
@@ -25,6 +26,7 @@ def test_parallel_equals_sequential(tiny_cfg, tmp_path, capsys):
         assert par[k].metrics["last"]["test"]["per_class"] == seq[k].metrics["last"]["test"]["per_class"]
 
 
+@pytest.mark.slow
 def test_stage1_trained_once_before_stage2(tiny_cfg, tmp_path):
     stage1 = tiny_cfg.replace(tag="CE")
     groups = {"cRT": [retrain_classifier(stage1, "RS", epochs=1)], "RW-C": [retrain_classifier(stage1, "RW", epochs=1)]}
@@ -33,6 +35,7 @@ def test_stage1_trained_once_before_stage2(tiny_cfg, tmp_path):
     assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 3
 
 
+@pytest.mark.slow
 def test_child_error_is_raised_here(tiny_cfg, tmp_path):
     bad = tiny_cfg.replace(dataset=str(tmp_path / "nowhere"))
     with pytest.raises(ConfigError, match="nowhere"):

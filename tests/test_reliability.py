@@ -215,6 +215,7 @@ def test_missing_dataset_says_where_it_looked_and_how_to_get_it(tmp_path, monkey
 
 # ============================================================================ the command lines
 
+@pytest.mark.slow
 def test_command_lines_print_one_error_line(tmp_path):
     """python -m ltlib check / ltlib.train / ltlib.study: one stderr line starting 'error', non-zero exit."""
     (tmp_path / "00_data_and_samplers.yaml").write_text("epoch: 3\n")
@@ -244,6 +245,7 @@ def test_command_lines_print_one_error_line(tmp_path):
     no_training_happened(tmp_path / "runs")
 
 
+@pytest.mark.slow
 def test_papermill_unknown_parameter_fails_at_the_validation_cell(tmp_path):
     pm = pytest.importorskip("papermill")
     out = tmp_path / "out.ipynb"
@@ -267,6 +269,7 @@ fit(RunConfig.from_dict(yaml.safe_load(open(sys.argv[1]))), sys.argv[2], "cpu", 
 """
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_resumes_to_identical_metrics(tiny_folder, tmp_path, reference, capsys):
     cfg = rel_cfg(tiny_folder)
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
@@ -298,6 +301,7 @@ def half_trained(cfg: RunConfig, runs: Path) -> Path:
     return run.path
 
 
+@pytest.mark.slow
 def test_corrupt_last_checkpoint_is_set_aside_and_prev_used(tiny_folder, tmp_path, reference, capsys):
     cfg = rel_cfg(tiny_folder)
     path = half_trained(cfg, tmp_path)
@@ -309,6 +313,7 @@ def test_corrupt_last_checkpoint_is_set_aside_and_prev_used(tiny_folder, tmp_pat
     same_numbers(run, reference)
 
 
+@pytest.mark.slow
 def test_truncated_checkpoints_restart_from_scratch(tiny_folder, tmp_path, reference, capsys):
     cfg = rel_cfg(tiny_folder)
     path = half_trained(cfg, tmp_path)
@@ -374,6 +379,7 @@ def train_concurrently(cfgs: list[RunConfig], runs: Path, tmp_path: Path) -> lis
     return outs
 
 
+@pytest.mark.slow
 def test_two_processes_share_a_runs_folder(tiny_folder, tmp_path):
     """Different configs into one runs_dir lose no rows; the same config twice trains once, the other waits."""
     runs = tmp_path / "runs"
@@ -390,6 +396,7 @@ def test_two_processes_share_a_runs_folder(tiny_folder, tmp_path):
     assert not [p for p in runs.rglob("*.tmp")]
 
 
+@pytest.mark.slow
 def test_results_table_rebuilds_lose_no_rows(reference, tmp_path, monkeypatch):
     """A slow rebuild of results.csv (listed run a, then stalled) must not overwrite a newer one that has b."""
     runs = tmp_path / "runs"
@@ -417,12 +424,14 @@ def test_results_table_rebuilds_lose_no_rows(reference, tmp_path, monkeypatch):
 
 # ============================================================================ determinism and records
 
+@pytest.mark.slow
 def test_same_config_and_seed_give_identical_numbers(tiny_folder, tmp_path, reference):
     cfg = rel_cfg(tiny_folder)
     again = fit(cfg, runs_dir=tmp_path, device="cpu", progress="none", deterministic=True)
     same_numbers(again, reference)
 
 
+@pytest.mark.slow
 def test_run_records_what_repeats_it(reference):
     cfg_dict = json.loads((reference.path / "config.json").read_text())
     assert RunConfig.from_dict(cfg_dict).run_id() == reference.run_id == reference.config.run_id()
@@ -458,6 +467,7 @@ def test_read_only_runs_folder_fails_before_training(tiny_folder, tmp_path, monk
     assert not any(runs.rglob("*"))
 
 
+@pytest.mark.slow
 def test_disk_full_before_metrics_leaves_an_unfinished_run(tiny_folder, tmp_path, monkeypatch, reference):
     cfg = rel_cfg(tiny_folder)
     monkeypatch.setattr(os, "replace", _raiser(errno.ENOSPC, os.replace,
@@ -473,6 +483,7 @@ def test_disk_full_before_metrics_leaves_an_unfinished_run(tiny_folder, tmp_path
     same_numbers(again, reference)
 
 
+@pytest.mark.slow
 def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(tiny_folder, tmp_path, monkeypatch, reference):
     cfg = rel_cfg(tiny_folder)
     real_save, calls = torch.save, []

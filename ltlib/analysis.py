@@ -13,7 +13,7 @@ from ltlib.metrics import shot_groups
 from ltlib.reference import published, published_acc
 from ltlib.runs import Run
 from ltlib.samplers import build_sampler
-from ltlib.stats import spearman
+from ltlib.stats import fmt_mean_std, spearman
 
 GROUPS = ["acc", "many", "medium", "few", "head", "mid", "tail"]
 
@@ -68,10 +68,8 @@ def mean_std(table: pd.DataFrame, cols: Sequence[str] = ("acc", "many", "medium"
     """Format 'mean ± std' strings (or 'mean' for one seed) for display."""
     out = pd.DataFrame(index=table.index)
     for c in cols:
-        if f"{c}_std" in table:
-            out[c] = [f"{m:.2f} ± {s:.2f}" if m == m else "–" for m, s in zip(table[c], table[f"{c}_std"])]
-        else:
-            out[c] = [f"{m:.2f}" if m == m else "–" for m in table[c]]
+        stds = table[f"{c}_std"] if f"{c}_std" in table else [None] * len(table)
+        out[c] = [fmt_mean_std(m, s) for m, s in zip(table[c], stds)]
     return out
 
 

@@ -175,3 +175,17 @@ def to_markdown(table: pd.DataFrame, title: Optional[str] = None) -> str:
         lines.append("| " + " | ".join(f"**{r[c]}**" if c == "outcome" else _cell(r[c]) for c in cols) + " |")
     counts = outcome_counts(table)
     return "\n".join(lines + ["", ", ".join(f"{n} {o}" for o, n in counts.items())])
+
+
+class Markdown(str):
+    """Markdown text that Jupyter renders as Markdown (``_repr_markdown_``), without needing IPython."""
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+
+def reading(claims: Sequence[Claim], samples: Union[Samples, pd.DataFrame], title: Optional[str] = None,
+            note: str = "") -> Markdown:
+    """A notebook's reading: the claims judged on per-seed samples, as one Markdown table (+ an optional note)."""
+    text = to_markdown(judge_all(claims, samples), title)
+    return Markdown(text + (f"\n\n{note}" if note else ""))

@@ -82,6 +82,60 @@ def all_of(paper: str, where: str, text: str, parts: Sequence[Claim]) -> Claim:
     return Claim(paper, where, text, "all", parts=list(parts))
 
 
+# ==== The papers' claims, stated once (this module is the only place a claim is stated). Each notebook judges its
+# own list on its runs' keys; the final report judges STUDY on the study's recipes. ====
+
+# ---- 10_rebalancing_diagnosis / 11_baselines (BBN §3 diagnosis, baselines)
+DIAGNOSIS: list[Claim] = []
+
+
+# ---- 20_decoupling (Kang et al., ICLR 2020)
+DECOUPLING: list[Claim] = []
+
+
+# ---- 30_bbn (Zhou et al., CVPR 2020)
+BBN: list[Claim] = []
+
+
+# ---- 40_reslt (Cui et al., TPAMI 2022)
+RESLT: list[Claim] = []
+
+
+# ---- 50_aux_learning ("To balance or not to balance", Zhang et al.)
+AUX: list[Claim] = []
+
+
+# ---- 60_class_reversed_switching and 72_memorization (class-reversed sampling)
+SWITCHING: list[Claim] = []
+
+
+# ---- The claims the final report judges: on the registry keys of the study's recipes (and the diagnosis grid's cells).
+STUDY: list[Claim] = [
+    beats("BBN", "Table 1", "BBN beats plain cross-entropy (CE)", "BBN", "CE"),
+    beats("BBN", "Table 1", "BBN beats the re-balancing baselines CE-DRW, CE-DRS and LDAM-DRW", "BBN",
+         ["CE-DRW", "CE-DRS", "LDAM-DRW"]),
+    trades("BBN", "§3, Fig. 2", "re-balancing (RS) trades head accuracy for tail accuracy against CE", "RS", "CE"),
+    beats("BBN", "§3, Fig. 2", "with the CE representation, RW / RS classifiers beat the CE classifier",
+         "CE+RS", "CE+CE"),
+    beats("BBN", "§3, Fig. 2", "with an RS classifier, the CE representation beats the RW and RS representations",
+         "CE+RS", ["RW+RS", "RS+RS"]),
+    beats("ResLT", "Table 5", "ResLT beats plain CE", "ResLT", "CE"),
+    beats("ResLT", "Table 5", "ResLT beats BBN", "ResLT", "BBN"),
+    beats("Decoupling", "§5 / Table 2", "cRT (retrained classifier, frozen CE backbone) beats joint CE training",
+         "cRT", "CE"),
+    beats("Decoupling", "§5", "LWS beats joint CE training", "LWS", "CE"),
+    beats("Decoupling", "Table 1", "retraining only the classifier (cRT) beats retraining backbone + classifier",
+         "cRT", "B+C"),
+    beats("To balance or not", "Table 1", "main head (CBS) + auxiliary head (RRS) beats CBS-only and RRS-only",
+         "aux", ["CBS-only", "RRS-only"]),
+    beats("Class-reversed", "Table 1", "IB→CR switching beats plain CE", "switching", "CE"),
+    beats("Class-reversed", "Table 9", "switching to class-reversed beats switching to class-balanced (CE-DRS)",
+         "switching", "CE-DRS"),
+    beats("Class-reversed", "Table 1", "IB→CR switching beats Decouple-cRT", "switching", "cRT"),
+    beats("Class-reversed", "Table 1", "IB→CR switching beats BBN", "switching", "BBN"),
+]
+
+
 @dataclass
 class Verdict:
     """A claim's outcome and the numbers behind it (diff, lo, hi in percentage points; NaN for a compound)."""

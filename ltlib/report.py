@@ -24,31 +24,8 @@ from ltlib.stats import fmt_mean_std
 LEADERBOARD = ["CE", "RW", "RS", "Focal", "CB-Focal", "LDAM-DRW", "CE-DRW", "CE-DRS", "cRT", "LWS", "BBN", "ResLT",
                "aux", "switching"]
 
-# The five papers' claims, stated once, on the registry keys of the recipes (and the diagnosis grid's cells).
-CLAIMS: list[cl.Claim] = [
-    cl.beats("BBN", "Table 1", "BBN beats plain cross-entropy (CE)", "BBN", "CE"),
-    cl.beats("BBN", "Table 1", "BBN beats the re-balancing baselines CE-DRW, CE-DRS and LDAM-DRW", "BBN",
-             ["CE-DRW", "CE-DRS", "LDAM-DRW"]),
-    cl.trades("BBN", "§3, Fig. 2", "re-balancing (RS) trades head accuracy for tail accuracy against CE", "RS", "CE"),
-    cl.beats("BBN", "§3, Fig. 2", "with the CE representation, RW / RS classifiers beat the CE classifier",
-             "CE+RS", "CE+CE"),
-    cl.beats("BBN", "§3, Fig. 2", "with an RS classifier, the CE representation beats the RW and RS representations",
-             "CE+RS", ["RW+RS", "RS+RS"]),
-    cl.beats("ResLT", "Table 5", "ResLT beats plain CE", "ResLT", "CE"),
-    cl.beats("ResLT", "Table 5", "ResLT beats BBN", "ResLT", "BBN"),
-    cl.beats("Decoupling", "§5 / Table 2", "cRT (retrained classifier, frozen CE backbone) beats joint CE training",
-             "cRT", "CE"),
-    cl.beats("Decoupling", "§5", "LWS beats joint CE training", "LWS", "CE"),
-    cl.beats("Decoupling", "Table 1", "retraining only the classifier (cRT) beats retraining backbone + classifier",
-             "cRT", "B+C"),
-    cl.beats("To balance or not", "Table 1", "main head (CBS) + auxiliary head (RRS) beats CBS-only and RRS-only",
-             "aux", ["CBS-only", "RRS-only"]),
-    cl.beats("Class-reversed", "Table 1", "IB→CR switching beats plain CE", "switching", "CE"),
-    cl.beats("Class-reversed", "Table 9", "switching to class-reversed beats switching to class-balanced (CE-DRS)",
-             "switching", "CE-DRS"),
-    cl.beats("Class-reversed", "Table 1", "IB→CR switching beats Decouple-cRT", "switching", "cRT"),
-    cl.beats("Class-reversed", "Table 1", "IB→CR switching beats BBN", "switching", "BBN"),
-]
+# The five papers' claims that the report judges on the study's recipes (stated in ltlib.claims).
+CLAIMS: list[cl.Claim] = cl.STUDY
 
 
 def recipe_configs(params: Any) -> dict[str, RunConfig]:

@@ -361,3 +361,20 @@ def baselines_note(table: pd.DataFrame, dataset: str, imbalance_ratio: float, pl
                          f"{' > '.join(ref.reindex(table.index).dropna().sort_values(ascending=False).index)}; "
                          f"rank agreement with the measured order: Spearman ρ = {rho:.2f}.")
     return "\n".join(lines)
+
+
+def convergence(runs: dict[str, Run | Sequence[Run]]) -> pd.DataFrame:
+    """Has a run's schedule flattened by its end? Per run (first seed): test accuracy (%) at its last two evaluated
+    epochs and their change, the lr of those epochs, and the train-accuracy change over its last three epochs."""
+    rows = []
+    for name, rs in runs.items():
+        h = _runs(rs)[0].history
+        ev = h[h["test_acc"].notna()]
+        if len(ev) < 2:
+            continue
+        prev, last = ev.iloc[-2], ev.iloc[-1]
+        rows.append({"method": name, "epochs": int(h["epoch"].iloc[-1]), "prev_epoch": int(prev["epoch"]),
+                     "test_prev": 100 * prev["test_acc"], "test_last": 100 * last["test_acc"],
+                     "change": 100 * (last["test_acc"] - prev["test_acc"]), "lr_prev": prev["lr"], "lr_last": last["lr"],
+                     "train_change_last3": 100 * (h["train_acc"].iloc[-1] - h["train_acc"].iloc[-min(3, len(h))])})
+    return pd.DataFrame(rows).set_index("method") if rows else pd.DataFrame()

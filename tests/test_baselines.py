@@ -184,3 +184,11 @@ def test_baseline_claims_and_note():
     table = analysis.summary(runs)
     note = analysis.baselines_note(table, "fmnist", 100)
     assert "Best overall:** LDAM-DRW at 77.00%" in note and "No published numbers" in note
+
+
+def test_convergence_from_histories():
+    h = pd.DataFrame({"epoch": [1, 2, 3, 4], "lr": [0.1, 0.1, 0.001, 0.00001], "train_acc": [0.5, 0.7, 0.8, 0.82],
+                      "test_acc": [None, 0.6, 0.75, 0.76]})
+    t = analysis.convergence({"CE": types.SimpleNamespace(history=h, metrics={})})
+    assert t.loc["CE", "prev_epoch"] == 3 and t.loc["CE", "change"] == pytest.approx(1.0)
+    assert t.loc["CE", "train_change_last3"] == pytest.approx(12.0) and t.loc["CE", "lr_last"] == 0.00001

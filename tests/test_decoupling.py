@@ -120,3 +120,11 @@ def test_norm_spread_and_tau_ends():
                            for t, sp, a in ((0.0, "test", .5), (1.0, "test", .6), (2.0, "test", .7), (0.0, "val", .1))])
     ends = tau_end_reports(_t.SimpleNamespace(tau=_t.SimpleNamespace(curve=curve)))
     assert ends["τ=0"]["acc"] == .5 and ends["τ=max"]["acc"] == .7
+
+
+def test_seeds_of_main_runs_and_ablations():
+    from ltlib.methods.decoupling import PARTS, SAMPLERS, seeds_of
+    seeds = [0, 1, 2]
+    assert {s: len(seeds_of(s, seeds, 1)) for s in SAMPLERS} == {"IB": 3, "CB": 3, "sqrt": 1, "PB": 1}
+    assert {k: len(seeds_of(k, seeds, 2)) for k in PARTS} == {"B+C": 3, "B+C (0.1× lr)": 2, "LB+C": 2, "C": 3}
+    assert seeds_of("sqrt", seeds, 0) == [0]

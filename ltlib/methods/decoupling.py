@@ -37,6 +37,15 @@ PARTS: dict[str, dict[str, Any]] = {
 }
 
 
+# Configs on the leaderboard or in a claim (all seeds); the rest (sqrt / PB joint, Table 1's other rows) are ablations
+MAIN_RUNS = ("IB", "CB", "cRT", "LWS", "B+C", "C")
+
+
+def seeds_of(name: str, seeds: Sequence[int], ablation_seeds: int) -> list[int]:
+    """The seeds a joint sampler / stage-2 row trains with: every seed for MAIN_RUNS, the first ablation_seeds else."""
+    return list(seeds) if name in MAIN_RUNS else list(seeds)[:max(1, ablation_seeds)]
+
+
 # ------------------------------------------------------------------------------------ run configs
 
 def joint_configs(params: Any, **changes: Any) -> dict[str, RunConfig]:
@@ -234,7 +243,8 @@ def classifier_reports(joint: Sequence[Run], post: Sequence[PostHoc], stage2: di
 
 def layout(table: pd.DataFrame) -> pd.DataFrame:
     """Decoupling's table layout: Many / Medium / Few / All (+ head / mid / tail thirds), 'mean ± std' strings."""
-    return mean_std(table, list(LAYOUT)).rename(columns=LAYOUT)
+    out = mean_std(table, list(LAYOUT)).rename(columns=LAYOUT)
+    return out.assign(seeds=table["seeds"]) if "seeds" in table else out
 
 
 def sampler_grid(reports: dict[str, dict[str, Sequence[dict]]], metric: str = "acc") -> pd.DataFrame:

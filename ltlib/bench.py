@@ -10,7 +10,9 @@ format change:
   imports, else a faithful PIL/numpy equivalent; the JSON says which) and torch.utils.data.DataLoader, fp32;
 * ``engine-*``: the engine's device-resident uint8 data, bulk sampler indices and batched augmentation
   (``ltlib.train.make_batch``), in fp32 / bf16 autocast, contiguous / channels_last;
-* with a GPU also ``torch.compile`` and CUDA graphs (``mode="reduce-overhead"``).
+* with a GPU also ``torch.compile`` and CUDA graphs (``mode="reduce-overhead"``);
+* ``minimal-bf16``: the floor, a minimal hand-written loop (rows of the device-resident set, normalise, model,
+  cross-entropy, backward, SGD; no augmentation, no bookkeeping), bf16; CE only.
 
 Each step is ``ltlib.train.train_step`` (the engine's own step), for the plain CE method and for the two-stream
 BBN method. Variants are timed in interleaved rounds and the best round is reported (the machine may be shared).
@@ -360,7 +362,7 @@ def run_bench(arch: str = "resnet32", steps: int = 8, dataset: str = "fmnist", b
             torch.manual_seed(seed)
             model = method.build_model()
         bench = Bench(method, model, data, dd, batch_size, dev, transform, workers, n_batches, seed)
-        res = time_variants(bench, vs, steps, warmup, rounds)
+        res = time_variants(bench, [v for v in vs if name == "ce" or v.pipeline != "minimal"], steps, warmup, rounds)
         out["methods"][name] = {"step": step_kind, "streams": method.streams(0), "variants": res}
         print(json.dumps({name: {k: [round(v["img_per_s"], 1), round(v["ratio"], 2), round(v["ratio_cpu"], 2)]
                                  for k, v in res.items()}}), file=sys.stderr, flush=True)

@@ -329,7 +329,8 @@ def _evaluate(loop: Loop, epoch: int, row: dict[str, Any]) -> None:
         return
     val = evaluate(loop.method, loop.model, loop.dd, "val", loop.data.counts, cfg.precision)
     test = evaluate(loop.method, loop.model, loop.dd, "test", loop.data.counts, cfg.precision)
-    row.update({"val_acc": val.get("acc", float("nan")), "test_acc": test["acc"]})
+    row.update({"val_acc": val.get("acc", float("nan")), "val_classes": loop.data.val_classes,
+                "test_acc": test["acc"]})
     row.update({k: test[k] for k in ("many", "medium", "few", "head", "mid", "tail")})
     row["test_per_class"] = json.dumps(test["per_class"])  # per-class accuracy per epoch
     if val and val["acc"] > loop.best["val_acc"]:
@@ -392,7 +393,8 @@ def _finish(loop: Loop, root: Path) -> None:
     np.savez_compressed(loop.run.path / "events.npz", events=loop.events.cpu().numpy())
     write_json(loop.run.path / "metrics.json", {
         "run_id": loop.run.run_id, "tag": cfg.tag, "counts": loop.data.counts, "classes": loop.data.classes,
-        "num_params": sum(p.numel() for p in loop.model.parameters()), "last": loop.final, "best_val": loop.best,
+        "val_classes": loop.data.val_classes, "num_params": sum(p.numel() for p in loop.model.parameters()),
+        "last": loop.final, "best_val": loop.best,
         "train_seconds": train_time, "img_per_s": images / max(1e-9, train_time), "device": str(loop.device)})
     write_results_table(root)
     t = loop.final["test"]

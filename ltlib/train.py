@@ -84,21 +84,29 @@ def _load_stage1(model: nn.Module, state: dict[str, torch.Tensor], cfg: RunConfi
 
 
 def _freeze(model: nn.Module, train_parts: str) -> list[nn.Module]:
-    """Freeze what train_parts leaves fixed; return the modules to keep in eval mode (frozen BN)."""
+    """Freeze what train_parts leaves fixed; return every module outside the trained parts (kept in eval mode).
+
+    Eval mode keeps the frozen parts' batch-norm statistics fixed: for `last_block` that is every batch-norm
+    layer but the last block's (its siblings in the same stage included), for `classifier` and `lws` the whole
+    backbone (and, for `lws`, the frozen linear classifier under the learned scales).
+    """
     if train_parts == "all":
         return []
     model.requires_grad_(False)
     if train_parts == "lws":
         model.head.scale.requires_grad_(True)
-        return [model.backbone]
-    model.head.requires_grad_(True)
-    if isinstance(model.head, LWSHead):
-        model.head.linear.requires_grad_(False)
+        trained: list[nn.Module] = []
+    else:
+        model.head.requires_grad_(True)
+        if isinstance(model.head, LWSHead):
+            model.head.linear.requires_grad_(False)
+        trained = [model.head]
     if train_parts == "last_block":
         model.backbone.last_block.requires_grad_(True)
-        frozen = [m for name, m in model.backbone.named_children()]
-        return [m for m in frozen if not any(p.requires_grad for p in m.parameters())]
-    return [model.backbone]
+        trained.append(model.backbone.last_block)
+    inside = {id(m) for part in trained for m in part.modules()}
+    above = {id(m) for m in model.modules() if any(id(s) in inside for s in m.modules()) and id(m) not in inside}
+    return [m for m in model.modules() if id(m) not in inside and id(m) not in above]
 
 
 def _optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:

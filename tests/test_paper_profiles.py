@@ -12,6 +12,10 @@ What is executed and what is only validated, to keep CI short on 2 cores:
   long-tailed set is built from its own pickles (`paper-cifar10-ir50`, `-ir10`, `paper-cifar100-ir100`,
   `-ir50` are validated only).
 
+Measured: 9.4 min for this file (16 executions + 6 validations) with the 2 cores shared by four other test
+sessions (load average 7-8); 60 (80 s) and 40 on CIFAR-100 (85 s) are the longest, most notebooks 12-47 s.
+Deselect with `-m "not slow"`.
+
 The override keeps each profile's own values (`max_per_class: null`, its ablation lists, samplers, methods) and
 shrinks only sizes: ResNet-8 for the profiles' ResNet-32 (4x cheaper on a CPU; the profiles' arch is validated),
 the pickles hold n_max = IR images per class (so the tail keeps one image and, as

@@ -1,11 +1,13 @@
 """Auxiliary learning (To balance or not) and class-reversed switching: losses, batches, schedules, a tiny fit."""
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from ltlib.augment import rotate_batch
+from ltlib.augment import rotate_batch, rotate_random
 from ltlib.config import RunConfig
 from ltlib.errors import ConfigError
 from ltlib.data import LTData
@@ -102,6 +104,50 @@ def test_rotation_labels_and_augment_mode():
         rot = torch.cat([torch.rot90(cbs.x, k, dims=(2, 3)) for k in range(4)])
         expect = F.cross_entropy(model.head(model.backbone(rot)), cbs.y.repeat(4))
     assert torch.allclose(terms["cbs"], expect, atol=1e-5)
+
+
+def test_rotate_random_gives_one_angle_per_image():
+    x = torch.randn(64, 1, 5, 5)
+    xr, r = rotate_random(x, torch.Generator().manual_seed(0))
+    assert xr.shape == x.shape and r.shape == (64,) and set(r.tolist()) == {0, 1, 2, 3}
+    for i in range(64):
+        assert torch.equal(xr[i], torch.rot90(x[i], int(r[i]), dims=(1, 2)))
+    xr2, r2 = rotate_random(x, torch.Generator().manual_seed(0))
+    assert torch.equal(r, r2) and torch.equal(xr, xr2)
+
+
+def test_rotation_task_is_a_separate_pass_of_one_rotated_copy():
+    """Alg. 1: h, h_a see φ([B_CBS; B_RRS]) (train-mode batch statistics of unrotated images only); h_s sees
+    φ(B_θ) with ONE angle per image; the rotated pass does not move the batch-norm running statistics."""
+    m = _method(rotation="task")
+    model = m.build_model().train()
+    ref = copy.deepcopy(model)
+    cbs, rrs = _batch(8, 0), _batch(6, 1)
+    seen = []
+    hook = model.rot_head.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].shape[0]))
+    gen = torch.Generator().manual_seed(3)
+    terms, logits = m.loss_terms(model, [cbs, rrs], gen)
+    hook.remove()
+    assert set(terms) == {"cbs", "rrs", "ss"} and seen == [14]          # 8 + 6 images, not 4 x 14
+    f = ref.backbone(torch.cat([cbs.x, rrs.x]))                       # one unrotated pass, train mode
+    assert torch.allclose(terms["cbs"], F.cross_entropy(ref.head(f[:8]), cbs.y), atol=1e-5)
+    assert torch.allclose(terms["rrs"], F.cross_entropy(ref.aux_head(f[8:]), rrs.y), atol=1e-5)
+    assert torch.allclose(logits, ref.head(f[:8]), atol=1e-5)
+    # running statistics: exactly those of the unrotated pass (the ref model ran only that one)
+    for a, b in zip(model.backbone.modules(), ref.backbone.modules()):
+        if isinstance(a, torch.nn.BatchNorm2d):
+            assert torch.allclose(a.running_mean, b.running_mean) and torch.allclose(a.running_var, b.running_var)
+            assert a.momentum == b.momentum
+    xr, ry = rotate_random(torch.cat([cbs.x, rrs.x]), torch.Generator().manual_seed(3))
+    expect_ss = F.cross_entropy(ref.rot_head(copy.deepcopy(ref).backbone(xr)), ry)
+    assert torch.allclose(terms["ss"], expect_ss, atol=1e-5)
+
+
+def test_rotation_angles_are_seeded_per_step():
+    m = _method(rotation="task")
+    a = m.rotation_generator(0, 0.01).get_state()
+    assert torch.equal(a, m.rotation_generator(0, 0.01).get_state())
+    assert not torch.equal(a, m.rotation_generator(0, 0.02).get_state())
 
 
 def test_aux_configs_share_hashes():

@@ -3,13 +3,16 @@
 A shared backbone φ; the main head h sees a class-balanced (CBS) batch — k = B/Z classes without
 replacement, Z = 4 images each (sampler "cbs", `ltlib.samplers.ClassAware`); an auxiliary head h_a sees a
 regular random (RRS = instance-balanced, sampler "ib") batch; optionally a rotation head h_s predicts which
-of 0/90/180/270° each image of both batches was rotated by (`ltlib.augment.rotate_batch`).
+of 0/90/180/270° each image of both batches was rotated by (one angle per image, `ltlib.augment.rotate_random`).
 `L = λ1·l_CBS + λ2·l_RRS + λ3·l_SS`, λ = 0.5 : 1 : 1 (paper §4.4), cosine lr (preset "aux"). Test-time
 prediction uses φ and h only.
 
-As in the paper's Alg. 1 the two batches are concatenated and go through φ in one forward pass (one set of
-batch-norm statistics). With rotation, the four rotated copies of [B_CBS; B_RRS] are that one pass and the
-0° copy feeds h and h_a.
+As in the paper's Alg. 1 (lines 9-11) the two batches are concatenated and go through φ in one forward pass
+(one set of batch-norm statistics) that feeds h and h_a. With the rotation task, B_θ = Rotate([B_CBS; B_RRS])
+rotates each image by one random angle and goes through φ in a second, separate pass that feeds h_s only
+(Alg. 1 line 11: l_SS = l(h_s(φ(B_θ)), Y_θ)); that pass neither gives its batch statistics to h / h_a nor
+updates the batch-norm running statistics, so test-time normalisation comes from unrotated images only.
+The angles are drawn from a generator seeded by (seed, epoch, step), so a resumed run draws the same ones.
 
 Ablations (paper Tables 3–5): the CBS:RRS ratio is λ1:λ2 (rotation off). Its ends are the baselines:
 1:0 = CBS-only (no RRS stream at all) and 0:1 = RRS-only (h gets no gradient, so prediction uses h_a —
@@ -22,8 +25,9 @@ is topped up with class-uniform draws, i.e. CBS is then class-balanced sampling.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -32,7 +36,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ltlib import registry
-from ltlib.augment import rotate_batch
+from ltlib.augment import rotate_batch, rotate_random
 from ltlib.config import RunConfig
 from ltlib.errors import ConfigError, check_name, check_type
 from ltlib.heads import build_head
@@ -62,6 +66,20 @@ class AuxArgs:
             raise ConfigError("aux lambdas: λ1 (CBS) and λ2 (RRS) cannot both be 0")
         if self.rotation == "task" and self.lambdas[2] == 0:
             raise ConfigError("aux rotation='task' needs λ3 > 0 (use rotation='none' to drop the rotation task)")
+
+
+@contextmanager
+def frozen_bn_stats(module: nn.Module) -> Iterator[None]:
+    """Batch norm normalises with the batch's statistics but leaves the running statistics as they are."""
+    bns = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, v in zip(bns, saved):
+            m.momentum = v
 
 
 class AuxModel(LTModel):
@@ -107,39 +125,46 @@ class AuxMethod(Method):
         """["cbs", "ib"]: a CBS batch for h and a regular random batch for h_a (one of them at the ratio ends)."""
         return (["cbs"] if self.use_cbs else []) + (["ib"] if self.use_rrs else [])
 
-    def loss_terms(self, model: nn.Module, batches: list[Batch]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """({'cbs', 'rrs', 'ss'}: unweighted losses present, logits of the first stream at 0°)."""
+    def rotation_generator(self, epoch: int, progress: float) -> torch.Generator:
+        """The generator of one step's rotation angles, seeded by (seed, epoch, step) so a resumed run repeats them."""
+        step = int(round(progress * 1e9))
+        return torch.Generator().manual_seed((int(self.cfg.seed) * 1_000_003 + epoch * 7_919 + step) % 2**63)
+
+    def loss_terms(self, model: nn.Module, batches: list[Batch], gen: Optional[torch.Generator] = None
+                   ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """({'cbs', 'rrs', 'ss'}: unweighted losses present, logits of the first stream on unrotated images)."""
         it = iter(batches)
         cbs = next(it) if self.use_cbs else None
         rrs = next(it) if self.use_rrs else None
         parts = [b for b in (cbs, rrs) if b is not None]
         x = torch.cat([b.x for b in parts])
         m = len(x)
-        rotate = self.args.rotation != "none"
-        if rotate:
-            x, rot_y = rotate_batch(x)                      # rotation-major: all images at 0°, then 90°, ...
-        f = model.backbone(x)
-        views = f.view(4 if rotate else 1, m, -1)           # (rotations, images, D)
-        if self.args.rotation != "augment":
-            views = views[:1]                               # h and h_a see the 0° copy only
+        copies = 4 if self.args.rotation == "augment" else 1
+        xc = rotate_batch(x)[0] if copies == 4 else x       # augment: 0/90/180/270° copies, rotation-major
+        f = model.backbone(xc)                              # one pass for h and h_a (Alg. 1 line 10)
+        views = f.view(copies, m, -1)                       # (copies, images, D)
         n_cbs = len(cbs.y) if cbs is not None else 0
         terms: dict[str, torch.Tensor] = {}
         first = None
         if cbs is not None:
             z = model.head(views[:, :n_cbs].reshape(-1, f.shape[1]))
-            terms["cbs"] = self.criterion(z, cbs.y.repeat(len(views)))
+            terms["cbs"] = self.criterion(z, cbs.y.repeat(copies))
             first = z[:n_cbs]
         if rrs is not None:
             z = model.aux_head(views[:, n_cbs:].reshape(-1, f.shape[1]))
-            terms["rrs"] = self.criterion(z, rrs.y.repeat(len(views)))
+            terms["rrs"] = self.criterion(z, rrs.y.repeat(copies))
             first = z[:len(rrs.y)] if first is None else first
-        if self.args.rotation == "task":
-            terms["ss"] = F.cross_entropy(model.rot_head(f).float(), rot_y)
+        if self.args.rotation == "task":                    # Alg. 1 lines 9, 11: a separate pass on B_θ
+            xr, rot_y = rotate_random(x, gen if gen is not None else torch.Generator().manual_seed(0))
+            with frozen_bn_stats(model.backbone):
+                fr = model.backbone(xr)
+            terms["ss"] = F.cross_entropy(model.rot_head(fr).float(), rot_y)
         return terms, first
 
     def loss(self, model: nn.Module, batches: list[Batch], epoch: int, progress: float) -> tuple[torch.Tensor, torch.Tensor]:
         """λ1·l_CBS + λ2·l_RRS + λ3·l_SS (terms that are off are absent)."""
-        terms, logits = self.loss_terms(model, batches)
+        gen = self.rotation_generator(epoch, progress) if self.args.rotation == "task" else None
+        terms, logits = self.loss_terms(model, batches, gen)
         weights = {"cbs": self.l1, "rrs": self.l2, "ss": self.l3}
         return sum(weights[k] * v for k, v in terms.items()), logits
 

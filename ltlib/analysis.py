@@ -12,7 +12,7 @@ from ltlib.inference import DeviceData, classifier_norms, predict, resolve_devic
 from ltlib.metrics import shot_groups
 from ltlib.reference import published, published_acc
 from ltlib.runs import Run
-from ltlib.samplers import build_sampler
+from ltlib.samplers import build_sampler, class_irregularity
 from ltlib.stats import fmt_mean_std, spearman
 
 GROUPS = ["acc", "many", "medium", "few", "head", "mid", "tail"]
@@ -231,17 +231,13 @@ def event_counts(events: np.ndarray) -> pd.DataFrame:
 def irregularity(L: np.ndarray, F: np.ndarray, labels: np.ndarray, num_classes: int) -> pd.DataFrame:
     """Per class j: n_j, ||C_j||_F with C_j the (population) covariance of (L, F) over its samples, I_j = ||C_j||_F / n_j."""
     L, F, labels = np.asarray(L, float), np.asarray(F, float), np.asarray(labels)
+    fnorm, irr = class_irregularity(torch.as_tensor(L), torch.as_tensor(F), torch.as_tensor(labels), num_classes)
     rows = []
     for j in range(num_classes):
         m = labels == j
-        nj = int(m.sum())
-        if nj == 0:
-            rows.append({"class": j, "n": 0, "fnorm": np.nan, "irregularity": np.nan})
-            continue
-        cov = np.cov(np.stack([L[m], F[m]]), bias=True) if nj > 1 else np.zeros((2, 2))
-        fn = float(np.linalg.norm(cov, "fro"))
-        rows.append({"class": j, "n": nj, "fnorm": fn, "irregularity": fn / nj,
-                     "mean_L": float(L[m].mean()), "mean_F": float(F[m].mean())})
+        rows.append({"class": j, "n": int(m.sum()), "fnorm": float(fnorm[j]), "irregularity": float(irr[j]),
+                     "mean_L": float(L[m].mean()) if m.any() else np.nan,
+                     "mean_F": float(F[m].mean()) if m.any() else np.nan})
     return pd.DataFrame(rows).set_index("class")
 
 

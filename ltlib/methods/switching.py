@@ -25,12 +25,13 @@ from ltlib.methods.recipe import base_config
 from ltlib.params import as_dict
 from ltlib.reference import select
 from ltlib.runs import Run
-from ltlib.schedules import preset, scale_epoch
+from ltlib.schedules import PRESETS, preset, scale_epoch
 
-SAMPLER_LABEL = {"ib": "IB", "cb": "CB", "cr": "CR", "sqrt": "√", "reversed": "RV", "cbs": "CBS"}
+SAMPLER_LABEL = {"ib": "IB", "cb": "CB", "cr": "CR", "sqrt": "√", "reversed": "RV", "cbs": "CBS", "irregular": "IRR"}
 GRID = ["ib", "cb", "cr"]
 # Table 7: samplers after the IB phase, each but the last for `stage_epochs` (5 in the paper) epochs
 PROGRESSIVE: dict[str, list[str]] = {"IB→CR": ["cr"], "IB→CB(5)→CR": ["cb", "cr"], "IB→CR(5)→CB": ["cr", "cb"]}
+SWITCH_BATCH: int = PRESETS["switching"]["batch_size"]    # 64 (class-reversed A.3.2), every switching run
 
 
 def _label(s: str) -> str:
@@ -55,23 +56,22 @@ def switch_epoch(epochs: int, S: int = 1) -> int:
     return e
 
 
-def switching_config(params: Any, first: str = "ib", second: str = "cr", S: int = 1,
-                     batch_size: Optional[int] = None, **changes: Any) -> RunConfig:
+def switching_config(params: Any, first: str = "ib", second: str = "cr", S: int = 1, **changes: Any) -> RunConfig:
     """`first` sampler until m_n + S, then `second` (IB→CR is the method); "switching" schedule preset.
 
-    batch_size None keeps the notebook's (base_config overrides the preset's 64 with it).
+    Always the paper's batch of 64 (A.3.2; SWITCH_BATCH), whatever the notebook's batch_size: notebook 60, the
+    analyses 70-72 and the report all build this one config, so they find the same runs.
     """
     e = switch_epoch(_epochs(params), S)
     d: dict[str, Any] = {"sampler": first, "sampler_switch": [] if second == first else [[e, second]],
-                         "tag": f"{_label(first)}→{_label(second)}", "eval_every": 1}   # per-class curves per epoch
-    if batch_size is not None:
-        d["batch_size"] = batch_size
+                         "tag": f"{_label(first)}→{_label(second)}", "eval_every": 1,   # per-class curves per epoch
+                         "batch_size": SWITCH_BATCH}
     d.update(changes)
     return base_config(params, "switching", **d)
 
 
 def progressive_config(params: Any, order: Sequence[str], S: int = 1, stage_epochs: int = 5,
-                       batch_size: Optional[int] = None, **changes: Any) -> RunConfig:
+                       **changes: Any) -> RunConfig:
     """Table 7: IB, then the samplers of `order` from m_n + S, each but the last for stage_epochs (scaled, >= 1)."""
     epochs = _epochs(params)
     e = switch_epoch(epochs, S)
@@ -80,26 +80,30 @@ def progressive_config(params: Any, order: Sequence[str], S: int = 1, stage_epoc
     if switches[-1][0] > epochs - 1:
         raise ConfigError(f"progressive switching {list(order)} needs epochs > {switches[-1][0]}, got {epochs}")
     tag = "IB→" + "→".join(f"{_label(s)}({k})" if i < len(order) - 1 else _label(s) for i, s in enumerate(order))
-    return switching_config(params, "ib", "ib", S, batch_size, sampler_switch=switches, tag=tag, **changes)
+    return switching_config(params, "ib", "ib", S, sampler_switch=switches, tag=tag, **changes)
 
 
-def progressive_configs(params: Any, S: int = 1, stage_epochs: int = 5, batch_size: Optional[int] = None,
-                        **changes: Any) -> dict[str, RunConfig]:
+def progressive_configs(params: Any, S: int = 1, stage_epochs: int = 5, **changes: Any) -> dict[str, RunConfig]:
     """The three rows of Table 7 (IB→CR is the plain switching run)."""
-    return {name: progressive_config(params, order, S, stage_epochs, batch_size, **changes)
+    return {name: progressive_config(params, order, S, stage_epochs, **changes)
             for name, order in PROGRESSIVE.items()}
 
 
-def grid_configs(params: Any, S: int = 1, samplers: Sequence[str] = GRID, batch_size: Optional[int] = None,
+def grid_configs(params: Any, S: int = 1, samplers: Sequence[str] = GRID,
                  **changes: Any) -> dict[tuple[str, str], RunConfig]:
     """Table 9: first sampler × second sampler (switch at m_n + S)."""
-    return {(a, b): switching_config(params, a, b, S, batch_size, **changes) for a in samplers for b in samplers}
+    return {(a, b): switching_config(params, a, b, S, **changes) for a in samplers for b in samplers}
 
 
-def s_sweep_configs(params: Any, s_values: Sequence[int], batch_size: Optional[int] = None,
-                    **changes: Any) -> dict[int, RunConfig]:
+def s_sweep_configs(params: Any, s_values: Sequence[int], **changes: Any) -> dict[int, RunConfig]:
     """Table 6: IB→CR for several S."""
-    return {s: switching_config(params, "ib", "cr", s, batch_size, tag=f"IB→CR S={s}", **changes) for s in s_values}
+    return {s: switching_config(params, "ib", "cr", s, tag=f"IB→CR S={s}", **changes) for s in s_values}
+
+
+def irregularity_config(params: Any, S: int = 1, **changes: Any) -> RunConfig:
+    """Table 10: IB until m_n + S, then p_j ∝ class irregularity I_j (sampler "irregular"), measured on the run's own
+    per-sample events of the IB epochs (Eqs. 17-21) instead of CR's p_j ∝ 1/n_j."""
+    return switching_config(params, "ib", "irregular", S, tag=f"IB→irregularity S={S}", **changes)
 
 
 def truncated_stage1(full: RunConfig, S: int = 1) -> RunConfig:
@@ -125,16 +129,15 @@ def after_switch_config(full: RunConfig, second: str, joint: bool, retrain: bool
     return full.replace(**d)
 
 
-def decoupling_configs(params: Any, S: int = 1, seconds: Sequence[str] = GRID, batch_size: Optional[int] = None,
-                       **changes: Any) -> dict[tuple[str, bool, bool], RunConfig]:
+def decoupling_configs(params: Any, S: int = 1, seconds: Sequence[str] = GRID, **changes: Any) -> dict[tuple[str, bool, bool], RunConfig]:
     """Table 11: (second sampler, joint, retrain) -> config; (s, True, False) is the plain switching run."""
     out = {}
     for s in seconds:
-        full = switching_config(params, "ib", s, S, batch_size, **changes)
+        full = switching_config(params, "ib", s, S, **changes)
         for joint in (False, True):
             for retrain in (False, True):
                 out[(s, joint, retrain)] = full if (joint and not retrain) else after_switch_config(
-                    switching_config(params, "ib", "ib", S, batch_size, **changes), s, joint, retrain, S)
+                    switching_config(params, "ib", "ib", S, **changes), s, joint, retrain, S)
     return out
 
 
@@ -188,6 +191,7 @@ PAPER_GRID = {(a, b): [float(select("class-reversed", "Table 9", "acc", ds, ir)[
               for a in GRID for b in GRID}
 PAPER_DECOUPLING = {(s, j == "joint", r == "retrained"): v for (s, j, r), v in
                     ((k.split("/"), v) for k, v in select("class-reversed", "Table 11").items())}
+PAPER_TABLE10 = select("class-reversed", "Table 10").to_dict()    # {"cardinality": 82.9, "irregularity": 82.8}
 PAPER_FEATURES = {tuple(k.split("/")): v for k, v in select("class-reversed", "Table 12").items()}
 
 

@@ -405,3 +405,13 @@ def baselines_reading(table: pd.DataFrame, dataset: str, imbalance_ratio: float,
                          f"{' > '.join(ref.reindex(table.index).dropna().sort_values(ascending=False).index)}; "
                          f"rank agreement with the measured order: Spearman ρ = {rho:.2f}.")
     return "\n".join(lines)
+
+
+def run_samples(runs: dict[str, Run | Sequence[Run]], which: str = "last") -> dict[str, dict[str, list[float]]]:
+    """Per-seed test metrics (%) of each named run or list of seed runs: the samples `ltlib.claims.judge_all` takes."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for name, rs in runs.items():
+        tests = [r.metrics[which]["test"] for r in ([rs] if isinstance(rs, Run) else rs)]
+        out[str(name)] = {m: [100 * float(t[m]) for t in tests if t.get(m) is not None]
+                          for m in ("acc", "many", "medium", "few", "head", "mid", "tail")}
+    return out

@@ -42,7 +42,8 @@ from ltlib.errors import ConfigError, check_name, check_type
 from ltlib.heads import build_head
 from ltlib.methods.base import Batch, Method
 from ltlib.methods.baselines import retrain_classifier
-from ltlib.methods.recipe import base_config, non_default
+from ltlib.methods.recipe import ablation_size, base_config, non_default
+from ltlib.params import as_dict
 from ltlib.models import LTModel, build_backbone
 from ltlib.reference import PUBLISHED
 
@@ -255,48 +256,25 @@ def accuracy_gains(per_class: dict[str, Sequence[Optional[float]]], ours: str, b
                           "gain": 100 * (a[ours][c] - a[b][c])} for b in baselines for i, c in enumerate(order)])
 
 
-def _pts(x: float) -> str:
-    return f"{x:+.1f} pts"
+# ------------------------------------------------------------------ notebook 50's whole plan, before any training
 
+def notebook_plan(params: Any) -> tuple[dict[str, RunConfig], dict[str, Any]]:
+    """Every run of notebook 50 ({row name: config}: Table 1 rows, ftRRS+CBS, Table 4 ratios, Table 5 rot-aug),
+    built and validated before anything trains, and the size they run at ({"max_per_class", "epochs"}).
 
-def read_claims(table: pd.DataFrame, gains: Optional[pd.DataFrame] = None) -> pd.DataFrame:
-    """The paper's claims (Tables 1, 3, 4, 5 and Fig. 3) checked against a measured table (rows = our names, 'acc' %)."""
-    acc = table["acc"]
-    rows = []
-
-    def claim(name: str, source: str, held: Optional[bool], detail: str) -> None:
-        rows.append({"claim": name, "paper": source, "held": held, "measured": detail})
-
-    def has(*names: str) -> bool:
-        return all(n in acc.index for n in names)
-
-    if has("CBS+RRS", "RRS-only", "CBS-only"):
-        d1, d2 = acc["CBS+RRS"] - acc["RRS-only"], acc["CBS+RRS"] - acc["CBS-only"]
-        claim("CBS+RRS beats both RRS-only and CBS-only", "Table 1", bool(d1 > 0 and d2 > 0),
-              f"vs RRS-only {_pts(d1)}, vs CBS-only {_pts(d2)}")
-    if has("CBS+RRS", "ftRRS+CBS"):
-        d = acc["CBS+RRS"] - acc["ftRRS+CBS"]
-        claim("joint CBS+RRS beats stage-wise ftRRS+CBS", "Table 3", bool(d > 0), f"{_pts(d)}")
-    ratios = [f"CBS:RRS {ratio_label(r)}" for r in RATIOS]
-    if has(*ratios):
-        best = max(ratios, key=lambda r: acc[r])
-        claim("CBS:RRS = 0.5:1 is the best ratio", "Table 4", best == "CBS:RRS 0.5:1",
-              f"best {best} ({acc[best]:.1f}%), 0.5:1 at {acc['CBS:RRS 0.5:1']:.1f}%")
-        inner = [acc[r] for r in ratios[1:-1]]
-        claim("every joint ratio beats both ends (0:1, 1:0)", "Table 4",
-              bool(min(inner) > max(acc[ratios[0]], acc[ratios[-1]])),
-              f"joint {min(inner):.1f}–{max(inner):.1f}% vs ends {acc[ratios[0]]:.1f}% / {acc[ratios[-1]]:.1f}%")
-    if has("CBS+RRS+SS", "CBS+RRS+rot-aug", "CBS+RRS"):
-        d_task, d_aug = acc["CBS+RRS+SS"] - acc["CBS+RRS"], acc["CBS+RRS+rot-aug"] - acc["CBS+RRS"]
-        claim("rotation helps as a task, not as plain augmentation", "Table 5", bool(d_task > 0 and d_task > d_aug),
-              f"task {_pts(d_task)}, augmentation {_pts(d_aug)} over CBS+RRS")
-    if gains is not None and len(gains):
-        for b, part in (("CBS-only", "head"), ("RRS-only", "tail")):
-            g = gains[gains["baseline"] == b].sort_values("rank")
-            if len(g):
-                third = np.array_split(g["gain"].to_numpy(), 3)
-                seg = third[0] if part == "head" else third[-1]
-                claim(f"gains over {b} are largest on the {part}", "Fig. 3",
-                      bool(np.nanmean(seg) >= max(np.nanmean(t) for t in third)),
-                      " / ".join(f"{n} {np.nanmean(t):+.1f}" for n, t in zip(("head", "mid", "tail"), third)))
-    return pd.DataFrame(rows)
+    The aux size cap is never larger than the profile's own max_per_class; rows that are the same run (the ratio
+    sweep's ends and 0.5:1) share one config and hash."""
+    p = as_dict(params)
+    cap = p["aux_max_per_class"]
+    if cap is not None and p.get("max_per_class") is not None:
+        cap = min(cap, p["max_per_class"])
+    size = ablation_size(p, cap, p["aux_epochs"])
+    S, extra = size["params"], size["changes"]
+    if S["epochs"] < 1 or p["ft_epochs"] < 1:
+        raise ConfigError(f"aux runs need epochs >= 1 and ft_epochs >= 1, got {S['epochs']} and {p['ft_epochs']}")
+    cfgs = {v: aux_config(S, v, **extra) for v in p["variants"]}
+    cfgs["ftRRS+CBS"] = ft_config(S, p["ft_epochs"], **extra)
+    cfgs.update({f"CBS:RRS {ratio_label(r)}": ratio_config(S, r, **extra) for r in p["ratios"]})
+    if p["rotation_augment"]:
+        cfgs["CBS+RRS+rot-aug"] = aux_config(S, "CBS+RRS+rot-aug", **extra)
+    return cfgs, {"max_per_class": S["max_per_class"], "epochs": S["epochs"], "reduced": bool(extra)}

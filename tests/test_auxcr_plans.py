@@ -12,7 +12,7 @@ from ltlib.errors import ConfigError
 from ltlib.methods import aux, switching
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-SMALL = {"epochs": 2, "max_per_class": 8, "imbalance_ratio": 200.0}
+SMALL = {"epochs": 2, "max_per_class": 8, "imbalance_ratio": 8.0}       # the smallest class keeps one image
 EXTRA = {
     "50_aux_learning": {"variants": ["RRS-only", "CBS-only", "CBS+RRS", "CBS+RRS+SS"], "aux_epochs": 2, "ft_epochs": 1},
     "60_class_reversed_switching": {"S": 1, "ablations": ["S", "progressive", "irregularity"], "s_values": [0, 1, 5],
@@ -21,7 +21,7 @@ EXTRA = {
     "71_bias_variance": {"K": 2, "bv_max_per_class": 8},
     "72_memorization": {"mem_methods": ["CE", "switching"], "balanced_max_per_class": 8},
 }
-P60 = {"dataset": "fmnist", "imbalance_ratio": 200.0, "max_per_class": 8, "arch": "resnet8", "epochs": 2,
+P60 = {"dataset": "fmnist", "imbalance_ratio": 8.0, "max_per_class": 8, "arch": "resnet8", "epochs": 2,
        "batch_size": 128, "lr": 0.1, "seed": 0, "eval_every": 1, "S": 1, "compare": ["CE"], "stage2_epochs": 1,
        "s_values": [0, 1, 5], "progressive_stage_epochs": 5, "ablations": ["S", "progressive", "irregularity"],
        "grid_samplers": ["ib", "cr"], "ablation_max_per_class": 100, "ablation_epochs": None}
@@ -64,3 +64,20 @@ def test_notebook_runs_to_the_end_on_small_parameters(notebook, tmp_path):
     cells = [c for c in json.loads(out.read_text())["cells"] if c["cell_type"] == "code"]
     assert all(c["execution_count"] is not None for c in cells)
     assert not any(o.get("output_type") == "error" for c in cells for o in c["outputs"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", ["60_class_reversed_switching", "72_memorization"])
+def test_impossible_data_is_one_error_in_the_plan_cell(notebook, tmp_path):
+    """n_max 8 at imbalance ratio 200 leaves a class with no image: the plan cell says so, nothing trains."""
+    pm = pytest.importorskip("papermill")
+    params = {**SMALL, **EXTRA[notebook], "imbalance_ratio": 200.0, "runs_dir": str(tmp_path / "runs"), "device": "cpu"}
+    out = tmp_path / "out.ipynb"
+    with pytest.raises(pm.PapermillExecutionError) as e:
+        pm.execute_notebook(str(NOTEBOOKS / f"{notebook}.ipynb"), str(out), parameters=params, kernel_name="python3",
+                            cwd=str(NOTEBOOKS), progress_bar=False)
+    assert e.value.ename == "ConfigError" and "leaves a class with no image" in e.value.evalue
+    cells = [c for c in json.loads(out.read_text())["cells"] if c["cell_type"] == "code"]
+    failed = [i for i, c in enumerate(cells) if any(o.get("output_type") == "error" for o in c["outputs"])]
+    assert len(failed) == 1 and "notebook_params(" in "".join(cells[failed[0]]["source"])
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

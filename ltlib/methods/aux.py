@@ -42,7 +42,7 @@ from ltlib.errors import ConfigError, check_name, check_type
 from ltlib.heads import build_head
 from ltlib.methods.base import Batch, Method
 from ltlib.methods.baselines import retrain_classifier
-from ltlib.methods.recipe import ablation_size, base_config, non_default
+from ltlib.methods.recipe import ablation_size, base_config, check_data, non_default
 from ltlib.params import as_dict
 from ltlib.models import LTModel, build_backbone
 from ltlib.reference import PUBLISHED
@@ -277,4 +277,5 @@ def notebook_plan(params: Any) -> tuple[dict[str, RunConfig], dict[str, Any]]:
     cfgs.update({f"CBS:RRS {ratio_label(r)}": ratio_config(S, r, **extra) for r in p["ratios"]})
     if p["rotation_augment"]:
         cfgs["CBS+RRS+rot-aug"] = aux_config(S, "CBS+RRS+rot-aug", **extra)
+    check_data(cfgs.values())
     return cfgs, {"max_per_class": S["max_per_class"], "epochs": S["epochs"], "reduced": bool(extra)}

@@ -23,7 +23,7 @@ from ltlib.config import RunConfig
 from ltlib.errors import ConfigError, check_name
 from ltlib.methods.baselines import baseline, retrain_classifier
 from ltlib.methods.bbn import bbn_config
-from ltlib.methods.recipe import ablation_size, base_config
+from ltlib.methods.recipe import ablation_size, base_config, check_data
 from ltlib.params import as_dict
 from ltlib.reference import select
 from ltlib.runs import Run
@@ -265,9 +265,10 @@ def _fit_S(epochs: int, S: int, what: str, notes: list[str]) -> int:
     return S
 
 
-def notebook_plan(params: Any) -> Plan:
+def notebook_plan(params: Any, check: bool = True) -> Plan:
     """Notebook 60's configs, all built (and validated) before anything trains; schedules that do not fit the
-    epochs are scaled to fit (S lowered) or their table skipped, each with a note saying so."""
+    epochs are scaled to fit (S lowered) or their table skipped, each with a note saying so. check=True also
+    builds their long-tailed data sets (an impossible data setting fails here, not halfway)."""
     p = as_dict(params)
     notes: list[str] = []
     if p["epochs"] < 2:
@@ -315,6 +316,8 @@ def notebook_plan(params: Any) -> Plan:
         feats = {"standard": switching_config(A, "ib", "ib", SA, **kw), "switching": switching_config(A, S=SA, **kw)}
         out.update({f"T12 {f} + {_label(s)}": c
                     for (f, s), c in feature_quality_configs(feats, p["grid_samplers"], p["stage2_epochs"]).items()})
+    if check:
+        check_data([*main.values(), *out.values()])
     return Plan(main, out, S, SA, A, notes)
 
 

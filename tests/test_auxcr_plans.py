@@ -81,3 +81,22 @@ def test_impossible_data_is_one_error_in_the_plan_cell(notebook, tmp_path):
     failed = [i for i, c in enumerate(cells) if any(o.get("output_type") == "error" for o in c["outputs"])]
     assert len(failed) == 1 and "notebook_params(" in "".join(cells[failed[0]]["source"])
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_ablation_tables_and_claims_cover_every_row():
+    from ltlib import claims
+
+    plan = switching.notebook_plan({**P60, "epochs": 200, "max_per_class": None, "ablations": switching.TABLES,
+                                    "s_values": [0, 1, 5], "grid_samplers": ["ib", "cb", "cr"]}, check=False)
+    acc = {k: float(i) for i, k in enumerate(plan.ablations)}
+    tables = switching.ablation_tables(acc, ["ib", "cb", "cr"])
+    assert set(tables) == {f"Table {n}" for n in (6, 7, 9, 10, 11, 12)}
+    assert tables["Table 9"].shape == (3, 3) and len(tables["Table 11"]) == 12 and len(tables["Table 12"]) == 6
+    assert tables["Table 10"]["paper (C10 IR50)"].tolist() == [82.9, 82.8]
+    assert tables["Table 11"]["paper (C10 IR50)"].notna().all() and tables["Table 12"]["paper (C10 IR50)"].notna().all()
+    keys = set(plan.ablations) | {"IB→CR", "CE", "cRT", "BBN"}
+    for c in claims.SWITCHING:                          # every claim names rows the notebook can produce
+        assert {p.a for p in (c.parts or [c])} | {p.b for p in (c.parts or [c])} <= keys, c.text
+    rows = set(aux.VARIANTS) | {"ftRRS+CBS"} | {f"CBS:RRS {aux.ratio_label(r)}" for r in aux.RATIOS}
+    for c in claims.AUX:
+        assert {p.a for p in (c.parts or [c])} | {p.b for p in (c.parts or [c])} <= rows, c.text

@@ -207,22 +207,6 @@ def paper_grid(dataset: str, imbalance_ratio: float) -> Optional[pd.DataFrame]:
     return t.rename_axis(index="first sampler", columns="second sampler")
 
 
-def grid_table(acc: dict[tuple[str, str], float]) -> pd.DataFrame:
-    """first × second accuracy table from {(first, second): acc}."""
-    firsts = list(dict.fromkeys(a for a, _ in acc))
-    seconds = list(dict.fromkeys(b for _, b in acc))
-    t = pd.DataFrame({_label(b): {_label(a): acc[(a, b)] for a in firsts} for b in seconds})
-    return t.rename_axis(index="first sampler", columns="second sampler")
-
-
-def decoupling_table(acc: dict[tuple[str, bool, bool], float], paper: bool = True) -> pd.DataFrame:
-    """Table 11 layout: rows (second sampler, joint, retrain), our accuracy and the paper's (C10 IR50)."""
-    rows = [{"switching sampler": _label(s), "joint training": j, "re-training classifier": r, "ours": v,
-             **({"paper (C10 IR50)": PAPER_DECOUPLING.get((s, j, r))} if paper else {})}
-            for (s, j, r), v in acc.items()]
-    return pd.DataFrame(rows).set_index(["switching sampler", "joint training", "re-training classifier"])
-
-
 # ------------------------------------------------------------------ notebook 60's whole plan, before any training
 
 TABLES = ["S", "progressive", "grid", "irregularity", "decoupling", "features"]

@@ -7,12 +7,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ltlib.claims import Markdown
 from ltlib.data import long_tail_counts
 from ltlib.inference import DeviceData, classifier_norms, predict, resolve_device
 from ltlib.metrics import shot_groups
 from ltlib.reference import published, published_acc
 from ltlib.runs import Run
-from ltlib.samplers import build_sampler
+from ltlib.samplers import build_sampler, class_irregularity
 from ltlib.stats import fmt_mean_std, spearman
 
 GROUPS = ["acc", "many", "medium", "few", "head", "mid", "tail"]
@@ -231,17 +232,13 @@ def event_counts(events: np.ndarray) -> pd.DataFrame:
 def irregularity(L: np.ndarray, F: np.ndarray, labels: np.ndarray, num_classes: int) -> pd.DataFrame:
     """Per class j: n_j, ||C_j||_F with C_j the (population) covariance of (L, F) over its samples, I_j = ||C_j||_F / n_j."""
     L, F, labels = np.asarray(L, float), np.asarray(F, float), np.asarray(labels)
+    fnorm, irr = class_irregularity(torch.as_tensor(L), torch.as_tensor(F), torch.as_tensor(labels), num_classes)
     rows = []
     for j in range(num_classes):
         m = labels == j
-        nj = int(m.sum())
-        if nj == 0:
-            rows.append({"class": j, "n": 0, "fnorm": np.nan, "irregularity": np.nan})
-            continue
-        cov = np.cov(np.stack([L[m], F[m]]), bias=True) if nj > 1 else np.zeros((2, 2))
-        fn = float(np.linalg.norm(cov, "fro"))
-        rows.append({"class": j, "n": nj, "fnorm": fn, "irregularity": fn / nj,
-                     "mean_L": float(L[m].mean()), "mean_F": float(F[m].mean())})
+        rows.append({"class": j, "n": int(m.sum()), "fnorm": float(fnorm[j]), "irregularity": float(irr[j]),
+                     "mean_L": float(L[m].mean()) if m.any() else np.nan,
+                     "mean_F": float(F[m].mean()) if m.any() else np.nan})
     return pd.DataFrame(rows).set_index("class")
 
 
@@ -378,3 +375,97 @@ def convergence(runs: dict[str, Run | Sequence[Run]]) -> pd.DataFrame:
                      "change": 100 * (last["test_acc"] - prev["test_acc"]), "lr_prev": prev["lr"], "lr_last": last["lr"],
                      "train_change_last3": 100 * (h["train_acc"].iloc[-1] - h["train_acc"].iloc[-min(3, len(h))])})
     return pd.DataFrame(rows).set_index("method") if rows else pd.DataFrame()
+
+
+def run_samples(runs: dict[str, Run | Sequence[Run]], which: str = "last") -> dict[str, dict[str, list[float]]]:
+    """Per-seed test metrics (%) of each named run or list of seed runs: the samples `ltlib.claims.judge_all` takes."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for name, rs in runs.items():
+        tests = [r.metrics[which]["test"] for r in ([rs] if isinstance(rs, Run) else rs)]
+        out[str(name)] = {m: [100 * float(t[m]) for t in tests if t.get(m) is not None]
+                          for m in ("acc", "many", "medium", "few", "head", "mid", "tail")}
+    return out
+
+
+# ------------------------------------------------------------ readings of the analyses 70-72 (Markdown, not claims)
+
+def _new_numbers(dataset: str, paper: str) -> str:
+    return (f" These are Fashion-MNIST-LT numbers; {paper}, so only orderings compare." if dataset == "fmnist" else "")
+
+
+def tsne_reading(knn: pd.DataFrame, sil: pd.DataFrame, dataset: str) -> Markdown:
+    """70's reading: k-NN accuracy / silhouette per method (rows) and group (columns 'all', 'head', 'mid', 'tail')."""
+    lines = [f"- Best tail k-NN accuracy: **{knn['tail'].idxmax()}** ({100 * knn['tail'].max():.1f} %), "
+             f"worst: {knn['tail'].idxmin()} ({100 * knn['tail'].min():.1f} %)."]
+    if "CE" in knn.index:
+        lines += [f"- {m} vs CE: tail k-NN {100 * (knn.loc[m, 'tail'] - knn.loc['CE', 'tail']):+.1f} pts, tail silhouette "
+                  f"{sil.loc[m, 'tail'] - sil.loc['CE', 'tail']:+.3f}." for m in knn.index if m != "CE"]
+    if {"RS", "CE"} <= set(knn.index):
+        held = knn.loc["RS", "all"] <= knn.loc["CE", "all"]
+        lines.append(f"- BBN §3: re-balancing (RS) hurts the representation — RS overall k-NN "
+                     f"{100 * knn.loc['RS', 'all']:.1f} % vs CE {100 * knn.loc['CE', 'all']:.1f} %: "
+                     f"{'consistent with' if held else 'not what'} the claim{'' if held else ' predicts'} here (one seed).")
+    if "aux" in knn.index:
+        others = [m for m in knn.index if m != "aux"]
+        best = bool(others) and knn.loc["aux", "all"] >= knn.loc[others, "all"].max()
+        lines.append(f"- To balance or not, Fig. 4: the auxiliary-learning model (CBS+RRS) separates the features best — "
+                     f"its overall k-NN {100 * knn.loc['aux', 'all']:.1f} % is "
+                     f"{'the highest' if best else 'not the highest'} of the methods shown here (one seed).")
+    if "cRT" in knn.index and "CE" in knn.index:
+        lines.append("- cRT shares the CE backbone, so its features (and picture) equal CE's: classifier retraining "
+                     "changes decisions, not the representation.")
+    return Markdown("\n".join(lines) + _new_numbers(dataset, "the papers show CIFAR / ImageNet-LT pictures only"))
+
+
+def bias_variance_reading(bv: pd.DataFrame, K: int, dataset: str) -> Markdown:
+    """71's reading from bias_variance_table: each method against CE (overall), the tail, and the caveats."""
+    overall, tail = bv[bv["group"] == "all"].set_index("method"), bv[bv["group"] == "tail"].set_index("method")
+    methods, lines = list(overall.index), []
+    if "CE" in methods:
+        for m in [m for m in methods if m != "CE"]:
+            d = {k: overall.loc[m, k] - overall.loc["CE", k] for k in ("bias2", "variance", "total")}
+            verdict = ("lower total, as the paper reports" if d["total"] < 0 else "NOT a lower total, unlike the paper") \
+                if m in ("BBN", "switching") else "(no paper number)"
+            lines.append(f"- {m} vs CE: bias² {d['bias2']:+.3f}, variance {d['variance']:+.3f}, total {d['total']:+.3f} — "
+                         f"{verdict}.")
+    lines.append("- Tail classes: " + ", ".join(f"{m} bias² {tail.loc[m, 'bias2']:.3f} / variance "
+                                                f"{tail.loc[m, 'variance']:.3f}" for m in methods) + ".")
+    above = (overall["variance"] > overall["bias2"]).all()
+    lines.append(f"- Our variance is {'above' if above else 'not always above'} our bias² "
+                 "(the paper has variance > bias² for every method).")
+    if K < 5:
+        lines.append(f"- Only K = {K} models per method: the main prediction is noisy and the split between bias and "
+                     "variance is rough (the ordering of totals is the robust part).")
+    return Markdown("\n".join(lines) + _new_numbers(dataset, "the paper's are CIFAR-10-LT IR50"))
+
+
+def memorization_reading(irr: dict[str, pd.DataFrame], rho: dict[str, float], forgotten: pd.Series,
+                         paper_rho: float, paper_ratio: float, epochs: int, dataset: str) -> Markdown:
+    """72's reading: Pearson(I, n) per method against the paper's, the irregularity ratio, forgetting by class size."""
+    ce = irr["CE"]
+    ratio = ce["irregularity"].iloc[-1] / max(ce["irregularity"].iloc[0], 1e-12)
+    lines = [f"- CE: Pearson(I, n) = {rho['CE']:+.3f} (paper {paper_rho:+.4f}) — "
+             + ("negative, as the paper reports." if rho["CE"] < 0 else "NOT negative, unlike the paper."),
+             f"- CE: the smallest class is {ratio:.2g}× as irregular as the largest (paper: {paper_ratio:.0f}× between "
+             "its classes 9 and 0).",
+             f"- CE: mean forgetting events per sample, largest vs smallest class: {forgotten.iloc[0]:.2f} vs "
+             f"{forgotten.iloc[-1]:.2f}."]
+    lines += [f"- {m}: Pearson(I, n) = {rho[m]:+.3f}; mean irregularity of the three smallest classes "
+              f"{irr[m]['irregularity'].iloc[-3:].mean():.4f} vs CE {ce['irregularity'].iloc[-3:].mean():.4f}."
+              for m in irr if m != "CE" and m in rho]
+    never = [str(c) for c in ce.index if ce.loc[c, "mean_L"] == 0]
+    if never:
+        lines.append(f"- CE never classified any training sample of class(es) {', '.join(never)} correctly: their samples "
+                     "all sit at (L, F) = (0, 0), so their irregularity is 0 — uniform failure, not regularity.")
+    if epochs < 10:
+        lines.append(f"- Only {epochs} epochs: L and F take few values, so the irregularity is coarse.")
+    return Markdown("\n".join(lines) + _new_numbers(dataset, "the paper's are CIFAR-10-LT IR50 averaged over 10 runs"))
+
+
+def balanced_irregularity(lt: pd.DataFrame, balanced: pd.DataFrame, paper: pd.Series) -> pd.DataFrame:
+    """Per class: irregularity and mean forgetting events of CE on the long-tailed set beside CE on a balanced set of
+    the same classes (class-reversed Figs. 3-4), and the paper's long-tailed irregularity (Table 8)."""
+    return pd.DataFrame({"n (LT)": lt["n"], "I (LT)": lt["irregularity"], "mean F (LT)": lt["mean_F"],
+                         "n (balanced)": balanced["n"], "I (balanced)": balanced["irregularity"],
+                         "mean F (balanced)": balanced["mean_F"],
+                         "paper I (LT, C10 IR50)": paper.reindex(lt.index)})

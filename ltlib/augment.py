@@ -31,3 +31,13 @@ def rotate_batch(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     xs = torch.cat([torch.rot90(x, k, dims=(2, 3)) for k in range(4)])
     labels = torch.arange(4, device=x.device).repeat_interleave(len(x))
     return xs, labels
+
+
+def rotate_random(x: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each image rotated by ONE angle drawn uniformly from 0/90/180/270 degrees: (B, C, H, W) images, labels 0..3."""
+    labels = torch.randint(0, 4, (len(x),), generator=gen).to(x.device, non_blocking=True)
+    out = x.clone()
+    for k in range(1, 4):
+        m = labels == k
+        out[m] = torch.rot90(x[m], k, dims=(2, 3))
+    return out, labels

@@ -192,3 +192,69 @@ class EpochSampler(torch.utils.data.Sampler):
 
     def __len__(self) -> int:
         return len(self._draw())
+
+
+# ---- class-irregularity weighted sampling (class-reversed paper, A.4 Eqs. 17-21 and Table 10)
+
+NOT_DRAWN = 255
+
+
+def learned_forgotten(events: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per sample, over the epochs it was drawn: L = Σ acc_t (Eq. 17), F = number of 1→0 transitions (Eq. 18)."""
+    ev = torch.as_tensor(events)
+    L = torch.zeros(ev.shape[1], dtype=torch.float64)
+    F = torch.zeros(ev.shape[1], dtype=torch.float64)
+    prev = torch.full((ev.shape[1],), NOT_DRAWN, dtype=torch.uint8)
+    for cur in ev.cpu():
+        drawn = cur != NOT_DRAWN
+        L += (drawn & (cur == 1)).double()
+        F += (drawn & (prev == 1) & (cur == 0)).double()
+        prev = torch.where(drawn, cur, prev)
+    return L, F
+
+
+def class_irregularity(L: torch.Tensor, F: torch.Tensor, labels: torch.Tensor, num_classes: int
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(||C_j||_F, I_j = ||C_j||_F / n_j) per class, C_j the population covariance of (L, F) over class j (Eqs. 19-21)."""
+    fnorm = torch.full((num_classes,), float("nan"), dtype=torch.float64)
+    labels = torch.as_tensor(labels).cpu().long()
+    for j in range(num_classes):
+        m = labels == j
+        if m.sum() == 0:
+            continue
+        x = torch.stack([torch.as_tensor(L)[m].double(), torch.as_tensor(F)[m].double()])
+        x = x - x.mean(1, keepdim=True)
+        fnorm[j] = torch.linalg.matrix_norm(x @ x.T / m.sum(), "fro")
+    n = torch.bincount(labels, minlength=num_classes).double()
+    return fnorm, fnorm / n
+
+
+class IrregularityWeighted(Sampler):
+    """p_j ∝ I_j, the class irregularity of the epochs trained so far (class-reversed Table 10: "a data point from
+    class j is sampled proportionally to its irregularity", the analogue of CR's p_j ∝ 1/n_j).
+
+    The engine passes the run's own per-sample events of the epochs before the first epoch that uses this sampler
+    (`EVENT_SAMPLERS`), so the weights are fixed when the sampler is switched to and are the same on resume.
+    A class with I_j = 0 (all its samples at the same (L, F), e.g. never learned) gets the smallest positive I,
+    not 0, so that it is still drawn; without events (the first epoch) the weights are CR's 1/n_j.
+    """
+
+    def __init__(self, labels: torch.Tensor, num_classes: int, events: torch.Tensor | None = None) -> None:
+        super().__init__(labels, num_classes)
+        n = self.counts.double()
+        w = torch.where(n > 0, 1.0 / n.clamp_min(1), torch.zeros_like(n))
+        if events is not None and len(events):
+            _, irr = class_irregularity(*learned_forgotten(events), self.labels, num_classes)
+            irr = torch.nan_to_num(irr, nan=0.0)
+            pos = irr[irr > 0]
+            if len(pos):
+                w = torch.where(n > 0, irr.clamp_min(float(pos.min())), torch.zeros_like(n))
+        self.weights = w / w.sum()
+
+    def class_probs(self, epoch: int, total_epochs: int) -> torch.Tensor:
+        """p_j ∝ I_j (fixed when the sampler was built)."""
+        return self.weights
+
+
+SAMPLERS["irregular"] = IrregularityWeighted
+EVENT_SAMPLERS = {"irregular"}      # samplers built with `events=`: the run's events of the epochs before their first

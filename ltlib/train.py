@@ -35,7 +35,7 @@ from ltlib.params import load_param_file
 from ltlib.paths import display_path
 from ltlib.runs import (Run, check_writable, environment, git_revision, load_checkpoint, runs_root,
                         save_checkpoint, write_json, write_results_table)
-from ltlib.samplers import Sampler, build_sampler, shard_batches
+from ltlib.samplers import EVENT_SAMPLERS, Sampler, build_sampler, shard_batches
 from ltlib.schedules import lr_at
 
 # Write failures that mean "the runs folder is full or not writable" (reported as RunStoreError).
@@ -293,7 +293,12 @@ def _draw(loop: Loop, epoch: int) -> tuple[list[str], list[torch.Tensor]]:
     names = loop.method.streams(epoch)
     for name in names:
         if name not in loop.samplers:
-            loop.samplers[name] = build_sampler(name, loop.data.train.y, loop.data.num_classes)
+            if name in EVENT_SAMPLERS:   # class-reversed Table 10: events of the epochs before the sampler's first
+                first = min([int(e) for e, s in cfg.sampler_switch if s == name and int(e) <= epoch], default=epoch)
+                kw = {"events": loop.events[:first].cpu()}
+            else:
+                kw = {}
+            loop.samplers[name] = build_sampler(name, loop.data.train.y, loop.data.num_classes, **kw)
     idx = [loop.samplers[name].indices(seeded_generator(cfg.seed, epoch, i), epoch, cfg.epochs,
                                        cfg.batch_size).to(loop.device) for i, name in enumerate(names)]
     if loop.world > 1:

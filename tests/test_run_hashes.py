@@ -82,21 +82,8 @@ def nb_configs(profile: str) -> dict[str, dict[str, str]]:
     for r in P["ratios"]: add("50", f"ratio {aux.ratio_label(r)}", aux.ratio_config(S, r, **extra))
     if P["rotation_augment"]: add("50", "rot-aug", aux.aux_config(S, "CBS+RRS+rot-aug", **extra))
     P = P_of(profile, "60_class_reversed_switching")
-    ce = B.baseline(P, "CE"); add("60", "IB→CR", sw.switching_config(P, S=P["S"], batch_size=P["switch_batch_size"]))
-    if "CE" in P["compare"] or "cRT" in P["compare"]: add("60", "CE", ce)
-    if "cRT" in P["compare"]: add("60", "cRT", B.retrain_classifier(ce, "RS", P["stage2_epochs"]))
-    if "BBN" in P["compare"]: add("60", "BBN", bbn.bbn_config(P))
-    size = ablation_size(P, P["ablation_max_per_class"], P["ablation_epochs"]); A, extra = size["params"], size["changes"]
-    kw = dict(batch_size=P["switch_batch_size"], **extra); todo = set(P["ablations"])
-    groups = {}
-    if "S" in todo: groups["S"] = sw.s_sweep_configs(A, P["s_values"], **kw)
-    if "progressive" in todo: groups["prog"] = sw.progressive_configs(A, P["S"], P["progressive_stage_epochs"], **kw)
-    if "grid" in todo: groups["grid"] = sw.grid_configs(A, P["S"], P["grid_samplers"], **kw)
-    if "decoupling" in todo: groups["dec"] = sw.decoupling_configs(A, P["S"], P["grid_samplers"], **kw)
-    if "features" in todo: groups["feat"] = sw.feature_quality_configs({"standard": sw.switching_config(A, "ib", "ib", P["S"], **kw),
-                                               "switching": sw.switching_config(A, S=P["S"], **kw)}, P["grid_samplers"], P["stage2_epochs"])
-    for g, d in groups.items():
-        for k, c in d.items(): add("60", f"{g}-{k}", c)
+    plan = sw.notebook_plan(P, check=False)
+    for k, c in {**plan.main, **plan.ablations}.items(): add("60", k, c)
     P = P_of(profile, "70_tsne")
     for k, c in analysis.study_configs(P, P["tsne_methods"]).items(): add("70", k, c)
     P = P_of(profile, "71_bias_variance")

@@ -3,13 +3,16 @@
 A shared backbone φ; the main head h sees a class-balanced (CBS) batch — k = B/Z classes without
 replacement, Z = 4 images each (sampler "cbs", `ltlib.samplers.ClassAware`); an auxiliary head h_a sees a
 regular random (RRS = instance-balanced, sampler "ib") batch; optionally a rotation head h_s predicts which
-of 0/90/180/270° each image of both batches was rotated by (`ltlib.augment.rotate_batch`).
+of 0/90/180/270° each image of both batches was rotated by (one angle per image, `ltlib.augment.rotate_random`).
 `L = λ1·l_CBS + λ2·l_RRS + λ3·l_SS`, λ = 0.5 : 1 : 1 (paper §4.4), cosine lr (preset "aux"). Test-time
 prediction uses φ and h only.
 
-As in the paper's Alg. 1 the two batches are concatenated and go through φ in one forward pass (one set of
-batch-norm statistics). With rotation, the four rotated copies of [B_CBS; B_RRS] are that one pass and the
-0° copy feeds h and h_a.
+As in the paper's Alg. 1 (lines 9-11) the two batches are concatenated and go through φ in one forward pass
+(one set of batch-norm statistics) that feeds h and h_a. With the rotation task, B_θ = Rotate([B_CBS; B_RRS])
+rotates each image by one random angle and goes through φ in a second, separate pass that feeds h_s only
+(Alg. 1 line 11: l_SS = l(h_s(φ(B_θ)), Y_θ)); that pass neither gives its batch statistics to h / h_a nor
+updates the batch-norm running statistics, so test-time normalisation comes from unrotated images only.
+The angles are drawn from a generator seeded by (seed, epoch, step), so a resumed run draws the same ones.
 
 Ablations (paper Tables 3–5): the CBS:RRS ratio is λ1:λ2 (rotation off). Its ends are the baselines:
 1:0 = CBS-only (no RRS stream at all) and 0:1 = RRS-only (h gets no gradient, so prediction uses h_a —
@@ -22,8 +25,9 @@ is topped up with class-uniform draws, i.e. CBS is then class-balanced sampling.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -32,13 +36,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ltlib import registry
-from ltlib.augment import rotate_batch
+from ltlib.augment import rotate_batch, rotate_random
 from ltlib.config import RunConfig
 from ltlib.errors import ConfigError, check_name, check_type
 from ltlib.heads import build_head
 from ltlib.methods.base import Batch, Method
 from ltlib.methods.baselines import retrain_classifier
-from ltlib.methods.recipe import base_config, non_default
+from ltlib.methods.recipe import ablation_size, base_config, check_data, non_default
+from ltlib.params import as_dict
 from ltlib.models import LTModel, build_backbone
 from ltlib.reference import PUBLISHED
 
@@ -62,6 +67,20 @@ class AuxArgs:
             raise ConfigError("aux lambdas: λ1 (CBS) and λ2 (RRS) cannot both be 0")
         if self.rotation == "task" and self.lambdas[2] == 0:
             raise ConfigError("aux rotation='task' needs λ3 > 0 (use rotation='none' to drop the rotation task)")
+
+
+@contextmanager
+def frozen_bn_stats(module: nn.Module) -> Iterator[None]:
+    """Batch norm normalises with the batch's statistics but leaves the running statistics as they are."""
+    bns = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, v in zip(bns, saved):
+            m.momentum = v
 
 
 class AuxModel(LTModel):
@@ -107,39 +126,46 @@ class AuxMethod(Method):
         """["cbs", "ib"]: a CBS batch for h and a regular random batch for h_a (one of them at the ratio ends)."""
         return (["cbs"] if self.use_cbs else []) + (["ib"] if self.use_rrs else [])
 
-    def loss_terms(self, model: nn.Module, batches: list[Batch]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """({'cbs', 'rrs', 'ss'}: unweighted losses present, logits of the first stream at 0°)."""
+    def rotation_generator(self, epoch: int, progress: float) -> torch.Generator:
+        """The generator of one step's rotation angles, seeded by (seed, epoch, step) so a resumed run repeats them."""
+        step = int(round(progress * 1e9))
+        return torch.Generator().manual_seed((int(self.cfg.seed) * 1_000_003 + epoch * 7_919 + step) % 2**63)
+
+    def loss_terms(self, model: nn.Module, batches: list[Batch], gen: Optional[torch.Generator] = None
+                   ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """({'cbs', 'rrs', 'ss'}: unweighted losses present, logits of the first stream on unrotated images)."""
         it = iter(batches)
         cbs = next(it) if self.use_cbs else None
         rrs = next(it) if self.use_rrs else None
         parts = [b for b in (cbs, rrs) if b is not None]
         x = torch.cat([b.x for b in parts])
         m = len(x)
-        rotate = self.args.rotation != "none"
-        if rotate:
-            x, rot_y = rotate_batch(x)                      # rotation-major: all images at 0°, then 90°, ...
-        f = model.backbone(x)
-        views = f.view(4 if rotate else 1, m, -1)           # (rotations, images, D)
-        if self.args.rotation != "augment":
-            views = views[:1]                               # h and h_a see the 0° copy only
+        copies = 4 if self.args.rotation == "augment" else 1
+        xc = rotate_batch(x)[0] if copies == 4 else x       # augment: 0/90/180/270° copies, rotation-major
+        f = model.backbone(xc)                              # one pass for h and h_a (Alg. 1 line 10)
+        views = f.view(copies, m, -1)                       # (copies, images, D)
         n_cbs = len(cbs.y) if cbs is not None else 0
         terms: dict[str, torch.Tensor] = {}
         first = None
         if cbs is not None:
             z = model.head(views[:, :n_cbs].reshape(-1, f.shape[1]))
-            terms["cbs"] = self.criterion(z, cbs.y.repeat(len(views)))
+            terms["cbs"] = self.criterion(z, cbs.y.repeat(copies))
             first = z[:n_cbs]
         if rrs is not None:
             z = model.aux_head(views[:, n_cbs:].reshape(-1, f.shape[1]))
-            terms["rrs"] = self.criterion(z, rrs.y.repeat(len(views)))
+            terms["rrs"] = self.criterion(z, rrs.y.repeat(copies))
             first = z[:len(rrs.y)] if first is None else first
-        if self.args.rotation == "task":
-            terms["ss"] = F.cross_entropy(model.rot_head(f).float(), rot_y)
+        if self.args.rotation == "task":                    # Alg. 1 lines 9, 11: a separate pass on B_θ
+            xr, rot_y = rotate_random(x, gen if gen is not None else torch.Generator().manual_seed(0))
+            with frozen_bn_stats(model.backbone):
+                fr = model.backbone(xr)
+            terms["ss"] = F.cross_entropy(model.rot_head(fr).float(), rot_y)
         return terms, first
 
     def loss(self, model: nn.Module, batches: list[Batch], epoch: int, progress: float) -> tuple[torch.Tensor, torch.Tensor]:
         """λ1·l_CBS + λ2·l_RRS + λ3·l_SS (terms that are off are absent)."""
-        terms, logits = self.loss_terms(model, batches)
+        gen = self.rotation_generator(epoch, progress) if self.args.rotation == "task" else None
+        terms, logits = self.loss_terms(model, batches, gen)
         weights = {"cbs": self.l1, "rrs": self.l2, "ss": self.l3}
         return sum(weights[k] * v for k, v in terms.items()), logits
 
@@ -230,48 +256,26 @@ def accuracy_gains(per_class: dict[str, Sequence[Optional[float]]], ours: str, b
                           "gain": 100 * (a[ours][c] - a[b][c])} for b in baselines for i, c in enumerate(order)])
 
 
-def _pts(x: float) -> str:
-    return f"{x:+.1f} pts"
+# ------------------------------------------------------------------ notebook 50's whole plan, before any training
 
+def notebook_plan(params: Any) -> tuple[dict[str, RunConfig], dict[str, Any]]:
+    """Every run of notebook 50 ({row name: config}: Table 1 rows, ftRRS+CBS, Table 4 ratios, Table 5 rot-aug),
+    built and validated before anything trains, and the size they run at ({"max_per_class", "epochs"}).
 
-def read_claims(table: pd.DataFrame, gains: Optional[pd.DataFrame] = None) -> pd.DataFrame:
-    """The paper's claims (Tables 1, 3, 4, 5 and Fig. 3) checked against a measured table (rows = our names, 'acc' %)."""
-    acc = table["acc"]
-    rows = []
-
-    def claim(name: str, source: str, held: Optional[bool], detail: str) -> None:
-        rows.append({"claim": name, "paper": source, "held": held, "measured": detail})
-
-    def has(*names: str) -> bool:
-        return all(n in acc.index for n in names)
-
-    if has("CBS+RRS", "RRS-only", "CBS-only"):
-        d1, d2 = acc["CBS+RRS"] - acc["RRS-only"], acc["CBS+RRS"] - acc["CBS-only"]
-        claim("CBS+RRS beats both RRS-only and CBS-only", "Table 1", bool(d1 > 0 and d2 > 0),
-              f"vs RRS-only {_pts(d1)}, vs CBS-only {_pts(d2)}")
-    if has("CBS+RRS", "ftRRS+CBS"):
-        d = acc["CBS+RRS"] - acc["ftRRS+CBS"]
-        claim("joint CBS+RRS beats stage-wise ftRRS+CBS", "Table 3", bool(d > 0), f"{_pts(d)}")
-    ratios = [f"CBS:RRS {ratio_label(r)}" for r in RATIOS]
-    if has(*ratios):
-        best = max(ratios, key=lambda r: acc[r])
-        claim("CBS:RRS = 0.5:1 is the best ratio", "Table 4", best == "CBS:RRS 0.5:1",
-              f"best {best} ({acc[best]:.1f}%), 0.5:1 at {acc['CBS:RRS 0.5:1']:.1f}%")
-        inner = [acc[r] for r in ratios[1:-1]]
-        claim("every joint ratio beats both ends (0:1, 1:0)", "Table 4",
-              bool(min(inner) > max(acc[ratios[0]], acc[ratios[-1]])),
-              f"joint {min(inner):.1f}–{max(inner):.1f}% vs ends {acc[ratios[0]]:.1f}% / {acc[ratios[-1]]:.1f}%")
-    if has("CBS+RRS+SS", "CBS+RRS+rot-aug", "CBS+RRS"):
-        d_task, d_aug = acc["CBS+RRS+SS"] - acc["CBS+RRS"], acc["CBS+RRS+rot-aug"] - acc["CBS+RRS"]
-        claim("rotation helps as a task, not as plain augmentation", "Table 5", bool(d_task > 0 and d_task > d_aug),
-              f"task {_pts(d_task)}, augmentation {_pts(d_aug)} over CBS+RRS")
-    if gains is not None and len(gains):
-        for b, part in (("CBS-only", "head"), ("RRS-only", "tail")):
-            g = gains[gains["baseline"] == b].sort_values("rank")
-            if len(g):
-                third = np.array_split(g["gain"].to_numpy(), 3)
-                seg = third[0] if part == "head" else third[-1]
-                claim(f"gains over {b} are largest on the {part}", "Fig. 3",
-                      bool(np.nanmean(seg) >= max(np.nanmean(t) for t in third)),
-                      " / ".join(f"{n} {np.nanmean(t):+.1f}" for n, t in zip(("head", "mid", "tail"), third)))
-    return pd.DataFrame(rows)
+    The aux size cap is never larger than the profile's own max_per_class; rows that are the same run (the ratio
+    sweep's ends and 0.5:1) share one config and hash."""
+    p = as_dict(params)
+    cap = p["aux_max_per_class"]
+    if cap is not None and p.get("max_per_class") is not None:
+        cap = min(cap, p["max_per_class"])
+    size = ablation_size(p, cap, p["aux_epochs"])
+    S, extra = size["params"], size["changes"]
+    if S["epochs"] < 1 or p["ft_epochs"] < 1:
+        raise ConfigError(f"aux runs need epochs >= 1 and ft_epochs >= 1, got {S['epochs']} and {p['ft_epochs']}")
+    cfgs = {v: aux_config(S, v, **extra) for v in p["variants"]}
+    cfgs["ftRRS+CBS"] = ft_config(S, p["ft_epochs"], **extra)
+    cfgs.update({f"CBS:RRS {ratio_label(r)}": ratio_config(S, r, **extra) for r in p["ratios"]})
+    if p["rotation_augment"]:
+        cfgs["CBS+RRS+rot-aug"] = aux_config(S, "CBS+RRS+rot-aug", **extra)
+    check_data(cfgs.values())
+    return cfgs, {"max_per_class": S["max_per_class"], "epochs": S["epochs"], "reduced": bool(extra)}

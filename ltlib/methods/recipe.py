@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from ltlib.config import RunConfig
+from ltlib.data import make_long_tailed
 from ltlib.params import as_dict
 from ltlib.schedules import preset
 
@@ -40,3 +41,18 @@ def non_default(args_cls: type, args: dict[str, Any]) -> dict[str, Any]:
     defaults = {f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
                 for f in dataclasses.fields(args_cls)}
     return {k: v for k, v in args.items() if k not in defaults or defaults[k] != v}
+
+
+def check_data(cfgs: Iterable[RunConfig]) -> None:
+    """Build each distinct long-tailed data set the configs (and their stage-1 runs) train on, so that an impossible
+    data setting (e.g. a class left with no image) is one clear error before the first training step."""
+    seen = set()
+    todo = list(cfgs)
+    while todo:
+        c = todo.pop()
+        if c.init_from is not None:
+            todo.append(RunConfig.from_dict(c.init_from))
+        key = (c.dataset, c.imbalance_ratio, c.max_per_class, c.lt_seed, c.val_per_class, c.data_root)
+        if key not in seen:
+            seen.add(key)
+            make_long_tailed(*key)

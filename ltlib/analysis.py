@@ -377,16 +377,6 @@ def convergence(runs: dict[str, Run | Sequence[Run]]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("method") if rows else pd.DataFrame()
 
 
-def run_samples(runs: dict[str, Run | Sequence[Run]], which: str = "last") -> dict[str, dict[str, list[float]]]:
-    """Per-seed test metrics (%) of each named run or list of seed runs: the samples `ltlib.claims.judge_all` takes."""
-    out: dict[str, dict[str, list[float]]] = {}
-    for name, rs in runs.items():
-        tests = [r.metrics[which]["test"] for r in ([rs] if isinstance(rs, Run) else rs)]
-        out[str(name)] = {m: [100 * float(t[m]) for t in tests if t.get(m) is not None]
-                          for m in ("acc", "many", "medium", "few", "head", "mid", "tail")}
-    return out
-
-
 # ------------------------------------------------------------ readings of the analyses 70-72 (Markdown, not claims)
 
 def _new_numbers(dataset: str, paper: str) -> str:

@@ -71,6 +71,8 @@ def recipe_rows(params: Any, runs_dir: str | os.PathLike | None = None,
 
 def samples(rows: pd.DataFrame, which: str = "last") -> dict[str, dict[str, list[float]]]:
     """method key -> metric -> per-seed test accuracy (%) at the last epoch (or the held-out-chosen one)."""
+    if rows.empty:                                          # an empty run store: no method has samples
+        return {}
     prefix = "" if which == "last" else "bestval_"
     df = rows.rename(columns={f"{prefix}{g}": f"_{g}" for g in GROUPS})
     df = df[["method", "seed", *[f"_{g}" for g in GROUPS]]].rename(columns={f"_{g}": g for g in GROUPS})
@@ -177,16 +179,17 @@ def claims_html(verdicts: pd.DataFrame) -> str:
         return html.escape("" if x is None or (isinstance(x, float) and np.isnan(x)) else str(x))
 
     head = ["Paper", "Where", "Claim", "Outcome", "A − B (pp)", "95 % Welch CI", "Seeds", "Measured"]
-    out = ["<table class='claims'><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
+    left = "style='text-align:left'"                        # notebook renderers right-align cells by default
+    out = ["<table class='claims'><tr>" + "".join(f"<th {left}>{h}</th>" for h in head) + "</tr>"]
     for r in verdicts.itertuples():
         diff = "" if pd.isna(r.difference) else f"{r.difference:+.2f}"
         ci = (f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}]" if np.isfinite(r.ci_low) and np.isfinite(r.ci_high)
               else "—" if pd.notna(r.difference) else "")        # one seed on a side: no interval
         color = OUTCOME_COLORS.get(r.outcome, "#ffffff")
-        out.append(f"<tr><td>{cell(r.paper)}</td><td>{cell(r.where)}</td><td>{cell(r.claim)}</td>"
-                   f"<td class='outcome' style='background:{color}'><b>{cell(r.outcome)}</b></td>"
-                   f"<td class='num'>{diff}</td><td class='num'>{ci}</td><td>{cell(r.seeds)}</td>"
-                   f"<td class='detail'>{cell(r.detail)}</td></tr>")
+        out.append(f"<tr><td {left}>{cell(r.paper)}</td><td {left}>{cell(r.where)}</td><td {left}>{cell(r.claim)}</td>"
+                   f"<td class='outcome' style='text-align:left;background:{color}'><b>{cell(r.outcome)}</b></td>"
+                   f"<td class='num'>{diff}</td><td class='num' style='white-space:nowrap'>{ci}</td>"
+                   f"<td {left}>{cell(r.seeds)}</td><td class='detail' {left}>{cell(r.detail)}</td></tr>")
     counts = cl.outcome_counts(verdicts)
     summary = ", ".join(f"<span style='background:{OUTCOME_COLORS[o]};padding:0 4px'>{n} {o}</span>"
                         for o, n in counts.items())

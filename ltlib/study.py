@@ -87,12 +87,12 @@ def report_params(profile: str) -> dict:
     return validate_params(check_param_file(pf, nb) if pf.exists() else {}, nb)
 
 
-def profile_rows(profile: str, params: dict) -> tuple[pd.DataFrame, str]:
-    """The recipes' runs of a profile and where they came from: the run store, else outputs/<profile>/results.csv."""
+def profile_rows(folder: Path, params: dict) -> tuple[pd.DataFrame, str]:
+    """The recipes' runs of a profile and where they came from: the run store, else the folder's results.csv."""
     rows = report.recipe_rows(params, params.get("runs_dir"))
     if len(rows):
         return rows, f"run store {display_path(runs_root(params.get('runs_dir')))}"
-    csv = OUTPUTS / profile / "results.csv"
+    csv = folder / "results.csv"
     if csv.exists():
         return report.read_profile_csv(csv), display_path(csv)
     return rows, "no runs found"
@@ -125,7 +125,7 @@ def write_index(folder: Path, profile: str, timings: Optional[pd.DataFrame] = No
         tf = folder / "timings.csv"
         timings = pd.read_csv(tf) if tf.exists() else pd.DataFrame(columns=["notebook", "status", "seconds"])
     p = report_params(profile)
-    rows, source = profile_rows(profile, p)
+    rows, source = profile_rows(folder, p)
     lb = report.leaderboard(rows)
     verdicts = report.evaluate_claims(rows)
     seeds = sorted({int(s) for s in rows["seed"]}) if len(rows) else []
@@ -139,7 +139,7 @@ def write_index(folder: Path, profile: str, timings: Optional[pd.DataFrame] = No
              "seeds": (f"{len(seeds)} ({', '.join(map(str, seeds))}); {len(rows)} runs of "
                        f"{rows['method'].nunique()} methods, from {html.escape(source)}") if len(rows) else "no runs",
              "total time": total}
-    parts = [f"<h1>ltstudy — re-balancing for long-tailed recognition, profile <code>{html.escape(profile)}</code></h1>",
+    parts = [f"<h1>ltstudy report · profile <code>{html.escape(profile)}</code></h1>",
              "<p>Five papers on re-balancing for long-tailed recognition (BBN, ResLT, Decoupling, To balance or not, "
              "class-reversed sampler switching), reproduced notebook by notebook. The full report is "
              "<a href='90_report.html'>90_report</a>; this page is rebuilt from the runs by "

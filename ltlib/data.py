@@ -65,7 +65,9 @@ DATASETS.update({
         "CIFAR-100"),
     "cifar10-jpeg": DatasetInfo(
         ["cifar10-jpeg", "cifar10-jpeg.tar.gz"], (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 4,
-        "copy ../shared/data/cifar10-jpeg.tar.gz into data/ (or pass data_root pointing at it)",
+        "it is not published anywhere: it is CIFAR-10 re-encoded as JPEG, an image folder you provide, laid out as "
+        "cifar10-jpeg/train/<class>/*.jpg and cifar10-jpeg/test/<class>/*.jpg (or that folder as cifar10-jpeg.tar.gz); "
+        "put it in data/ or in the folder data_root names (any such image folder also works as dataset: <path>)",
         "CIFAR-10 (JPEG)"),
 })
 

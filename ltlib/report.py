@@ -178,7 +178,7 @@ def claims_html(verdicts: pd.DataFrame) -> str:
     def cell(x: Any) -> str:
         return html.escape("" if x is None or (isinstance(x, float) and np.isnan(x)) else str(x))
 
-    head = ["Paper", "Where", "Claim", "Outcome", "A − B (pp)", "95 % Welch CI", "Seeds", "Measured"]
+    head = ["Paper", "Where", "Claim", "Outcome", "A − B (pp)", "95 % CI", "Seeds", "Measured"]
     left = "style='text-align:left'"                        # notebook renderers right-align cells by default
     out = ["<table class='claims'><tr>" + "".join(f"<th {left}>{h}</th>" for h in head) + "</tr>"]
     for r in verdicts.itertuples():

@@ -115,7 +115,8 @@ STYLE = ("body{font-family:system-ui,sans-serif;max-width:1040px;margin:2em auto
          "th{background:#f0f0f0}td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}"
          "td.outcome{white-space:nowrap}td.detail{font-size:0.88em;color:#444}dl.setup{display:grid;"
          "grid-template-columns:max-content auto;gap:2px 16px}dl.setup dt{font-weight:600}dl.setup dd{margin:0}"
-         "h2{margin-top:1.6em;border-bottom:1px solid #ddd}")
+         "h2{margin-top:1.6em;border-bottom:1px solid #ddd}table.board td{text-align:right;"
+         "font-variant-numeric:tabular-nums}")
 
 
 def write_index(folder: Path, profile: str, timings: Optional[pd.DataFrame] = None) -> Path:
@@ -152,7 +153,7 @@ def write_index(folder: Path, profile: str, timings: Optional[pd.DataFrame] = No
                               "leaderboard figure"),
                   "<p>Test accuracy (%) at the last epoch, mean ± std over seeds (n = seeds; no error bar with one "
                   "seed). head / mid / tail: thirds of the classes by training frequency.</p>",
-                  report.board(lb, ["acc", "head", "mid", "tail"]).to_html(classes="board", border=0)]
+                  report.board(lb, ["acc", "head", "mid", "tail"]).rename_axis(None).to_html(classes="board", border=0)]
     else:
         parts.append("<p>No finished runs of the study's methods on this profile yet.</p>")
     parts += ["<h2>Which claims held</h2>",

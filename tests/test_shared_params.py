@@ -33,10 +33,14 @@ SMALL_FILE = {"dataset": "fmnist", "imbalance_ratio": 8, "data_root": None, "max
               "epochs": 2, "batch_size": 16, "lr": 0.05, "seed": 1, "device": "cpu"}
 
 
-# Known failures on SMALL_FILE, left to the notebooks' owners (non-strict: an xpass means they are fixed): an
-# invariant cell asserts that a 2-epoch model on 33 images beats chance, which such a file does not promise.
+# Known failures on SMALL_FILE, left to the notebooks' owners (non-strict: an xpass means they are fixed): 10, 30
+# and 40 assert in an invariant cell that a 2-epoch model on 33 images beats chance, which such a file does not
+# promise; 60 raises a ConfigError in its ablation cell (progressive switching needs epochs > 2) after its main
+# runs have trained, instead of before any work.
 SMALL_FILE_XFAIL = {"10_rebalancing_diagnosis": "invariant 'best cell should beat chance' on 33 images, 2 epochs",
-                    "30_bbn": "invariant 'BBN should beat chance' on 33 images, 2 epochs"}
+                    "30_bbn": "invariant 'BBN should beat chance' on 33 images, 2 epochs",
+                    "40_reslt": "invariant 'ResLT should beat chance' on 33 images, 2 epochs",
+                    "60_class_reversed_switching": "ConfigError mid-notebook: progressive switching needs epochs > 2"}
 
 
 @pytest.mark.slow

@@ -124,7 +124,8 @@ def with_reference(lb: pd.DataFrame, dataset: str, imbalance_ratio: float) -> pd
                      "published": pub, "difference": (float(ours["acc"]) - pub) if same and ours is not None else None,
                      "published on": f"{ref_ds} IR{imbalance_ratio:g}" + ("" if same else " (other dataset)"),
                      "source": reference.MAIN_SOURCE[name]})
-    return pd.DataFrame(rows).set_index("method")
+    cols = ["method", "ours", "published", "difference", "published on", "source"]
+    return pd.DataFrame(rows, columns=cols).set_index("method")       # empty where nothing is published (e.g. IR 8)
 
 
 def evaluate_claims(rows: pd.DataFrame, which: str = "last", claims: Sequence[cl.Claim] = tuple(CLAIMS)) -> pd.DataFrame:

@@ -33,6 +33,12 @@ SMALL_FILE = {"dataset": "fmnist", "imbalance_ratio": 8, "data_root": None, "max
               "epochs": 2, "batch_size": 16, "lr": 0.05, "seed": 1, "device": "cpu"}
 
 
+@pytest.fixture(scope="module")
+def small_runs(tmp_path_factory):
+    """One run store for the whole file, as in a study: later notebooks reuse earlier runs, 90 reports on them."""
+    return tmp_path_factory.mktemp("small_runs")
+
+
 # Known failures on SMALL_FILE, left to the notebooks' owners (non-strict: an xpass means they are fixed): 10, 30
 # and 40 assert in an invariant cell that a 2-epoch model on 33 images beats chance, which such a file does not
 # promise; 60 raises a ConfigError in its ablation cell (progressive switching needs epochs > 2) after its main
@@ -47,12 +53,12 @@ SMALL_FILE_XFAIL = {"10_rebalancing_diagnosis": "invariant 'best cell should bea
 @needs_fmnist
 @pytest.mark.parametrize("notebook", [pytest.param(n, marks=pytest.mark.xfail(reason=SMALL_FILE_XFAIL[n], strict=False))
                                       if n in SMALL_FILE_XFAIL else n for n in NOTEBOOK_NAMES])
-def test_one_small_file_executes_every_notebook(notebook, tmp_path, monkeypatch):
+def test_one_small_file_executes_every_notebook(notebook, small_runs, tmp_path, monkeypatch):
     import papermill as pm
 
     monkeypatch.setenv("LTSTUDY_WORKERS", "1")
     monkeypatch.setenv("LTSTUDY_PROGRESS", "none")
-    params = {**SMALL_FILE, "runs_dir": str(tmp_path / "runs")}
+    params = {**SMALL_FILE, "runs_dir": str(small_runs)}
     validate_params(params, notebook)
     pm.execute_notebook(str(NOTEBOOKS / f"{notebook}.ipynb"), str(tmp_path / f"{notebook}.ipynb"),
                         parameters=params, cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False)

@@ -65,3 +65,9 @@ def test_front_page_is_rebuilt_from_a_results_table_alone(tmp_path):
     assert page.count("class='outcome'") == len(report.CLAIMS)
     for nb in NOTEBOOKS.glob("[0-9]*.ipynb"):
         assert f"href='{nb.stem}.html'" in page
+
+
+def test_with_reference_is_empty_where_nothing_is_published():
+    lb = report.leaderboard(_rows())
+    assert report.with_reference(lb, "fmnist", 8).empty
+    assert "CE" in report.with_reference(lb, "fmnist", 100).index

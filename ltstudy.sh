@@ -2,6 +2,8 @@
 # ltstudy — set up and run the study, or its tests, from nothing.
 #   ./ltstudy.sh study [PROFILE]   set up, run every notebook of PROFILE (default: quick), render outputs/PROFILE/
 #   ./ltstudy.sh test              set up, then pytest for ltlib and nbval for every notebook (smoke defaults)
+#   ./ltstudy.sh lab [ARGS]        JupyterLab on notebooks/ with the project's kernel (the venv's python; set up
+#                                  first if JupyterLab is missing); ARGS go to jupyter lab (e.g. --no-browser --port 8890)
 #   ./ltstudy.sh setup             only set up .venv
 # Environment: LTSTUDY_VENV (default .venv), LTSTUDY_TORCH (pip specs of torch and torchvision, default
 #   "torch==2.14.1 torchvision==0.29.1": a matched pair, the default PyPI builds, which also run on a CPU).
@@ -33,8 +35,16 @@ cmd=${1:-study}
 case "$cmd" in
   setup) setup ;;
   study) setup; exec "$PY" -m ltlib.study --profile "${2:-quick}" ;;
+  lab)
+    shift
+    [ -x "$VENV/bin/jupyter-lab" ] || setup
+    # The venv's kernel specs before any user-level ones; jupyter_client runs a spec's "python" as the server's
+    # own interpreter, so the notebooks' python3 kernel is this venv's python (with ltlib installed in it).
+    export JUPYTER_PREFER_ENV_PATH=1
+    root_ok=(); [ "$(id -u)" = 0 ] && root_ok=(--allow-root)    # containers often run as root
+    exec "$PY" -m jupyterlab --ServerApp.root_dir="$PWD/notebooks" "${root_ok[@]}" "$@" ;;
   test)
     setup
     exec "$PY" -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=1800 -q -p no:cacheprovider ;;
-  *) echo "usage: $0 study [PROFILE] | test | setup" >&2; exit 2 ;;
+  *) echo "usage: $0 study [PROFILE] | test | lab [ARGS] | setup" >&2; exit 2 ;;
 esac

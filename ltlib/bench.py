@@ -6,8 +6,8 @@ Same model, batch size, seed and sampler draw for every variant; only the input 
 format change:
 
 * ``reference``: a torch Dataset over PIL images (as torchvision's CIFAR10: ``Image.fromarray`` per item) with
-  per-image transforms RandomCrop(padding) + RandomHorizontalFlip + ToTensor + Normalize (torchvision's when it
-  imports, else a faithful PIL/numpy equivalent; the JSON says which) and torch.utils.data.DataLoader, fp32;
+  torchvision's per-image transforms RandomCrop(padding) + RandomHorizontalFlip + ToTensor + Normalize and
+  torch.utils.data.DataLoader, fp32;
 * ``engine-*``: the engine's device-resident uint8 data, bulk sampler indices and batched augmentation
   (``ltlib.train.make_batch``), in fp32 / bf16 autocast, contiguous / channels_last;
 * with a GPU also ``torch.compile`` and CUDA graphs (``mode="reduce-overhead"``);
@@ -38,8 +38,7 @@ import torch
 import torch.nn as nn
 
 from ltlib.config import RunConfig
-from ltlib.data import (ArrayData, Compose, LTData, long_tail_counts, RandomHorizontalFlip, ToTensorNormalize,
-                        make_long_tailed)
+from ltlib.data import ArrayData, LTData, long_tail_counts, make_long_tailed
 from ltlib.analysis import tsne_embed
 from ltlib.inference import DeviceData, autocast, evaluate, predict, resolve_device
 from ltlib.methods.base import Batch, Method, build_method
@@ -95,35 +94,14 @@ class PILImages(torch.utils.data.Dataset):
         return self.transform(Image.fromarray(self.x[i])), self.y[i], i
 
 
-class PILRandomCrop:
-    """torchvision RandomCrop(size, padding=pad) (zero fill): pad the PIL image, crop at a torch.randint offset."""
-
-    def __init__(self, size: int, pad: int) -> None:
-        self.size, self.pad = size, pad
-
-    def __call__(self, img: Any) -> Any:
-        from PIL import ImageOps
-
-        img = ImageOps.expand(img, border=self.pad, fill=0)
-        w, h = img.size
-        i = int(torch.randint(0, h - self.size + 1, size=(1,)))
-        j = int(torch.randint(0, w - self.size + 1, size=(1,)))
-        return img.crop((j, i, j + self.size, i + self.size))
-
-
 def reference_transform(data: LTData) -> tuple[Callable[[Any], torch.Tensor], str]:
-    """The papers' CIFAR train transform; torchvision's when it imports, else the PIL/numpy equivalent."""
-    size = int(data.train.x.shape[-1])
-    try:
-        import torchvision.transforms as T
+    """The papers' CIFAR train transform, torchvision's: RandomCrop(padding) + flip + ToTensor + Normalize."""
+    import torchvision
+    from torchvision import transforms as T
 
-        t = T.Compose([T.RandomCrop(size, padding=data.pad), T.RandomHorizontalFlip(), T.ToTensor(),
-                       T.Normalize(data.mean, data.std)])
-        return t, f"torchvision {__import__('torchvision').__version__} transforms"
-    except Exception as e:  # noqa: BLE001 - torchvision missing or built for another torch (CPU wheel here)
-        t = Compose([PILRandomCrop(size, data.pad), RandomHorizontalFlip(), ToTensorNormalize(data.mean, data.std)])
-        return t, (f"PIL/numpy equivalent of torchvision RandomCrop(padding={data.pad})+RandomHorizontalFlip+ToTensor+"
-                   f"Normalize (torchvision did not import: {type(e).__name__})")
+    t = T.Compose([T.RandomCrop(int(data.train.x.shape[-1]), padding=data.pad), T.RandomHorizontalFlip(),
+                   T.ToTensor(), T.Normalize(data.mean, data.std)])
+    return t, f"torchvision {torchvision.__version__} transforms"
 
 
 def reference_batches(data: LTData, streams: list[torch.Tensor], batch_size: int, transform: Callable,

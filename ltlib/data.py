@@ -4,7 +4,6 @@ from __future__ import annotations
 import functools
 import gzip
 import os
-import pickle
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +65,9 @@ DATASETS.update({
         "CIFAR-100"),
     "cifar10-jpeg": DatasetInfo(
         ["cifar10-jpeg", "cifar10-jpeg.tar.gz"], (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 4,
-        "copy ../shared/data/cifar10-jpeg.tar.gz into data/ (or pass data_root pointing at it)",
+        "it is not published anywhere: it is CIFAR-10 re-encoded as JPEG, an image folder you provide, laid out as "
+        "cifar10-jpeg/train/<class>/*.jpg and cifar10-jpeg/test/<class>/*.jpg (or that folder as cifar10-jpeg.tar.gz); "
+        "put it in data/ or in the folder data_root names (any such image folder also works as dataset: <path>)",
         "CIFAR-10 (JPEG)"),
 })
 
@@ -136,40 +137,41 @@ def load_fmnist(folder: Path) -> tuple[ArrayData, ArrayData]:
     return out[0], out[1]
 
 
+def torchvision_cifar(folder: Path, num_classes: int, train: bool):
+    """torchvision.datasets.CIFAR10/100(folder.parent, train, download=False) on an existing pickle folder.
+
+    torchvision's md5 check of the downloaded files is turned off (md5 None: it checks that every file is
+    present), so a folder copied from elsewhere, or a test's small fake pickles, is read; a corrupt pickle is
+    reported when it is read."""
+    from torchvision import datasets
+
+    base = datasets.CIFAR10 if num_classes == 10 else datasets.CIFAR100
+
+    class Present(base):                                         # type: ignore[misc, valid-type]
+        base_folder = folder.name
+        train_list = [[fn, None] for fn, _ in base.train_list]
+        test_list = [[fn, None] for fn, _ in base.test_list]
+        meta = {**base.meta, "md5": None}
+
+    return Present(str(folder.parent), train=train, download=False)
+
+
 def load_cifar(folder: Path, num_classes: int) -> tuple[ArrayData, ArrayData]:
-    """CIFAR-10/100 from torchvision's python pickle folders."""
-    def read(files: list[str], key: str) -> tuple[np.ndarray, np.ndarray]:
-        xs, ys = [], []
-        for fn in files:
-            try:
-                with open(folder / fn, "rb") as f:
-                    d = pickle.load(f, encoding="latin1")
-                xs.append(np.asarray(d["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-                ys.append(np.asarray(d[key], dtype=np.int64))
-                if len(xs[-1]) != len(ys[-1]):
-                    raise ValueError(f"{len(xs[-1])} images, {len(ys[-1])} labels")
-            except Exception as e:  # noqa: BLE001 - any unreadable pickle is a data error, not a crash
-                raise ConfigError(f"CIFAR file {folder / fn} is missing or corrupt ({type(e).__name__}: {e}); "
-                                  f"delete {folder} and download it again") from None
-        return np.concatenate(xs), np.concatenate(ys)
-
-    def names(fn: str, key: str) -> list[str]:
+    """CIFAR-10/100 from torchvision's python pickle folders, read by torchvision.datasets.CIFAR10/100."""
+    out = []
+    for train in (True, False):
         try:
-            with open(folder / fn, "rb") as f:
-                return list(pickle.load(f, encoding="latin1")[key])
-        except Exception as e:  # noqa: BLE001
-            raise ConfigError(f"CIFAR file {folder / fn} is missing or corrupt ({type(e).__name__}: {e}); "
-                              f"delete {folder} and download it again") from None
-
-    if num_classes == 10:
-        train = read([f"data_batch_{i}" for i in range(1, 6)], "labels")
-        test = read(["test_batch"], "labels")
-        classes = names("batches.meta", "label_names")
-    else:
-        train = read(["train"], "fine_labels")
-        test = read(["test"], "fine_labels")
-        classes = names("meta", "fine_label_names")
-    return tuple(ArrayData(torch.from_numpy(x), torch.from_numpy(y), classes) for x, y in (train, test))
+            ds = torchvision_cifar(folder, num_classes, train)
+            x = np.ascontiguousarray(np.asarray(ds.data, dtype=np.uint8).transpose(0, 3, 1, 2))
+            y = np.asarray(ds.targets, dtype=np.int64)
+            if len(x) != len(y):
+                raise ValueError(f"{len(x)} images, {len(y)} labels")
+        except Exception as e:  # noqa: BLE001 - any unreadable pickle is a data error, not a crash
+            msg = (str(e).splitlines() or [""])[0]
+            raise ConfigError(f"CIFAR folder {folder} is incomplete or corrupt ({type(e).__name__}: {msg}); "
+                              f"delete it and download it again") from None
+        out.append(ArrayData(torch.from_numpy(x), torch.from_numpy(y), list(ds.classes)))
+    return out[0], out[1]
 
 
 def _extract(archive: Path) -> Path:
@@ -192,16 +194,22 @@ def _extract(archive: Path) -> Path:
 
 
 def load_image_folder(root: Path) -> tuple[ArrayData, ArrayData]:
-    """root/train/<class>/*.jpg and root/test/<class>/*.jpg, decoded once and cached as .npz."""
-    from PIL import Image
+    """root/train/<class>/* and root/test/<class>/* read by torchvision.datasets.ImageFolder (RGB), decoded once
+    into uint8 arrays (every image resized to the first one's size) and cached as .npz."""
+    from torchvision.datasets import ImageFolder
 
     if root.name.endswith(".tar.gz"):
         root = _extract(root)
-    classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
+    classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir()) if (root / "train").is_dir() else []
     if not classes:
         raise ConfigError(f"image folder {root}/train has no class subfolders")
-    files = {s: sorted((root / s).glob("*/*")) for s in ("train", "test")}
-    key = f"{root.name}-{len(files['train'])}-{len(files['test'])}"
+    folders = {}
+    for split in ("train", "test"):
+        try:
+            folders[split] = ImageFolder(str(root / split))
+        except OSError as e:                               # a missing split, or a class folder without images
+            raise ConfigError(f"image folder {root / split} cannot be read: {e}") from None
+    key = f"{root.name}-{len(folders['train'])}-{len(folders['test'])}"
     cache = cache_dir() / f"{key}.npz"
     if cache.exists():
         try:
@@ -212,18 +220,18 @@ def load_image_folder(root: Path) -> tuple[ArrayData, ArrayData]:
             cache.unlink(missing_ok=True)
     arrays = {}
     size = None
-    for split in ("train", "test"):
+    for split, ds in folders.items():
         xs, ys = [], []
-        for fp in files[split]:
-            if fp.parent.name not in classes:
+        for path, y in ds.samples:                         # sorted by class, then by file name
+            name = ds.classes[y]
+            if name not in classes:                        # a test class the training set lacks
                 continue
-            with Image.open(fp) as im:
-                im = im.convert("RGB")
-                size = size or im.size
-                if im.size != size:
-                    im = im.resize(size)
-                xs.append(np.asarray(im, dtype=np.uint8))
-            ys.append(classes.index(fp.parent.name))
+            im = ds.loader(path)                           # torchvision's PIL loader: RGB
+            size = size or im.size
+            if im.size != size:
+                im = im.resize(size)
+            xs.append(np.asarray(im, dtype=np.uint8))
+            ys.append(classes.index(name))
         if not xs:
             raise ConfigError(f"image folder {root / split} holds no images")
         arrays[f"x_{split}"] = np.stack(xs).transpose(0, 3, 1, 2).copy()
@@ -389,103 +397,14 @@ def read_file_list(list_file: str | os.PathLike) -> tuple[list[str], list[int]]:
     return paths, labels
 
 
-class Compose:
-    """Apply transforms in order (torchvision's Compose)."""
-
-    def __init__(self, transforms: list) -> None:
-        self.transforms = transforms
-
-    def __call__(self, img):
-        for t in self.transforms:
-            img = t(img)
-        return img
-
-
-class RandomResizedCrop:
-    """torchvision RandomResizedCrop(size, scale=(0.08, 1), ratio=(3/4, 4/3)) on a PIL image (bilinear)."""
-
-    def __init__(self, size: int, scale: tuple[float, float] = (0.08, 1.0),
-                 ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> None:
-        self.size, self.scale, self.ratio = size, scale, ratio
-
-    def box(self, width: int, height: int) -> tuple[int, int, int, int]:
-        """(left, top, w, h) of the crop: 10 tries of a random area and aspect, else a central crop."""
-        import math
-
-        area = width * height
-        log_r = (math.log(self.ratio[0]), math.log(self.ratio[1]))
-        for _ in range(10):
-            target = area * float(torch.empty(1).uniform_(self.scale[0], self.scale[1]))
-            aspect = math.exp(float(torch.empty(1).uniform_(log_r[0], log_r[1])))
-            w, h = int(round(math.sqrt(target * aspect))), int(round(math.sqrt(target / aspect)))
-            if 0 < w <= width and 0 < h <= height:
-                top = int(torch.randint(0, height - h + 1, size=(1,)))
-                left = int(torch.randint(0, width - w + 1, size=(1,)))
-                return left, top, w, h
-        in_ratio = width / height
-        if in_ratio < min(self.ratio):
-            w, h = width, int(round(width / min(self.ratio)))
-        elif in_ratio > max(self.ratio):
-            w, h = int(round(height * max(self.ratio))), height
-        else:
-            w, h = width, height
-        return (width - w) // 2, (height - h) // 2, w, h
-
-    def __call__(self, img):
-        from PIL import Image
-
-        left, top, w, h = self.box(*img.size)
-        return img.resize((self.size, self.size), Image.Resampling.BILINEAR, box=(left, top, left + w, top + h))
-
-
-class RandomHorizontalFlip:
-    """torchvision RandomHorizontalFlip(p): flip when torch.rand(1) < p."""
-
-    def __init__(self, p: float = 0.5) -> None:
-        self.p = p
-
-    def __call__(self, img):
-        from PIL import Image
-
-        return img.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if float(torch.rand(1)) < self.p else img
-
-
-class ResizeCenterCrop:
-    """torchvision Resize(resize) (shorter side, bilinear) + CenterCrop(size)."""
-
-    def __init__(self, size: int, resize: int) -> None:
-        self.size, self.resize = size, resize
-
-    def __call__(self, img):
-        from PIL import Image
-
-        w, h = img.size
-        s = self.resize / min(w, h)
-        img = img.resize((max(self.size, int(w * s)), max(self.size, int(h * s))), Image.Resampling.BILINEAR)
-        w, h = img.size
-        left, top = int(round((w - self.size) / 2)), int(round((h - self.size) / 2))
-        return img.crop((left, top, left + self.size, top + self.size))
-
-
-class ToTensorNormalize:
-    """torchvision ToTensor() + Normalize(mean, std): HWC uint8 -> CHW float in [0, 1], standardised per channel."""
-
-    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
-        self.mean = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1)
-        self.std = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1)
-
-    def __call__(self, img) -> torch.Tensor:
-        a = torch.from_numpy(np.array(img, dtype=np.uint8, copy=True))
-        a = a.view(a.shape[0], a.shape[1], -1).permute(2, 0, 1).contiguous()
-        return a.to(torch.float32).div_(255).sub_(self.mean).div_(self.std)
-
-
 def filelist_transform(train: bool, size: int = 224, resize: int = 256, mean: tuple[float, ...] = IMAGENET_MEAN,
                        std: tuple[float, ...] = IMAGENET_STD):
-    """The standard ImageNet-LT / Places-LT / iNat transforms: RandomResizedCrop + flip (train) or Resize +
-    CenterCrop (test), then ToTensor + Normalize; PIL-based, so torchvision is not needed."""
-    first = [RandomResizedCrop(size), RandomHorizontalFlip()] if train else [ResizeCenterCrop(size, resize)]
-    return Compose(first + [ToTensorNormalize(mean, std)])
+    """The standard ImageNet-LT / Places-LT / iNat transforms, torchvision's: RandomResizedCrop + flip (train)
+    or Resize + CenterCrop (test), then ToTensor + Normalize."""
+    from torchvision import transforms as T
+
+    first = [T.RandomResizedCrop(size), T.RandomHorizontalFlip()] if train else [T.Resize(resize), T.CenterCrop(size)]
+    return T.Compose(first + [T.ToTensor(), T.Normalize(mean, std)])
 
 
 class FileListDataset(torch.utils.data.Dataset):

@@ -255,3 +255,30 @@ def per_class_over_epochs(pc: pd.DataFrame, marks: dict[str, float], title: str 
     ax.legend(title="train images", fontsize=7, title_fontsize=7, loc="lower right", ncol=2)
     fig.tight_layout()
     return fig
+
+
+GROUP_COLORS_OVERALL = {"overall": "#555555", **GROUP_COLORS}
+
+
+def leaderboard(lb: pd.DataFrame, groups: Sequence[str] = ("acc", "head", "mid", "tail"),
+                title: str = "Leaderboard: test accuracy, mean ± std over seeds") -> plt.Figure:
+    """Horizontal grouped bars of a report.leaderboard frame (methods × overall / head / mid / tail, in %),
+    best overall on top, error bars = std over seeds (none with one seed); the seed count beside each name."""
+    lb = lb.sort_values("acc", ascending=True)
+    names = ["overall" if g == "acc" else g for g in groups]
+    n, k = len(lb), len(groups)
+    fig, ax = _subplots(figsize=(8, 0.42 * max(n, 3) * (1 + 0.15 * k) + 1.2))
+    height = 0.8 / k
+    y = np.arange(n)
+    for i, (g, name) in enumerate(zip(groups, names)):
+        pos = y + (k - 1 - i - (k - 1) / 2) * height          # first group drawn on top within each method
+        err = lb[f"{g}_std"].to_numpy(dtype=float) if f"{g}_std" in lb else None
+        ax.barh(pos, lb[g].to_numpy(dtype=float), height=height, xerr=err, capsize=2,
+                color=GROUP_COLORS_OVERALL.get(name), label=name, error_kw={"lw": 0.8})
+    ax.set_yticks(y, [f"{m}  (n={int(s)})" for m, s in zip(lb.index, lb["seeds"])])
+    lo = np.nanmin(lb[list(groups)].to_numpy(dtype=float)) if n else 0.0
+    ax.set_xlim(max(0.0, 10 * np.floor((lo - 5) / 10)) if np.isfinite(lo) else 0.0, 100)
+    ax.set(xlabel="test accuracy (%)", title=title)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
+    fig.tight_layout()
+    return fig

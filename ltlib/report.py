@@ -71,6 +71,8 @@ def recipe_rows(params: Any, runs_dir: str | os.PathLike | None = None,
 
 def samples(rows: pd.DataFrame, which: str = "last") -> dict[str, dict[str, list[float]]]:
     """method key -> metric -> per-seed test accuracy (%) at the last epoch (or the held-out-chosen one)."""
+    if rows.empty:                                          # an empty run store: no method has samples
+        return {}
     prefix = "" if which == "last" else "bestval_"
     df = rows.rename(columns={f"{prefix}{g}": f"_{g}" for g in GROUPS})
     df = df[["method", "seed", *[f"_{g}" for g in GROUPS]]].rename(columns={f"_{g}": g for g in GROUPS})
@@ -122,7 +124,8 @@ def with_reference(lb: pd.DataFrame, dataset: str, imbalance_ratio: float) -> pd
                      "published": pub, "difference": (float(ours["acc"]) - pub) if same and ours is not None else None,
                      "published on": f"{ref_ds} IR{imbalance_ratio:g}" + ("" if same else " (other dataset)"),
                      "source": reference.MAIN_SOURCE[name]})
-    return pd.DataFrame(rows).set_index("method")
+    cols = ["method", "ours", "published", "difference", "published on", "source"]
+    return pd.DataFrame(rows, columns=cols).set_index("method")       # empty where nothing is published (e.g. IR 8)
 
 
 def evaluate_claims(rows: pd.DataFrame, which: str = "last", claims: Sequence[cl.Claim] = tuple(CLAIMS)) -> pd.DataFrame:
@@ -146,3 +149,49 @@ def write_profile_csv(rows: pd.DataFrame, profile: str) -> Any:
     path = OUTPUTS / profile / "results.csv"
     atomic_write_text(path, rows.to_csv(index=False))
     return path
+
+
+# Results tables written before the recipes had registry keys name a few recipes by their old tag; the front page
+# reads them through this map (cRT was tagged by its diagnosis cell, CE+RS, which is the same config).
+LEGACY_TAGS = {"CE+LWS": "LWS", "IB→CR": "switching", "CE+B+C": "B+C"}
+LEGACY_COPIES = {"CE+RS": "cRT"}
+
+
+def read_profile_csv(path: Any) -> pd.DataFrame:
+    """An outputs/<profile>/results.csv as recipe rows (a `method` column of registry keys), old tables included."""
+    rows = pd.read_csv(path)
+    if "method" in rows and set(rows["method"]) & set(RECIPES):
+        return rows
+    tag = rows["label"] if "label" in rows else rows["tag"]
+    rows = rows.assign(method=[LEGACY_TAGS.get(t, t) for t in tag])
+    copies = [rows[rows["method"] == old].assign(method=new) for old, new in LEGACY_COPIES.items()]
+    return pd.concat([rows, *copies], ignore_index=True)
+
+
+OUTCOME_COLORS = {cl.REPRODUCED: "#d8f0d8", cl.CONTRADICTED: "#f8d7d4", cl.INCONCLUSIVE: "#fdf1cc",
+                  cl.NOT_TESTED: "#e8e8e8"}
+
+
+def claims_html(verdicts: pd.DataFrame) -> str:
+    """evaluate_claims' rows as an HTML table (the columns of claims.to_markdown), each outcome cell coloured."""
+    import html
+
+    def cell(x: Any) -> str:
+        return html.escape("" if x is None or (isinstance(x, float) and np.isnan(x)) else str(x))
+
+    head = ["Paper", "Where", "Claim", "Outcome", "A − B (pp)", "95 % CI", "Seeds", "Measured"]
+    left = "style='text-align:left'"                        # notebook renderers right-align cells by default
+    out = ["<table class='claims'><tr>" + "".join(f"<th {left}>{h}</th>" for h in head) + "</tr>"]
+    for r in verdicts.itertuples():
+        diff = "" if pd.isna(r.difference) else f"{r.difference:+.2f}"
+        ci = (f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}]" if np.isfinite(r.ci_low) and np.isfinite(r.ci_high)
+              else "—" if pd.notna(r.difference) else "")        # one seed on a side: no interval
+        color = OUTCOME_COLORS.get(r.outcome, "#ffffff")
+        out.append(f"<tr><td {left}>{cell(r.paper)}</td><td {left}>{cell(r.where)}</td><td {left}>{cell(r.claim)}</td>"
+                   f"<td class='outcome' style='text-align:left;background:{color}'><b>{cell(r.outcome)}</b></td>"
+                   f"<td class='num'>{diff}</td><td class='num' style='white-space:nowrap'>{ci}</td>"
+                   f"<td {left}>{cell(r.seeds)}</td><td class='detail' {left}>{cell(r.detail)}</td></tr>")
+    counts = cl.outcome_counts(verdicts)
+    summary = ", ".join(f"<span style='background:{OUTCOME_COLORS[o]};padding:0 4px'>{n} {o}</span>"
+                        for o, n in counts.items())
+    return "\n".join(out) + "</table>\n<p>" + summary + "</p>"

@@ -1,19 +1,25 @@
-"""The one-command study: run every notebook of a profile with papermill, render HTML and an index."""
+"""The one-command study: run every notebook of a profile with papermill, render HTML and the front page."""
 from __future__ import annotations
 
 import argparse
+import base64
 import html
+import io
 import os
+import re
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import pandas as pd
 
+from ltlib import plots, report
+from ltlib.data import dataset_label
 from ltlib.errors import ConfigError, closest
-from ltlib.params import check_param_file
-from ltlib.paths import NOTEBOOKS, OUTPUTS, PARAMS, atomic_write_text
+from ltlib.params import check_param_file, validate_params
+from ltlib.paths import NOTEBOOKS, OUTPUTS, PARAMS, atomic_write_text, display_path
+from ltlib.runs import runs_root
 
 
 def profiles() -> list[str]:
@@ -53,21 +59,121 @@ def render_html(ipynb: Path) -> Path:
     return out
 
 
-def write_index(folder: Path, profile: str, timings: pd.DataFrame) -> Path:
-    """outputs/<profile>/index.html linking each rendered notebook, with its run time."""
-    rows = "".join(
-        f"<tr><td><a href='{html.escape(r.notebook)}.html'>{html.escape(r.notebook)}</a></td>"
-        f"<td>{r.status}</td><td style='text-align:right'>{r.seconds:.0f} s</td></tr>"
-        for r in timings.itertuples())
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>ltstudy — {profile}</title>"
-            "<style>body{font-family:sans-serif;max-width:780px;margin:2em auto}td,th{padding:4px 12px}"
-            "table{border-collapse:collapse}tr:nth-child(even){background:#f4f4f4}</style></head><body>"
-            f"<h1>ltstudy report — profile <code>{profile}</code></h1>"
-            "<p>Re-balancing methods for long-tailed recognition, reproduced notebook by notebook. "
-            "Start with <a href='90_report.html'>90_report</a> for the leaderboard.</p>"
-            f"<table><tr><th>notebook</th><th>status</th><th>time</th></tr>{rows}</table>"
-            f"<p>Total {timings.seconds.sum() / 60:.1f} min. Results table: "
-            "<a href='results.csv'>results.csv</a>.</p></body></html>")
+def notebook_question(nb: Path) -> tuple[str, str]:
+    """(title, question) from a notebook's first Markdown cell: its '# NN · title' line and its **Question.**
+    paragraph, the one place where each notebook says what it answers."""
+    import nbformat
+
+    cell = next((c for c in nbformat.read(nb, as_version=4).cells if c.cell_type == "markdown"), None)
+    text = cell.source if cell else ""
+    title = next((ln.lstrip("# ").split("·", 1)[-1].strip() for ln in text.splitlines() if ln.startswith("#")),
+                 nb.stem)
+    para = next((p for p in text.split("\n\n") if p.strip().startswith("**Question.**")), "")
+    return title, " ".join(para.replace("**Question.**", "").split())
+
+
+def _inline_md(text: str) -> str:
+    """Escape text and render Markdown's inline `code`, **bold** and *italic* as HTML."""
+    out = html.escape(text)
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    out = re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", out)
+    return re.sub(r"\*([^*]+)\*", r"<i>\1</i>", out)
+
+
+def report_params(profile: str) -> dict:
+    """The profile's 90_report parameters (its file over the notebook's defaults): data, model, run store."""
+    pf = PARAMS / profile / "90_report.yaml"
+    nb = NOTEBOOKS / "90_report.ipynb"
+    return validate_params(check_param_file(pf, nb) if pf.exists() else {}, nb)
+
+
+def profile_rows(folder: Path, params: dict) -> tuple[pd.DataFrame, str]:
+    """The recipes' runs of a profile and where they came from: the run store, else the folder's results.csv."""
+    rows = report.recipe_rows(params, params.get("runs_dir"))
+    if len(rows):
+        return rows, f"run store {display_path(runs_root(params.get('runs_dir')))}"
+    csv = folder / "results.csv"
+    if csv.exists():
+        return report.read_profile_csv(csv), display_path(csv)
+    return rows, "no runs found"
+
+
+def figure_html(fig: Any, alt: str) -> str:
+    """A matplotlib figure as an inline PNG <img> (closed after rendering)."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return (f"<img alt='{html.escape(alt)}' style='max-width:100%' "
+            f"src='data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}'>")
+
+
+STYLE = ("body{font-family:system-ui,sans-serif;max-width:1040px;margin:2em auto;padding:0 1em;color:#222;"
+         "line-height:1.45}td,th{padding:4px 8px;vertical-align:top;text-align:left}"
+         "table{border-collapse:collapse;font-size:0.92em;margin:0.5em 0}tr{border-bottom:1px solid #e4e4e4}"
+         "th{background:#f0f0f0}td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}"
+         "td.outcome{white-space:nowrap}td.detail{font-size:0.88em;color:#444}dl.setup{display:grid;"
+         "grid-template-columns:max-content auto;gap:2px 16px}dl.setup dt{font-weight:600}dl.setup dd{margin:0}"
+         "h2{margin-top:1.6em;border-bottom:1px solid #ddd}table.board td{text-align:right;"
+         "font-variant-numeric:tabular-nums}")
+
+
+def write_index(folder: Path, profile: str, timings: Optional[pd.DataFrame] = None) -> Path:
+    """outputs/<profile>/index.html, the report's front page, built from the run store (or results.csv) alone:
+    the setup, the leaderboard figure and table, the claims with their verdicts, and the notebooks."""
+    if timings is None:
+        tf = folder / "timings.csv"
+        timings = pd.read_csv(tf) if tf.exists() else pd.DataFrame(columns=["notebook", "status", "seconds"])
+    p = report_params(profile)
+    rows, source = profile_rows(folder, p)
+    lb = report.leaderboard(rows)
+    verdicts = report.evaluate_claims(rows)
+    seeds = sorted({int(s) for s in rows["seed"]}) if len(rows) else []
+    total = f"{timings.seconds.sum() / 60:.1f} min ({len(timings)} notebooks)" if len(timings) else "not recorded"
+    setup = {"profile": f"<code>{html.escape(profile)}</code> (<code>params/{html.escape(profile)}/</code>)",
+             "data": f"{html.escape(dataset_label(p['dataset']))}-LT, imbalance ratio {p['imbalance_ratio']:g}, "
+                     + ("full training set" if p["max_per_class"] is None else f"at most {p['max_per_class']} images "
+                        "per class"),
+             "model": f"{html.escape(p['arch'])}, {p['epochs']} epochs (classifier retraining "
+                      f"{p['stage2_epochs']}), batch {p['batch_size']}, lr {p['lr']:g}",
+             "seeds": (f"{len(seeds)} ({', '.join(map(str, seeds))}); {len(rows)} runs of "
+                       f"{rows['method'].nunique()} methods, from {html.escape(source)}") if len(rows) else "no runs",
+             "total time": total}
+    parts = [f"<h1>ltstudy report · profile <code>{html.escape(profile)}</code></h1>",
+             "<p>Five papers on re-balancing for long-tailed recognition (BBN, ResLT, Decoupling, To balance or not, "
+             "class-reversed sampler switching), reproduced notebook by notebook. The full report is "
+             "<a href='90_report.html'>90_report</a>; this page is rebuilt from the runs by "
+             f"<code>python -m ltlib.study --profile {html.escape(profile)} --index-only</code>.</p>",
+             "<dl class='setup'>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in setup.items()) + "</dl>",
+             "<h2>Leaderboard</h2>"]
+    if len(lb):
+        parts += [figure_html(plots.leaderboard(lb, title=f"{dataset_label(p['dataset'])}-LT IR"
+                                                          f"{p['imbalance_ratio']:g}: test accuracy at the last epoch"),
+                              "leaderboard figure"),
+                  "<p>Test accuracy (%) at the last epoch, mean ± std over seeds (n = seeds; no error bar with one "
+                  "seed). head / mid / tail: thirds of the classes by training frequency.</p>",
+                  report.board(lb, ["acc", "head", "mid", "tail"]).rename_axis(None).to_html(classes="board", border=0)]
+    else:
+        parts.append("<p>No finished runs of the study's methods on this profile yet.</p>")
+    parts += ["<h2>Which claims held</h2>",
+              "<p>Verdict rule: the difference of the two methods' means over seeds, A − B in percentage points, "
+              "with its 95 % Welch t interval. <b>Reproduced</b> when the whole interval lies on the paper's side "
+              "of 0, <b>contradicted</b> when it lies on the other side, <b>inconclusive</b> otherwise (always with "
+              "one seed), <b>not tested</b> when a method has no runs on this profile.</p>",
+              report.claims_html(verdicts), "<h2>Notebooks</h2>"]
+    secs = dict(zip(timings["notebook"], timings["seconds"])) if len(timings) else {}
+    items = []
+    for nb in sorted(NOTEBOOKS.glob("[0-9]*.ipynb")):
+        title, question = notebook_question(nb)
+        took = f" <span style='color:#777'>({secs[nb.stem]:.0f} s)</span>" if nb.stem in secs else ""
+        items.append(f"<tr><td><a href='{html.escape(nb.stem)}.html'>{html.escape(nb.stem)}</a></td>"
+                     f"<td><b>{_inline_md(title)}</b>{took}<br>{_inline_md(question)}</td></tr>")
+    parts += [f"<table class='notebooks'>{''.join(items)}</table>",
+              "<p>Every run of this profile: <a href='results.csv'>results.csv</a>; time per notebook: "
+              "<a href='timings.csv'>timings.csv</a>.</p>"]
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>ltstudy — {html.escape(profile)}</title>"
+            f"<style>{STYLE}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")
     out = folder / "index.html"
     atomic_write_text(out, page)
     return out
@@ -102,7 +208,9 @@ def run(profile: str, only: Optional[list[str]] = None, html_only: bool = False)
         print(f"[study] {nb.stem} done in {secs:.0f} s", flush=True)
         times.append({"notebook": nb.stem, "status": "ok", "seconds": secs})
     timings = pd.DataFrame(times)
-    if not only:
+    if html_only:                                       # rendering times are not the study's: keep the recorded ones
+        write_index(folder, profile)
+    elif not only:
         timings.to_csv(folder / "timings.csv", index=False)
         write_index(folder, profile, timings)
     return timings
@@ -113,13 +221,19 @@ class StudyError(RuntimeError):
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    """python -m ltlib.study --profile NAME [--only 00 10]"""
+    """python -m ltlib.study --profile NAME [--only 00 10] [--html-only | --index-only]"""
     ap = argparse.ArgumentParser(prog="python -m ltlib.study", description=__doc__)
     ap.add_argument("--profile", default="quick", help="params/<profile>/ (smoke, quick, paper-...)")
     ap.add_argument("--only", nargs="*", help="notebook name prefixes to run (default: all)")
-    ap.add_argument("--html-only", action="store_true", help="re-render existing executed notebooks")
+    ap.add_argument("--html-only", action="store_true", help="re-render existing executed notebooks and the front page")
+    ap.add_argument("--index-only", action="store_true",
+                    help="rebuild only outputs/<profile>/index.html from the run store (or results.csv)")
     args = ap.parse_args(argv)
     try:
+        if args.index_only:
+            plan(args.profile)                              # a known profile, valid parameter files
+            print(f"[study] wrote {display_path(write_index(OUTPUTS / args.profile, args.profile))}")
+            return 0
         t = run(args.profile, args.only, args.html_only)
     except (ConfigError, StudyError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -7,7 +7,7 @@ import torch
 
 from ltlib.errors import ConfigError
 from ltlib.samplers import EpochSampler
-from ltlib.data import (FileListDataset, RandomResizedCrop, filelist_transform, read_file_list)
+from ltlib.data import FileListDataset, filelist_transform, read_file_list
 from ltlib.samplers import build_sampler
 
 
@@ -67,13 +67,20 @@ def test_dataloader_with_ltlib_sampler(tiny_list):
     assert sorted(list(halves[0]) + list(halves[1])) == sorted(list(EpochSampler(es.sampler, 1, 2, 4)))
 
 
-def test_random_resized_crop_box_in_bounds():
+def test_filelist_transforms_are_torchvision_s():
+    from PIL import Image
+    from torchvision import transforms as T
+
+    train, test = filelist_transform(True, size=8), filelist_transform(False, size=8, resize=10)
+    assert [type(t) for t in train.transforms] == [T.RandomResizedCrop, T.RandomHorizontalFlip, T.ToTensor,
+                                                   T.Normalize]
+    assert [type(t) for t in test.transforms] == [T.Resize, T.CenterCrop, T.ToTensor, T.Normalize]
+    img = Image.fromarray(np.full((30, 40, 3), 255, np.uint8))
     torch.manual_seed(0)
-    t = RandomResizedCrop(8)
-    for w, h in ((40, 30), (5, 100), (100, 5), (8, 8)):
-        for _ in range(20):
-            left, top, cw, ch = t.box(w, h)
-            assert 0 <= left and 0 <= top and 0 < cw and 0 < ch and left + cw <= w and top + ch <= h
+    for t in (train, test):
+        x = t(img)
+        assert x.shape == (3, 8, 8)
+        assert torch.allclose(x[:, 0, 0], (1 - torch.tensor(t.transforms[-1].mean)) / torch.tensor(t.transforms[-1].std))
 
 
 def test_bad_lists_are_clear_errors(tiny_list, tmp_path):

@@ -197,7 +197,7 @@ def test_corrupt_cifar_pickle_fails_before_training(tmp_path, garbage):
     (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": [str(i) for i in range(10)]}))
     (folder / "data_batch_3").write_bytes(garbage)
     cfg = RunConfig(dataset="cifar10", data_root=str(tmp_path / "data"), arch="resnet8-narrow", epochs=1)
-    with pytest.raises(ConfigError, match=r"CIFAR file .*data_batch_3 is missing or corrupt") as e:
+    with pytest.raises(ConfigError, match=r"CIFAR folder .*cifar-10-batches-py is incomplete or corrupt") as e:
         fit(cfg, runs_dir=tmp_path / "runs", device="cpu", progress="none")
     assert "download it again" in str(e.value) and "\n" not in str(e.value)
     no_training_happened(tmp_path / "runs")

@@ -5,6 +5,7 @@ import pytest
 
 from ltlib.params import SHARED, declared_params, validate_params
 from ltlib.paths import NOTEBOOKS
+from conftest import needs_fmnist
 
 NOTEBOOK_NAMES = sorted(p.stem for p in NOTEBOOKS.glob("[0-9]*.ipynb"))
 ONE_FILE = {"dataset": "fmnist", "imbalance_ratio": 50, "data_root": None, "max_per_class": 200, "arch": "resnet8",
@@ -46,3 +47,41 @@ def test_bad_precision_is_an_error_before_any_work():
 
     with pytest.raises(ConfigError, match="precision"):
         validate_params({"precision": "fp16"}, "00_data_and_samplers")
+
+
+# A small file a user could write, with every shared name: every notebook must run on it end to end (slow: 12
+# papermill kernels; measured in the final report of the issue). IR 8 with at most 8 images per class: the largest
+# ratio that leaves every class an image (n_c = int(8 · (1/IR)^(c/9)) ≥ 1), so the tail classes hold one image.
+SMALL_FILE = {"dataset": "fmnist", "imbalance_ratio": 8, "data_root": None, "max_per_class": 8, "arch": "resnet8",
+              "epochs": 2, "batch_size": 16, "lr": 0.05, "seed": 1, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def small_runs(tmp_path_factory):
+    """One run store for the whole file, as in a study: later notebooks reuse earlier runs, 90 reports on them."""
+    return tmp_path_factory.mktemp("small_runs")
+
+
+# Known failures on SMALL_FILE, left to the notebooks' owners (non-strict: an xpass means they are fixed): 10, 30
+# and 40 assert in an invariant cell that a 2-epoch model on 33 images beats chance, which such a file does not
+# promise; 60 raises a ConfigError in its ablation cell (progressive switching needs epochs > 2) after its main
+# runs have trained, instead of before any work.
+SMALL_FILE_XFAIL = {"10_rebalancing_diagnosis": "invariant 'best cell should beat chance' on 33 images, 2 epochs",
+                    "30_bbn": "invariant 'BBN should beat chance' on 33 images, 2 epochs",
+                    "40_reslt": "invariant 'ResLT should beat chance' on 33 images, 2 epochs",
+                    "60_class_reversed_switching": "ConfigError mid-notebook: progressive switching needs epochs > 2"}
+
+
+@pytest.mark.slow
+@needs_fmnist
+@pytest.mark.parametrize("notebook", [pytest.param(n, marks=pytest.mark.xfail(reason=SMALL_FILE_XFAIL[n], strict=False))
+                                      if n in SMALL_FILE_XFAIL else n for n in NOTEBOOK_NAMES])
+def test_one_small_file_executes_every_notebook(notebook, small_runs, tmp_path, monkeypatch):
+    import papermill as pm
+
+    monkeypatch.setenv("LTSTUDY_WORKERS", "1")
+    monkeypatch.setenv("LTSTUDY_PROGRESS", "none")
+    params = {**SMALL_FILE, "runs_dir": str(small_runs)}
+    validate_params(params, notebook)
+    pm.execute_notebook(str(NOTEBOOKS / f"{notebook}.ipynb"), str(tmp_path / f"{notebook}.ipynb"),
+                        parameters=params, cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False)

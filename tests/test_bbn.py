@@ -96,6 +96,17 @@ def test_branches_share_trunk_not_last_block(tiny_cfg):
     assert _method(tiny_cfg, rebalance_sampler="balanced")[0].streams(0) == ["ib", "balanced"]
 
 
+def test_branch_blocks_initialised_independently(tiny_cfg):
+    # the authors' code builds the two branch blocks as two modules: their initial weights differ
+    for branch in ("", "rebalancing"):
+        _, model, _ = _method(tiny_cfg, branch=branch)
+        back = model.backbone
+        for (name, p_c), (_, p_r) in zip(back.cb_block.named_parameters(), back.rb_block.named_parameters()):
+            assert p_c.shape == p_r.shape
+            if name.startswith("conv"):
+                assert not torch.equal(p_c, p_r), f"{name}: re-balancing block is a copy of the conventional one"
+
+
 def test_loss_step_and_bad_args(tiny_cfg):
     method, model, data = _method(tiny_cfg, adaptor="beta")
     x = torch.randn(6, 3, 8, 8)

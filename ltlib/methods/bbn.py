@@ -1,6 +1,7 @@
 """BBN: bilateral-branch network with cumulative learning (Zhou et al., CVPR 2020; docs/protocol.md §4 "BBN").
 
-Two branches share the backbone trunk and each owns a copy of the last residual block. The conventional
+Two branches share the backbone trunk and each owns a last residual block, constructed (and initialised)
+separately, as the authors' code builds its two branch blocks as two modules. The conventional
 branch sees instance-balanced batches, the re-balancing branch reversed-sampler batches; the logits are
 `z = α·W_c f_c + (1 − α)·W_r f_r` (one linear over `[α f_c, (1 − α) f_r]`), the loss
 `α·CE(z, y_c) + (1 − α)·CE(z, y_r)`, with `α = 1 − (T/T_max)²` (T = 0-based epoch, as the official code's
@@ -13,7 +14,6 @@ model (same state-dict keys as the two-branch model), so the engine's `init_from
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -86,13 +86,18 @@ def alpha_curve(adaptors: list[str], epochs: int, seed: int = 0) -> pd.DataFrame
                          for a in adaptors for e in range(epochs)])
 
 
-class BBNBackbone(nn.Module):
-    """Shared trunk + conventional last block (inside `net`) + a deep copy for the re-balancing branch."""
+def fresh_last_block(arch: str, in_channels: int) -> nn.Module:
+    """A last residual block of `arch` built and initialised on its own (the re-balancing branch's block)."""
+    return build_backbone(arch, in_channels).last_block
 
-    def __init__(self, net: nn.Module) -> None:
+
+class BBNBackbone(nn.Module):
+    """Shared trunk + conventional last block (inside `net`) + a separately built re-balancing last block."""
+
+    def __init__(self, net: nn.Module, rb_block: nn.Module) -> None:
         super().__init__()
         self.net = net
-        self.rb_block = copy.deepcopy(net.last_block)
+        self.rb_block = rb_block
         self.branch_dim = net.out_dim
         self.out_dim = 2 * net.out_dim
 
@@ -120,8 +125,8 @@ class BBNBackbone(nn.Module):
 class BranchBackbone(BBNBackbone):
     """One BBN branch as a plain backbone (same parameters and keys as BBNBackbone; Table 5)."""
 
-    def __init__(self, net: nn.Module, which: str) -> None:
-        super().__init__(net)
+    def __init__(self, net: nn.Module, rb_block: nn.Module, which: str) -> None:
+        super().__init__(net, rb_block)
         self.which = which
         self.out_dim = self.branch_dim
 
@@ -190,12 +195,13 @@ class BBNMethod(Method):
     def build_model(self) -> nn.Module:
         """BBNModel, or LTModel(BranchBackbone, head) when Args.branch is set."""
         net = build_backbone(self.cfg.arch, self.data.in_channels)
+        rb_block = fresh_last_block(self.cfg.arch, self.data.in_channels)
         if self.args.branch:
-            back = BranchBackbone(net, self.args.branch)
+            back = BranchBackbone(net, rb_block, self.args.branch)
             return LTModel(back, build_head(self.cfg.head, back.out_dim, self.num_classes))
         if self.cfg.head != "linear":
             raise ConfigError(f"BBN uses a linear classifier over both branches; head={self.cfg.head!r}")
-        return BBNModel(BBNBackbone(net), self.num_classes, VARIANTS[self.args.variant])
+        return BBNModel(BBNBackbone(net, rb_block), self.num_classes, VARIANTS[self.args.variant])
 
     # -- batches
     def streams(self, epoch: int) -> list[str]:

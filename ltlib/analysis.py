@@ -409,3 +409,12 @@ def baselines_reading(table: pd.DataFrame, dataset: str, imbalance_ratio: float,
                          f"{' > '.join(ref.reindex(table.index).dropna().sort_values(ascending=False).index)}; "
                          f"rank agreement with the measured order: Spearman ρ = {rho:.2f}.")
     return "\n".join(lines)
+
+
+def run_samples(runs: dict[str, Run | Sequence[Run]], which: str = "last") -> dict[str, dict[str, list[float]]]:
+    """key -> metric (GROUPS) -> per-seed test accuracy (%) of each key's runs: the samples ltlib.claims judges."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for name, rs in runs.items():
+        reps = [r.metrics[which]["test"] for r in _runs(rs)]
+        out[name] = {g: [100.0 * float(rep[g]) for rep in reps if rep.get(g) is not None] for g in GROUPS}
+    return out

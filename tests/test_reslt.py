@@ -189,3 +189,21 @@ def test_code_split_groups_and_choices():
     w = width_configs(p, main, ["resnet32", "resnet32x2", "resnet32x3"])
     assert list(w) == [width_key(m, a) for m in ("ResLT", "BBN") for a in ("resnet32", "resnet32x2", "resnet32x3")]
     assert w["ResLT (3x)"].arch == "resnet32x3" and w["BBN (2x)"].method == "bbn" and w["ResLT (1x)"].arch == "resnet32"
+
+
+def test_reslt_claims_on_notebook_keys():
+    from ltlib import claims
+    from ltlib.methods.reslt import NAIVE_BASELINES, VARIANTS, ablation_configs
+
+    p = {"dataset": "fmnist", "imbalance_ratio": 100.0, "max_per_class": None, "arch": "resnet8", "epochs": 15}
+    sets = ablation_configs(p, {"alpha": 0.995, "num_groups": 3, "variant": "conv"}, [2], [1.0])
+    keys = {k for d in sets.values() for k in d}
+    named = {x for c in claims.RESLT_ABLATIONS for part in (c.parts or [c]) for x in (part.a, part.b)}
+    assert {*NAIVE_BASELINES, *VARIANTS, "CE (abl)", "ResLT (abl)", "G=3", "G=2", "alpha=1"} <= keys
+    assert named - keys == {f"{m} ({k}x)" for m in ("ResLT", "BBN") for k in (1, 2, 3)}    # the width rows
+    s = {"ResLT": {"acc": [80.0, 81, 82], "head": [90.0, 90.5, 91], "tail": [70.0, 71, 72]},
+         "CE": {"acc": [75.0, 75.5, 76], "head": [95.0, 95.5, 96], "tail": [50.0, 51, 52]}}
+    t = claims.judge_all(claims.RESLT, s).set_index("claim")
+    assert t.loc["ResLT beats plain CE", "outcome"] == claims.REPRODUCED
+    assert t.loc["ResLT trades head accuracy for tail accuracy against CE", "outcome"] == claims.REPRODUCED
+    assert t.loc["ResLT beats LDAM-DRW", "outcome"] == claims.NOT_TESTED

@@ -288,10 +288,7 @@ def branch_retrain_config(stage1: RunConfig, branch: str, manner: str = "RS", ep
                               tag=tag, **changes)
 
 
-# ------------------------------------------------------------------ tables and readings of the notebook
-
-DECAY = ["linear_decay", "cosine_decay", "parabolic_decay"]        # progress-relevant, decreasing α (Table 4)
-NON_DECAY = ["equal", "beta", "parabolic_increment"]
+# ------------------------------------------------------------------ tables of the notebook (its claims: ltlib.claims)
 
 
 def vs_paper(table: pd.DataFrame, paper_error: dict[str, float], setting: str) -> pd.DataFrame:
@@ -305,78 +302,6 @@ def vs_paper(table: pd.DataFrame, paper_error: dict[str, float], setting: str) -
     return out
 
 
-CLOSE = 1.0   # points: a spread below this on one seed is reported as too close to rank
-
-
-def _close_call(acc: dict[str, float]) -> list[str]:
-    """A warning line when all accuracies lie within CLOSE points of each other."""
-    spread = max(acc.values()) - min(acc.values()) if acc else 0.0
-    if len(acc) > 1 and spread < CLOSE:
-        return [f"- All {len(acc)} runs lie within {spread:.2f} points of each other (under {CLOSE:g}): too close to "
-                f"rank on these runs, so the verdicts above are not evidence either way."]
-    return []
-
-
-def _pts(x: float) -> str:
-    return f"{x:+.2f} points"
-
-
-def read_samplers(t: pd.DataFrame) -> str:
-    """Reading of Table 3 (re-balancing-branch sampler): is the reversed sampler the best?"""
-    ours = t["acc"].to_dict()
-    best = max(ours, key=ours.get)
-    lines = [f"- Best re-balancing sampler here: **{best}** ({ours[best]:.2f}% accuracy); the paper's best is "
-             f"reversed (error {BBN_TABLE3['reversed']:.2f}% on CIFAR-10-IR50). The claim "
-             f"**{'held' if best == 'reversed' else 'did not hold'}** here."]
-    if "reversed" in ours:
-        for other in (k for k in ours if k != "reversed"):
-            paper = BBN_TABLE3.get(other, np.nan) - BBN_TABLE3["reversed"]
-            lines.append(f"- reversed vs {other}: {_pts(ours['reversed'] - ours[other])} accuracy, tail "
-                         f"{_pts(t.loc['reversed', 'tail'] - t.loc[other, 'tail'])} (paper: {_pts(paper)}).")
-    return "\n".join(lines + _close_call(ours))
-
-
-def read_adaptors(t: pd.DataFrame) -> str:
-    """Reading of Table 4: do decaying α beat the others, is parabolic decay best, parabolic increment worst?"""
-    ours = t["acc"].to_dict()
-    best, worst = max(ours, key=ours.get), min(ours, key=ours.get)
-    pairs = [(d, o) for d in DECAY for o in NON_DECAY if d in ours and o in ours]
-    k = sum(ours[d] > ours[o] for d, o in pairs)
-    word = "held" if pairs and k == len(pairs) else "did not hold" if k == 0 else "partly held"
-    dec = [ours[a] for a in DECAY if a in ours]
-    non = [ours[a] for a in NON_DECAY if a in ours]
-    lines = [f"- 'Decaying α beats equal / β / increasing α' **{word}** ({k}/{len(pairs)} pairwise comparisons"
-             + (f"; mean accuracy {np.mean(dec):.2f}% decaying vs {np.mean(non):.2f}% others)." if dec and non
-                else ")."),
-             f"- Best adaptor here: **{best}** ({ours[best]:.2f}%), worst: **{worst}** ({ours[worst]:.2f}%); "
-             f"the paper's best is parabolic_decay ({BBN_TABLE4['parabolic_decay']:.2f}% error) and its worst "
-             f"parabolic_increment ({BBN_TABLE4['parabolic_increment']:.2f}%): best "
-             f"{'matches' if best == 'parabolic_decay' else 'does not match'}, worst "
-             f"{'matches' if worst == 'parabolic_increment' else 'does not match'}."]
-    return "\n".join(lines + _close_call(ours))
-
-
-def read_features(t: pd.DataFrame) -> str:
-    """Reading of Table 5: BBN-CB features about as good as CE's; BBN-RB better than RW/RS."""
-    err = t["error"].to_dict()
-    lines = []
-    if "BBN-CB" in err and "CE" in err:
-        d, p = err["BBN-CB"] - err["CE"], BBN_TABLE5["BBN-CB"] - BBN_TABLE5["CE"]
-        lines.append(f"- Conventional branch vs CE backbone: error {_pts(d)} (paper: {_pts(p)}, 'comparable').")
-    rebal = [m for m in ("RW", "RS") if m in err]
-    if "BBN-RB" in err and rebal:
-        best = min(rebal, key=err.get)
-        d = err["BBN-RB"] - err[best]
-        p = BBN_TABLE5["BBN-RB"] - min(BBN_TABLE5[m] for m in rebal)
-        lines.append(f"- Re-balancing branch vs the better re-balanced backbone ({best}): error {_pts(d)} (paper: "
-                     f"{_pts(p)}); the paper's 'BBN-RB features beat RW/RS' "
-                     f"**{'held' if d < 0 else 'did not hold'}** here.")
-    if "BBN-CB" in err and "BBN-RB" in err:
-        lines.append(f"- Conventional vs re-balancing branch: error {_pts(err['BBN-CB'] - err['BBN-RB'])} "
-                     f"(paper: {_pts(BBN_TABLE5['BBN-CB'] - BBN_TABLE5['BBN-RB'])}).")
-    return "\n".join(lines)
-
-
 def norm_stats(norms: dict[str, Any], counts: list[int]) -> pd.DataFrame:
     """Per classifier: σ/mean of the per-class weight norms (flatness) and their Spearman ρ with class size."""
     rows = {k: {"mean norm": float(np.mean(v)), "σ/mean": float(np.std(v) / np.mean(v)),
@@ -384,34 +309,7 @@ def norm_stats(norms: dict[str, Any], counts: list[int]) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def read_norms(s: pd.DataFrame) -> str:
-    """Reading of BBN Fig. 4: BBN-ALL flattest; BBN-CB follows the long tail like CE; BBN-RB reversed."""
-    flat = s["σ/mean"].idxmin()
-    rho = s["Spearman ρ with n_c"]
-    lines = [f"- Flattest norms (smallest σ/mean): **{flat}** ({s.loc[flat, 'σ/mean']:.3f}); the paper finds BBN-ALL "
-             f"flattest: **{'held' if flat == 'BBN-ALL' else 'did not hold'}**."]
-    if "BBN-CB" in rho:
-        lines.append(f"- BBN-CB norms vs class size: ρ = {rho['BBN-CB']:+.2f}"
-                     + (f" (CE: {rho['CE']:+.2f})" if "CE" in rho else "")
-                     + f"; the paper sees a CE-like, long-tailed profile (ρ > 0): "
-                       f"**{'held' if rho['BBN-CB'] > 0 else 'did not hold'}**.")
-    if "BBN-RB" in rho:
-        lines.append(f"- BBN-RB norms vs class size: ρ = {rho['BBN-RB']:+.2f}; the paper sees a reversed profile "
-                     f"(ρ < 0): **{'held' if rho['BBN-RB'] < 0 else 'did not hold'}**.")
-    return "\n".join(lines)
-
-
-def read_main(t: pd.DataFrame, name: str = "BBN", plain: str = "CE") -> str:
-    """Reading of the BBN-vs-baselines table (accuracy %, a summary): rank, gaps to CE and the best baseline."""
-    acc = t["acc"]
-    others = acc.drop(name)
-    best = others.idxmax()
-    rank = int(acc.rank(ascending=False, method="min")[name])
-    lines = [f"- {name} ranks **{rank} of {len(acc)}** ({acc[name]:.2f}%); the paper's {name} is best of its "
-             f"Table 1 in all six CIFAR settings."]
-    if plain in acc:
-        lines.append(f"- {name} vs {plain}: {_pts(acc[name] - acc[plain])} overall, head "
-                     f"{_pts(t.loc[name, 'head'] - t.loc[plain, 'head'])}, tail "
-                     f"{_pts(t.loc[name, 'tail'] - t.loc[plain, 'tail'])}.")
-    lines.append(f"- {name} vs the best baseline here ({best}, {others[best]:.2f}%): {_pts(acc[name] - others[best])}.")
-    return "\n".join(lines)
+def norm_samples(stats: pd.DataFrame) -> dict[str, dict[str, list[float]]]:
+    """Fig. 4's norm statistics as claim samples (one model each): 'norm_cv' (σ/mean), 'norm_rho' (ρ with n_c)."""
+    return {k: {"norm_cv": [float(r["σ/mean"])], "norm_rho": [float(r["Spearman ρ with n_c"])]}
+            for k, r in stats.iterrows()}

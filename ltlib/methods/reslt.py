@@ -338,39 +338,6 @@ def cumulative_branches(run: Any, device: str = "auto") -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("prediction")
 
 
-def verdict(diff: float, margin: float) -> str:
-    """'held' / 'did not hold' / 'within noise' for a measured difference (pp) expected to be > 0."""
-    if diff != diff:
-        return "n/a"
-    return "held" if diff > margin else ("did not hold" if diff < -margin else "within noise")
-
-
-def claims(acc: dict[str, float], group: dict[str, dict[str, float]], margin: float) -> "pd.DataFrame":
-    """The paper's claims checked on our numbers: claim, our difference (pp), verdict.
-
-    acc: name -> overall accuracy (%) of 'ResLT', 'CE', 'ResLT (abl)', 'CE (abl)', the naive baselines and
-    variants (ablation size); group: name -> {'head','mid','tail'} accuracy (%).
-    """
-    nan = float("nan")
-    g = lambda n, k: group.get(n, {}).get(k, nan)  # noqa: E731
-    rows = [("ResLT beats CE overall (Table 5)", acc.get("ResLT", nan) - acc.get("CE", nan)),
-            ("ResLT raises tail accuracy over CE (Table 1)", g("ResLT", "tail") - g("CE", "tail")),
-            ("ResLT costs head accuracy vs CE (Table 1: −1.4)", g("CE", "head") - g("ResLT", "head"))]
-    for name in NAIVE_BASELINES:
-        if name in acc:
-            rows.append((f"{name} is below CE (Table 1)", acc.get("CE (abl)", nan) - acc[name]))
-            rows.append((f"ResLT beats {name} (Table 1)", acc.get("ResLT (abl)", nan) - acc[name]))
-    for name in VARIANTS:
-        if name in acc:
-            rows.append((f"ResLT beats {name} (Figs. 3-4)", acc.get("ResLT (abl)", nan) - acc[name]))
-    if "alpha=1" in acc:
-        best_naive = max([acc[n] for n in NAIVE_BASELINES if n in acc], default=nan)
-        rows.append(("alpha = 1 (branch loss only) beats the naive baselines (§4.2)", acc["alpha=1"] - best_naive))
-    df = pd.DataFrame(rows, columns=["claim", "difference (pp)"])
-    df["verdict"] = [verdict(d, margin) for d in df["difference (pp)"]]
-    return df.set_index("claim")
-
-
 def ablation_params(params: Any, max_per_class: Optional[int], epochs: Optional[int]) -> dict[str, Any]:
     """The notebook's parameters at ablation size (None keeps the main value), as config.ablation_size."""
     size = ablation_size(params, max_per_class, epochs)

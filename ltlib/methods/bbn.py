@@ -29,9 +29,11 @@ from ltlib.errors import ConfigError, check_name
 from ltlib.heads import build_head
 from ltlib.inference import classifier_norms
 from ltlib.methods.base import Batch, Method, sampler_at
-from ltlib.methods.baselines import diagnosis, retrain_classifier
-from ltlib.methods.recipe import ablation_size, base_config, non_default
+from ltlib.methods.baselines import baselines, diagnosis, retrain_classifier
+from ltlib.methods.mixup import mixup_configs
+from ltlib.methods.recipe import Plan, ablation_size, base_config, non_default
 from ltlib.models import LTModel, build_backbone
+from ltlib.params import as_dict
 from ltlib.reference import select
 from ltlib.stats import spearman
 
@@ -286,6 +288,22 @@ def branch_retrain_config(stage1: RunConfig, branch: str, manner: str = "RS", ep
     tag = f"{stage1.tag or 'BBN'}-{'CB' if branch == 'conventional' else 'RB'}+{manner}"
     return retrain_classifier(stage1, manner, epochs, method_args={**stage1.method_args, "branch": branch},
                               tag=tag, **changes)
+
+
+def notebook_plan(params: Any) -> Plan:
+    """Every run of notebook 30, by section: Table 1 (baselines, mixup rows, BBN; every seed), Table 3 (samplers),
+    Table 4 (adaptors), Table 5 (frozen backbones + fresh classifier); the ablations on the first seed."""
+    p = as_dict(params)
+    seeds = [p["seed"] + i for i in range(p.get("n_seeds", 1))]
+    main = {**baselines(p, p["compare"]), **mixup_configs(p, p["mixups"]), "BBN": bbn_config(p)}
+    if p.get("official_variant"):
+        main["BBN (official)"] = official_config(p)
+    abl = ablation_configs(p, p["samplers"], p["adaptors"], p["ablation_max_per_class"], p["ablation_epochs"])
+    fq = feature_quality_configs(p, main["BBN"], p["feature_manner"], p["stage2_epochs"])
+    return {"Table 1": {k: [c.replace(seed=s) for s in seeds] for k, c in main.items()},
+            "Table 3": {k: [c] for k, c in abl["sampler"].items()},
+            "Table 4": {k: [c] for k, c in abl["adaptor"].items()},
+            "Table 5": {k: [c] for k, c in fq.items()}}
 
 
 # ------------------------------------------------------------------ tables of the notebook (its claims: ltlib.claims)

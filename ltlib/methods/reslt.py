@@ -54,9 +54,9 @@ from ltlib.data import LTData
 from ltlib.errors import ConfigError, check_fields, check_name
 from ltlib.inference import DeviceData, predict, resolve_device
 from ltlib.methods.base import Batch, Method
-from ltlib.methods.baselines import baseline
+from ltlib.methods.baselines import baseline, baselines
 from ltlib.methods.bbn import bbn_config
-from ltlib.methods.recipe import ablation_size, base_config, non_default
+from ltlib.methods.recipe import Plan, ablation_size, base_config, non_default
 from ltlib.metrics import accuracy_report
 from ltlib.models import build_backbone
 from ltlib.params import as_dict
@@ -404,3 +404,28 @@ def width_configs(a: dict[str, Any], main: dict[str, Any], archs: list[str]) -> 
            for arch in archs}
     out.update({width_key("BBN", arch): bbn_config(a, width_key("BBN", arch), arch=arch) for arch in archs})
     return out
+
+
+def main_args(params: Any) -> dict[str, Any]:
+    """The main ResLT run's method_args from notebook 40's parameters (alpha None: default_alpha)."""
+    p = as_dict(params)
+    alpha = p.get("alpha")
+    alpha = default_alpha(p.get("dataset", "fmnist"), p.get("imbalance_ratio", 100)) if alpha is None else alpha
+    return {"alpha": alpha, "num_groups": p.get("num_groups", 3), "variant": p.get("variant", "conv")}
+
+
+def notebook_plan(params: Any, num_classes: int) -> Plan:
+    """Every run of notebook 40, by section: main (baselines + ResLT, every seed) and, at ablation size on the
+    first seed, Table 1 (naive fusion), variants, groups, α, the text-vs-code choices and model size (Fig. 5)."""
+    p = as_dict(params)
+    if "CE" not in p["baseline_names"]:
+        raise ConfigError("baseline_names must include 'CE' (the reference of every ResLT claim)")
+    seeds = [p["seed"] + k for k in range(p.get("n_seeds", 1))]
+    main = main_args(p)
+    cfgs = {**baselines(p, p["baseline_names"]), "ResLT": reslt_config(p, **main)}
+    a = ablation_params(p, p["ablation_max_per_class"], p["ablation_epochs"])
+    sets = ablation_configs(a, main, p["group_counts"], p["alpha_sweep"], p["extra_ablations"])
+    sets["choices"] = choice_configs(a, main, num_classes)
+    sets["widths"] = width_configs(a, main, p["width_archs"])
+    return {"main": {k: [c.replace(seed=s) for s in seeds] for k, c in cfgs.items()},
+            **{k: {n: [c] for n, c in d.items()} for k, d in sets.items()}}

@@ -1,18 +1,18 @@
 """Notebooks 30 and 40 plan every run before training: a small legal parameter file runs them to the end, an
-impossible one fails in the plan cell with no run started (papermill, a temporary run store)."""
+impossible one fails in the plan cell with no run started (papermill, a temporary run store, the tiny image-folder
+dataset of conftest so that it takes seconds)."""
 import json
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import needs_fmnist
 
 from ltlib.params import check_param_file
 
 pm = pytest.importorskip("papermill")
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ["30_bbn", "40_reslt"]
-SMALL = {"epochs": 2, "max_per_class": 40, "imbalance_ratio": 20, "ablation_max_per_class": 40,
+SMALL = {"arch": "resnet8", "epochs": 2, "max_per_class": 40, "imbalance_ratio": 20, "ablation_max_per_class": 40,
          "ablation_epochs": 1, "eval_every": 2, "device": "cpu"}
 PER_NOTEBOOK = {"30_bbn": {"compare": ["CE"], "stage2_epochs": 1},
                 "40_reslt": {"baseline_names": ["CE"], "alpha_sweep": [1.0], "group_counts": [2]}}
@@ -28,21 +28,20 @@ def _execute(nb: str, params: dict, tmp_path: Path) -> Path:
     return out
 
 
-@needs_fmnist
 @pytest.mark.parametrize("nb", NOTEBOOKS)
-def test_small_profile_runs_to_the_end(nb, tmp_path, monkeypatch):
+def test_small_profile_runs_to_the_end(nb, tiny_folder, tmp_path, monkeypatch):
     monkeypatch.setenv("LTSTUDY_WORKERS", "1")
     runs = tmp_path / "runs"
-    _execute(nb, {**SMALL, **PER_NOTEBOOK[nb], "runs_dir": str(runs)}, tmp_path)
+    _execute(nb, {**SMALL, **PER_NOTEBOOK[nb], "dataset": str(tiny_folder), "runs_dir": str(runs)}, tmp_path)
     assert any(runs.iterdir())
 
 
-@needs_fmnist
 @pytest.mark.parametrize("nb", NOTEBOOKS)
-def test_impossible_profile_fails_in_the_plan_before_training(nb, tmp_path, monkeypatch):
+def test_impossible_profile_fails_in_the_plan_before_training(nb, tiny_folder, tmp_path, monkeypatch):
     monkeypatch.setenv("LTSTUDY_WORKERS", "1")
     runs = tmp_path / "runs"
-    params = {**SMALL, **PER_NOTEBOOK[nb], "max_per_class": 8, "imbalance_ratio": 200, "runs_dir": str(runs)}
+    params = {**SMALL, **PER_NOTEBOOK[nb], "dataset": str(tiny_folder), "max_per_class": 8, "imbalance_ratio": 200,
+              "runs_dir": str(runs)}
     with pytest.raises(pm.PapermillExecutionError, match="leaves a class with no image") as e:
         _execute(nb, params, tmp_path)
     cells = json.loads((tmp_path / f"{nb}.out.ipynb").read_text())["cells"]

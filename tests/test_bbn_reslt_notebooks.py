@@ -12,8 +12,8 @@ from ltlib.params import check_param_file
 pm = pytest.importorskip("papermill")
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ["30_bbn", "40_reslt"]
-SMALL = {"arch": "resnet8", "epochs": 2, "max_per_class": 40, "imbalance_ratio": 20, "ablation_max_per_class": 40,
-         "ablation_epochs": 1, "eval_every": 2, "device": "cpu"}
+SMALL = {"arch": "resnet8", "epochs": 4, "batch_size": 16, "lr": 0.05, "max_per_class": 40, "imbalance_ratio": 20,
+         "ablation_max_per_class": 40, "ablation_epochs": 1, "eval_every": 4, "device": "cpu"}
 PER_NOTEBOOK = {"30_bbn": {"compare": ["CE"], "stage2_epochs": 1},
                 "40_reslt": {"baseline_names": ["CE"], "alpha_sweep": [1.0], "group_counts": [2]}}
 

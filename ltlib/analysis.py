@@ -277,71 +277,29 @@ def diagnosis_groups(runs: dict[tuple[str, str], Run | Sequence[Run]],
     return pd.DataFrame(data, index=index, columns=[("overall" if g == "acc" else g) for g in groups])
 
 
-CLASSIFIER_CLAIM = "re-balancing helps the classifier"
-REPRESENTATION_CLAIM = "re-balancing hurts the representation"
-
-
-def claim_rows_cols(grid: pd.DataFrame, plain: str = "CE", tol: float = 0.0) -> pd.DataFrame:
-    """Every comparison behind BBN's claim on an error grid (rows representation, columns classifier).
-
-    Classifier part: within a row, each re-balanced classifier has lower error than the plain one.
-    Representation part: within a column, each re-balanced representation has higher error than the plain one.
-    A comparison holds when the difference exceeds tol percentage points in the claimed direction.
-    """
-    rows = []
-    for r in grid.index:
-        for c in grid.columns:
-            if c != plain:
-                d = grid.loc[r, c] - grid.loc[r, plain]
-                rows.append({"claim": CLASSIFIER_CLAIM, "fixed": f"{r} representation",
-                             "compared": f"{c} vs {plain} classifier", "error": grid.loc[r, c],
-                             f"error ({plain})": grid.loc[r, plain], "difference": d, "held": bool(d < -tol)})
-    for c in grid.columns:
-        for r in grid.index:
-            if r != plain:
-                d = grid.loc[r, c] - grid.loc[plain, c]
-                rows.append({"claim": REPRESENTATION_CLAIM, "fixed": f"{c} classifier",
-                             "compared": f"{r} vs {plain} representation", "error": grid.loc[r, c],
-                             f"error ({plain})": grid.loc[plain, c], "difference": d, "held": bool(d > tol)})
-    return pd.DataFrame(rows)
-
-
-def claim_verdict(checks: pd.DataFrame) -> dict[str, str]:
-    """Per part of the claim: 'held (k/n)', 'partly held (k/n)' or 'did not hold (0/n)'."""
-    out = {}
-    for claim, part in checks.groupby("claim", sort=False):
-        k, n = int(part["held"].sum()), len(part)
-        word = "held" if k == n else "did not hold" if k == 0 else "partly held"
-        out[claim] = f"{word} ({k}/{n} comparisons)"
-    return out
-
-
-def diagnosis_reading(grid: pd.DataFrame, checks: pd.DataFrame, plain: str = "CE") -> str:
-    """A short markdown reading of a measured diagnosis grid against BBN's claim."""
-    verdict = claim_verdict(checks)
+def diagnosis_note(grid: pd.DataFrame, plain: str = "CE") -> str:
+    """Markdown lines describing an error grid (no verdict: the claims are judged in ltlib.claims)."""
     best = grid.stack().idxmin()
-    cls = checks[checks["claim"] == CLASSIFIER_CLAIM]["difference"]
-    rep = checks[checks["claim"] == REPRESENTATION_CLAIM]["difference"]
-    rows_mean = grid.mean(axis=1)
-    cols_mean = grid.mean(axis=0)
-    held = {c: v.startswith("held") for c, v in verdict.items()}
-    both = ("holds here" if all(held.values()) else "does not hold here" if not any(held.values()) else
-            "holds here only in part")
     return "\n".join([
-        f"**Verdict:** BBN's claim '{CLASSIFIER_CLAIM} and {REPRESENTATION_CLAIM}' {both} "
-        f"(classifier part {verdict[CLASSIFIER_CLAIM]}, representation part {verdict[REPRESENTATION_CLAIM]}).",
-        "",
-        f"- **Classifier (columns):** '{CLASSIFIER_CLAIM}' {verdict[CLASSIFIER_CLAIM]}; a re-balanced classifier "
-        f"changes the error by {cls.mean():+.2f} points on average (range {cls.min():+.2f} to {cls.max():+.2f}) "
-        f"against a {plain} classifier on the same representation.",
-        f"- **Representation (rows):** '{REPRESENTATION_CLAIM}' {verdict[REPRESENTATION_CLAIM]}; a re-balanced "
-        f"representation changes the error by {rep.mean():+.2f} points on average (range {rep.min():+.2f} to "
-        f"{rep.max():+.2f}) against the {plain} representation with the same classifier.",
-        "- Mean error by representation: " + ", ".join(f"{k} {v:.2f}" for k, v in rows_mean.items())
-        + "; by classifier: " + ", ".join(f"{k} {v:.2f}" for k, v in cols_mean.items()) + ".",
+        "- Mean error by representation: " + ", ".join(f"{k} {v:.2f}" for k, v in grid.mean(axis=1).items())
+        + "; by classifier: " + ", ".join(f"{k} {v:.2f}" for k, v in grid.mean(axis=0).items()) + " (%).",
         f"- Lowest error: {best[0]} representation + {best[1]} classifier ({grid.loc[best]:.2f}%); BBN's lowest "
-        f"is CE representation + RS classifier, which {'matches' if best == (plain, 'RS') else 'does not match'}.",
+        f"is {plain} representation + RS classifier, which {'matches' if best == (plain, 'RS') else 'does not match'}.",
     ])
+
+
+def report_samples(reports: dict[str, Sequence[dict]], metrics: Sequence[str] = GROUPS) -> dict[str, dict[str, list[float]]]:
+    """Per-seed accuracy reports -> ltlib.claims samples: key -> metric -> per-seed values in % (NaN when absent)."""
+    return {str(k): {g: [100.0 * float(np.nan if r.get(g) is None else r[g]) for r in reps] for g in metrics}
+            for k, reps in reports.items()}
+
+
+def run_samples(runs: dict[Any, Run | Sequence[Run]], which: str = "last",
+                key: Any = None) -> dict[str, dict[str, list[float]]]:
+    """Runs (one or several seeds per key) -> ltlib.claims samples of their test accuracy (%); key(k) names a key
+    (default: str, tuples joined with '+', so the diagnosis cell ('CE', 'RS') is 'CE+RS')."""
+    name = key or (lambda k: "+".join(map(str, k)) if isinstance(k, tuple) else str(k))
+    return report_samples({name(k): [r.metrics[which]["test"] for r in _runs(rs)] for k, rs in runs.items()})
 
 
 def with_published(table: pd.DataFrame, dataset: str, imbalance_ratio: float, col: str = "acc") -> pd.DataFrame:
@@ -373,24 +331,18 @@ def rank_agreement(a: pd.Series, b: pd.Series) -> float:
     return spearman(both.iloc[:, 0], both.iloc[:, 1])
 
 
-def baselines_reading(table: pd.DataFrame, dataset: str, imbalance_ratio: float, plain: str = "CE") -> str:
-    """A short markdown reading of a baseline summary table (percent, from `summary`) against the papers."""
+def baselines_note(table: pd.DataFrame, dataset: str, imbalance_ratio: float, plain: str = "CE") -> str:
+    """Markdown lines describing a baseline summary table (percent, from `summary`) and how it sits against the
+    papers' numbers (no verdict: the claims are judged in ltlib.claims)."""
     acc = table["acc"].sort_values(ascending=False)
-    eff = effect_vs(table, plain)
-    better = [m for m in acc.index if m != plain and eff.loc[m, "acc"] > 0]
     best = acc.index[0]
-    lines = [f"- **Best overall:** {best} at {acc[best]:.2f}% ({eff.loc[best, 'acc']:+.2f} points vs {plain}). "
-             f"Order: {' > '.join(acc.index)}.",
-             f"- **Beat {plain} overall:** {', '.join(better) or 'none'}. Tail third vs {plain}: "
-             + ", ".join(f"{m} {eff.loc[m, 'tail']:+.1f}" for m in acc.index if m != plain)
-             + "; head third: " + ", ".join(f"{m} {eff.loc[m, 'head']:+.1f}" for m in acc.index if m != plain)
-             + " (points)."]
-    pairs = [(d, s) for d, s in (("CE-DRW", "RW"), ("CE-DRS", "RS")) if d in acc and s in acc]
-    if pairs:
-        lines.append("- **Deferred vs from the start** (the DRW/DRS argument: re-balance only after the "
-                     "representation is learned): " + "; ".join(
-                         f"{d} {acc[d] - acc[s]:+.2f} points vs {s} ({'better' if acc[d] > acc[s] else 'not better'})"
-                         for d, s in pairs) + ".")
+    lines = [f"- **Best overall:** {best} at {acc[best]:.2f}%. Order: {' > '.join(acc.index)}."]
+    if plain in table.index:
+        eff = effect_vs(table, plain)
+        lines.append(f"- **Tail third vs {plain}:** " + ", ".join(f"{m} {eff.loc[m, 'tail']:+.1f}" for m in acc.index
+                                                               if m != plain)
+                     + "; head third: " + ", ".join(f"{m} {eff.loc[m, 'head']:+.1f}" for m in acc.index if m != plain)
+                     + " (points, difference of means).")
     pub = with_published(table, dataset, imbalance_ratio)
     if pub["published"].notna().any():
         diff = pub["difference"].dropna()
@@ -418,3 +370,20 @@ def run_samples(runs: dict[str, Run | Sequence[Run]], which: str = "last") -> di
         reps = [r.metrics[which]["test"] for r in _runs(rs)]
         out[name] = {g: [100.0 * float(rep[g]) for rep in reps if rep.get(g) is not None] for g in GROUPS}
     return out
+
+
+def convergence(runs: dict[str, Run | Sequence[Run]]) -> pd.DataFrame:
+    """Has a run's schedule flattened by its end? Per run (first seed): test accuracy (%) at its last two evaluated
+    epochs and their change, the lr of those epochs, and the train-accuracy change over its last three epochs."""
+    rows = []
+    for name, rs in runs.items():
+        h = _runs(rs)[0].history
+        ev = h[h["test_acc"].notna()]
+        if len(ev) < 2:
+            continue
+        prev, last = ev.iloc[-2], ev.iloc[-1]
+        rows.append({"method": name, "epochs": int(h["epoch"].iloc[-1]), "prev_epoch": int(prev["epoch"]),
+                     "test_prev": 100 * prev["test_acc"], "test_last": 100 * last["test_acc"],
+                     "change": 100 * (last["test_acc"] - prev["test_acc"]), "lr_prev": prev["lr"], "lr_last": last["lr"],
+                     "train_change_last3": 100 * (h["train_acc"].iloc[-1] - h["train_acc"].iloc[-min(3, len(h))])})
+    return pd.DataFrame(rows).set_index("method") if rows else pd.DataFrame()

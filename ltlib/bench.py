@@ -10,7 +10,9 @@ format change:
   imports, else a faithful PIL/numpy equivalent; the JSON says which) and torch.utils.data.DataLoader, fp32;
 * ``engine-*``: the engine's device-resident uint8 data, bulk sampler indices and batched augmentation
   (``ltlib.train.make_batch``), in fp32 / bf16 autocast, contiguous / channels_last;
-* with a GPU also ``torch.compile`` and CUDA graphs (``mode="reduce-overhead"``).
+* with a GPU also ``torch.compile`` and CUDA graphs (``mode="reduce-overhead"``);
+* ``minimal-bf16``: the floor, a minimal hand-written loop (rows of the device-resident set, normalise, model,
+  cross-entropy, backward, SGD; no augmentation, no bookkeeping), bf16; CE only.
 
 Each step is ``ltlib.train.train_step`` (the engine's own step), for the plain CE method and for the two-stream
 BBN method. Variants are timed in interleaved rounds and the best round is reported (the machine may be shared).
@@ -39,7 +41,7 @@ from ltlib.config import RunConfig
 from ltlib.data import (ArrayData, Compose, LTData, long_tail_counts, RandomHorizontalFlip, ToTensorNormalize,
                         make_long_tailed)
 from ltlib.analysis import tsne_embed
-from ltlib.inference import DeviceData, evaluate, predict, resolve_device
+from ltlib.inference import DeviceData, autocast, evaluate, predict, resolve_device
 from ltlib.methods.base import Batch, Method, build_method
 from ltlib.paths import OUTPUTS
 from ltlib.samplers import build_sampler
@@ -144,6 +146,27 @@ def engine_batches(dd: DeviceData, streams: list[torch.Tensor], batch_size: int,
         yield [make_batch(dd, ids[s * batch_size:(s + 1) * batch_size], True, gen, channels_last) for ids in streams]
 
 
+def minimal_batches(dd: DeviceData, ids: torch.Tensor, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The floor a hand-written loop sets: rows of the device-resident uint8 set, float and normalised (no
+    augmentation, one stream, no Batch bookkeeping)."""
+    ids = ids.to(dd.device)
+    for s in range(len(ids) // batch_size):
+        bi = ids[s * batch_size:(s + 1) * batch_size]
+        yield (dd.x[bi].float().div_(255) - dd.mean) / dd.std, dd.y[bi]
+
+
+def minimal_step(model: nn.Module, opt: torch.optim.Optimizer, batch: tuple[torch.Tensor, torch.Tensor],
+                 device: torch.device, precision: str) -> torch.Tensor:
+    """A minimal hand-written training step: model(x) -> cross-entropy -> backward -> SGD step."""
+    x, y = batch
+    with autocast(device, precision):
+        loss = nn.functional.cross_entropy(model(x), y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss
+
+
 # ------------------------------------------------------------------------------- variants
 
 @dataclass
@@ -160,6 +183,7 @@ class Variant:
 def variants(device: torch.device, compile_on_cpu: bool = False) -> list[Variant]:
     """The variants measured on a device; compilation / CUDA graphs only on a GPU unless asked."""
     out = [Variant("reference", "reference", "fp32"),
+           Variant("minimal-bf16", "minimal", "bf16"),
            Variant("engine-fp32", "engine", "fp32"),
            Variant("engine-fp32-cl", "engine", "fp32", True),
            Variant("engine-bf16", "engine", "bf16"),
@@ -205,7 +229,9 @@ class Bench:
             step: nn.Module = LossModule(self.method, model)
             if v.compile_mode:
                 step = torch.compile(step, mode=v.compile_mode)
-            if v.pipeline == "reference":
+            if v.pipeline == "minimal":
+                it = minimal_batches(self.dd, self.streams[0], self.bs)
+            elif v.pipeline == "reference":
                 it = reference_batches(self.data, self.streams, self.bs, self.transform, self.workers, self.device)
             else:
                 it = engine_batches(self.dd, self.streams, self.bs, seeded_generator(self.seed, 0, 99), v.channels_last)
@@ -219,6 +245,10 @@ class Bench:
         t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(steps):
             batches = next(st["it"])
+            if v.pipeline == "minimal":
+                loss = minimal_step(st["step"].model, st["opt"], batches, self.device, v.precision)
+                st["done"] += 1
+                continue
             loss, _ = train_step(st["step"], st["opt"], batches, 0, st["done"] / 1000, self.device, v.precision)
             st["done"] += 1
         float(loss.detach())                                 # one host sync at the end (as the engine's epoch)
@@ -332,7 +362,7 @@ def run_bench(arch: str = "resnet32", steps: int = 8, dataset: str = "fmnist", b
             torch.manual_seed(seed)
             model = method.build_model()
         bench = Bench(method, model, data, dd, batch_size, dev, transform, workers, n_batches, seed)
-        res = time_variants(bench, vs, steps, warmup, rounds)
+        res = time_variants(bench, [v for v in vs if name == "ce" or v.pipeline != "minimal"], steps, warmup, rounds)
         out["methods"][name] = {"step": step_kind, "streams": method.streams(0), "variants": res}
         print(json.dumps({name: {k: [round(v["img_per_s"], 1), round(v["ratio"], 2), round(v["ratio_cpu"], 2)]
                                  for k, v in res.items()}}), file=sys.stderr, flush=True)

@@ -86,11 +86,63 @@ def all_of(paper: str, where: str, text: str, parts: Sequence[Claim]) -> Claim:
 # own list on its runs' keys; the final report judges STUDY on the study's recipes. ====
 
 # ---- 10_rebalancing_diagnosis / 11_baselines (BBN §3 diagnosis, baselines)
-DIAGNOSIS: list[Claim] = []
+# The diagnosis grid's cells are keyed "<representation>+<classifier>" (e.g. "CE+RS": CE backbone, RS classifier).
+MANNERS = ("CE", "RW", "RS")
+
+
+def diagnosis_claims(metric: str = "acc") -> list[Claim]:
+    """BBN §3 / Fig. 2 on the 3×3 grid: re-balanced classifiers help (within a row), re-balanced representations
+    hurt (within a column), each part one comparison per cell against the CE cell."""
+    on = "" if metric == "acc" else f" ({metric})"
+    helps = [beats("BBN", "§3, Fig. 2", f"{r} representation: {c} classifier beats CE classifier",
+                   f"{r}+{c}", f"{r}+CE", metric) for r in MANNERS for c in MANNERS[1:]]
+    hurts = [beats("BBN", "§3, Fig. 2", f"{c} classifier: CE representation beats {r}",
+                   f"CE+{c}", f"{r}+{c}", metric) for c in MANNERS for r in MANNERS[1:]]
+    return [all_of("BBN", "§3, Fig. 2", f"re-balancing (RW / RS) helps the classifier{on}", helps),
+            all_of("BBN", "§3, Fig. 2", f"re-balancing (RW / RS) hurts the representation{on}", hurts)]
+
+
+DIAGNOSIS: list[Claim] = diagnosis_claims("acc") + diagnosis_claims("tail")
+
+# Notebook 11 (methods keyed by their BASELINES names)
+BASELINE_CLAIMS: list[Claim] = [
+    trades("BBN", "§3, Table 1", "re-weighting (RW) trades head accuracy for tail accuracy against CE", "RW", "CE"),
+    trades("BBN", "§3, Table 1", "re-sampling (RS) trades head accuracy for tail accuracy against CE", "RS", "CE"),
+    all_of("BBN", "Table 1", "the deferred re-balancing baselines CE-DRW, CE-DRS and LDAM-DRW beat plain CE",
+           [beats("BBN", "Table 1", f"{m} beats CE", m, "CE") for m in ("CE-DRW", "CE-DRS", "LDAM-DRW")]),
+    beats("BBN", "Table 1", "deferred re-weighting (CE-DRW) beats re-weighting from the start (RW)", "CE-DRW", "RW"),
+    beats("BBN", "Table 1", "deferred re-sampling (CE-DRS) beats re-sampling from the start (RS)", "CE-DRS", "RS"),
+    beats("BBN", "Table 1", "LDAM-DRW beats CE-DRW", "LDAM-DRW", "CE-DRW"),
+]
 
 
 # ---- 20_decoupling (Kang et al., ICLR 2020)
-DECOUPLING: list[Claim] = []
+# Keys: joint samplers "Joint-IB" / "Joint-CB" / "Joint-sqrt" / "Joint-PB"; classifiers on the IB backbone "Joint",
+# "NCM-L2", "NCM-cos", "cRT", "τ-norm", "LWS"; the τ sweep's ends "τ=0" and "τ=<max>"; Table 1's stage-2 rows
+# "B+C", "B+C (0.1× lr)", "LB+C" (C only is "cRT"); cRT on each backbone "cRT on IB" ... ; per-class weight-norm
+# spread (max / min norm) under the metric "norm_spread".
+DECOUPLING: list[Claim] = [
+    beats("Decoupling", "§5.2, Fig. 1", "joint training: progressively balanced (PB) sampling beats IB, CB and sqrt",
+          "Joint-PB", ["Joint-IB", "Joint-CB", "Joint-sqrt"]),
+    beats("Decoupling", "§5.2, Fig. 1", "joint training: instance-balanced (IB) sampling has the best head accuracy",
+          "Joint-IB", ["Joint-CB", "Joint-sqrt", "Joint-PB"], "head"),
+    beats("Decoupling", "Tables 2–4", "cRT beats the joint classifier", "cRT", "Joint"),
+    beats("Decoupling", "Tables 2–4", "τ-norm beats the joint classifier", "τ-norm", "Joint"),
+    beats("Decoupling", "§5 (appendix)", "LWS beats the joint classifier", "LWS", "Joint"),
+    all_of("Decoupling", "Tables 2–4", "cRT, τ-norm and LWS raise tail accuracy over the joint classifier",
+           [beats("Decoupling", "Tables 2–4", f"{m} beats joint (tail)", m, "Joint", "tail")
+            for m in ("cRT", "τ-norm", "LWS")]),
+    beats("Decoupling", "Tables 2–4", "NCM is below cRT (competitive, but a little lower)", "cRT", "NCM-cos"),
+    beats("Decoupling", "Table 1", "retraining the classifier only (C = cRT) beats retraining more of the network",
+          "cRT", ["B+C", "B+C (0.1× lr)", "LB+C"]),
+    beats("Decoupling", "§5.2, Fig. 1", "with cRT, the IB representation beats the CB, sqrt and PB ones",
+          "cRT on IB", ["cRT on CB", "cRT on sqrt", "cRT on PB"]),
+    trades("Decoupling", "§5.3, Fig. 2", "raising τ (0 → the grid's largest) trades head accuracy for tail accuracy",
+           "τ=max", "τ=0"),
+    Claim("Decoupling", "§5.3, Fig. 2", "cRT's and LWS's weight norms are flatter than the joint classifier's "
+          "(max / min norm over classes)", "all", parts=[Claim("Decoupling", "§5.3, Fig. 2", f"{m} norm spread < joint", "beats", m, "Joint",
+                              "norm_spread", -1) for m in ("cRT", "LWS")]),
+]
 
 
 # ---- 30_bbn (Zhou et al., CVPR 2020). Keys: notebook 30's run keys (baselines by registry name, BBN Table 1's

@@ -279,31 +279,23 @@ def long_tail_indices(labels: np.ndarray, counts: list[int], seed: int = 0) -> n
     return np.concatenate(keep)
 
 
-def heldout_indices(labels: np.ndarray, used: np.ndarray, per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A balanced held-out split of `per_class` images per class, for choosing (never the test set).
+def heldout_indices(labels: np.ndarray, used: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """A held-out split of up to `per_class` images per class, for choosing (never the test set).
 
-    Images come from the training images the long-tailed subset left unused. A class with too few
-    unused images (the head class when n_max is its full size) gives the missing ones from the end of its
-    own selection, which then leave the training set. Returns (held-out indices, training indices).
+    Only training images the long-tailed subset left unused are taken (docs/protocol.md §1.2): the training
+    set keeps exactly its published per-class counts, and a class with no unused image (the head class when
+    n_max is its full size) contributes none.
     """
     rng = np.random.RandomState(seed + 7919)
     labels = np.asarray(labels)
     mask = np.ones(len(labels), dtype=bool)
     mask[used] = False
-    val, drop = [], []
+    val = []
     for c in range(int(labels.max()) + 1):
         idx = np.where((labels == c) & mask)[0]
         rng.shuffle(idx)
-        take = idx[:per_class]
-        short = per_class - len(take)
-        if short > 0:
-            mine = used[labels[used] == c]
-            short = min(short, max(0, len(mine) - 1))
-            take = np.concatenate([take, mine[len(mine) - short:]]) if short else take
-            drop.extend(mine[len(mine) - short:] if short else [])
-        val.append(take)
-    keep = used[~np.isin(used, np.asarray(drop, dtype=np.int64))]
-    return np.concatenate(val).astype(np.int64), keep
+        val.append(idx[:per_class])
+    return np.concatenate(val).astype(np.int64)
 
 
 @dataclass
@@ -328,6 +320,11 @@ class LTData:
         return len(self.counts)
 
     @property
+    def val_classes(self) -> int:
+        """Classes the held-out split covers (a class whose every image trains contributes none)."""
+        return int(len(np.unique(self.val.y.numpy())))
+
+    @property
     def in_channels(self) -> int:
         """Image channels (1 for Fashion-MNIST)."""
         return int(self.train.x.shape[1])
@@ -348,10 +345,7 @@ def make_long_tailed(name: str, imbalance_ratio: float, max_per_class: int | Non
         raise ConfigError(f"imbalance_ratio={imbalance_ratio} with n_max={n_max:g} leaves a class with no "
                           f"image; lower imbalance_ratio or raise max_per_class")
     idx = long_tail_indices(labels, counts, seed)
-    val_idx = np.zeros(0, np.int64)
-    if val_per_class:
-        val_idx, idx = heldout_indices(labels, idx, val_per_class, seed)
-        counts = np.bincount(labels[idx], minlength=num_classes).tolist()
+    val_idx = heldout_indices(labels, idx, val_per_class, seed) if val_per_class else np.zeros(0, np.int64)
     if name in DATASETS:
         info = DATASETS[name]
         mean, std, pad = info.mean, info.std, info.pad

@@ -22,7 +22,7 @@ from ltlib.paths import NOTEBOOKS
 SHARED: dict[str, Any] = {
     "dataset": str, "imbalance_ratio": float, "data_root": Optional[str], "max_per_class": Optional[int],
     "arch": str, "epochs": int, "batch_size": int, "lr": float, "seed": int, "device": str,
-    "runs_dir": str,
+    "runs_dir": str, "precision": str,
 }
 
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
@@ -100,6 +100,8 @@ def check_values(p: dict[str, Any]) -> None:
             raise ConfigError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {dev!r}")
     if "dataset" in p:
         check_dataset_name(p["dataset"])
+    if "precision" in p and p["precision"] not in ("bf16", "fp32"):
+        raise ConfigError(f"precision must be 'bf16' or 'fp32', got {p['precision']!r}")
 
 
 def notebook_params(namespace: dict[str, Any], notebook: str) -> types.SimpleNamespace:

@@ -9,6 +9,8 @@ from ltlib import registry
 class Sampler:
     """Draws one epoch of training indices (N draws) in a single call."""
 
+    without_replacement = False     # within a class: uniform with replacement (False) or cycled shuffled lists
+
     def __init__(self, labels: torch.Tensor, num_classes: int) -> None:
         self.labels = labels.cpu().long()
         self.num_classes = num_classes
@@ -30,12 +32,35 @@ class Sampler:
         pos = self.starts[cls] + torch.minimum((r * n).long(), n - 1)
         return self.order[pos]
 
+    def _cycled(self, cls: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """Without replacement within a class: the j-th draw of class c takes the next image of a shuffled list of
+        c's images, and a fresh shuffle starts when the list is used up (class-reversed Alg. 1, To balance Alg. 1).
+
+        Drawn in bulk: one permutation per (class, pass over the class) from one sort of random keys. The lists
+        start afresh each epoch, so an epoch's draw depends only on its generator (resumes and DDP ranks agree).
+        """
+        c_n = self.num_classes
+        n = self.counts
+        m = torch.bincount(cls, minlength=c_n)                            # draws per class
+        order = torch.argsort(cls, stable=True)
+        rank = torch.empty_like(cls)
+        rank[order] = torch.arange(len(cls)) - (torch.cumsum(m, 0) - m)[cls[order]]  # j: draw number within class
+        passes = torch.where(m > 0, -(-m // n.clamp_min(1)), torch.zeros_like(m))    # shuffles needed per class
+        seg_len = n.repeat_interleave(passes)                              # one segment per (class, pass)
+        seg_start = torch.cumsum(seg_len, 0) - seg_len
+        seg_id = torch.arange(len(seg_len)).repeat_interleave(seg_len)
+        keys = seg_id.double() + torch.rand(len(seg_id), generator=gen, dtype=torch.float64)
+        local = torch.argsort(keys) - seg_start[seg_id]                    # a random permutation per segment
+        nc = n[cls].clamp_min(1)
+        seg = (torch.cumsum(passes, 0) - passes)[cls] + rank // nc
+        return self.order[self.starts[cls] + local[seg_start[seg] + rank % nc]]
+
     def indices(self, gen: torch.Generator, epoch: int = 0, total_epochs: int = 1,
                 batch_size: int = 128) -> torch.Tensor:
-        """One epoch of N indices: classes from class_probs, then an image uniformly within each."""
+        """One epoch of N indices: classes from class_probs, then an image of each (with or without replacement)."""
         p = self.class_probs(epoch, total_epochs)
         cls = torch.multinomial(p.float(), len(self), replacement=True, generator=gen)
-        return self._within(cls, gen)
+        return self._cycled(cls, gen) if self.without_replacement else self._within(cls, gen)
 
 
 class InstanceBalanced(Sampler):
@@ -50,9 +75,10 @@ class InstanceBalanced(Sampler):
 class ClassPower(Sampler):
     """p_c proportional to n_c^q (q=1/2 square-root, 0 class-balanced, -1 class-reversed)."""
 
-    def __init__(self, labels: torch.Tensor, num_classes: int, q: float) -> None:
+    def __init__(self, labels: torch.Tensor, num_classes: int, q: float, without_replacement: bool = False) -> None:
         super().__init__(labels, num_classes)
         self.q = q
+        self.without_replacement = without_replacement
 
     def class_probs(self, epoch: int, total_epochs: int) -> torch.Tensor:
         """p_c = n_c^q / sum_j n_j^q (classes with no image get 0)."""
@@ -84,7 +110,10 @@ class ProgressivelyBalanced(Sampler):
 
 
 class ClassAware(Sampler):
-    """Each batch: k = B/Z classes without replacement, Z images each (Decoupling class-aware, CBS)."""
+    """Each batch: k = B/Z classes without replacement, Z images each, the images of a class without replacement
+    (cycled shuffled lists): Decoupling's class-aware sampler, To balance Alg. 1 (CBS)."""
+
+    without_replacement = True
 
     def __init__(self, labels: torch.Tensor, num_classes: int, per_class: int = 4) -> None:
         super().__init__(labels, num_classes)
@@ -109,7 +138,7 @@ class ClassAware(Sampler):
             extra = torch.multinomial(self.class_probs(epoch, total_epochs).float(),
                                       n_batches * (batch_size - cls.shape[1]), replacement=True, generator=gen)
             cls = torch.cat([cls, extra.view(n_batches, -1)], dim=1)
-        return self._within(cls.flatten(), gen)[: len(self)]
+        return self._cycled(cls.flatten(), gen)[: len(self)]
 
 
 SAMPLERS = registry.SAMPLERS
@@ -119,8 +148,8 @@ SAMPLERS.update({
     "sqrt": lambda labels, c, **kw: ClassPower(labels, c, q=0.5),
     "cb": lambda labels, c, **kw: ClassPower(labels, c, q=0.0),
     "balanced": lambda labels, c, **kw: ClassPower(labels, c, q=0.0),  # BBN Table 3's name for CB
-    "cr": lambda labels, c, **kw: ClassPower(labels, c, q=-1.0),
-    "reversed": Reversed,
+    "cr": lambda labels, c, **kw: ClassPower(labels, c, q=-1.0, without_replacement=True),  # class-reversed Alg. 1
+    "reversed": Reversed,                                          # BBN §4.2: with replacement
     "pb": ProgressivelyBalanced,
     "class_aware": ClassAware,
     "cbs": ClassAware,

@@ -84,21 +84,29 @@ def _load_stage1(model: nn.Module, state: dict[str, torch.Tensor], cfg: RunConfi
 
 
 def _freeze(model: nn.Module, train_parts: str) -> list[nn.Module]:
-    """Freeze what train_parts leaves fixed; return the modules to keep in eval mode (frozen BN)."""
+    """Freeze what train_parts leaves fixed; return every module outside the trained parts (kept in eval mode).
+
+    Eval mode keeps the frozen parts' batch-norm statistics fixed: for `last_block` that is every batch-norm
+    layer but the last block's (its siblings in the same stage included), for `classifier` and `lws` the whole
+    backbone (and, for `lws`, the frozen linear classifier under the learned scales).
+    """
     if train_parts == "all":
         return []
     model.requires_grad_(False)
     if train_parts == "lws":
         model.head.scale.requires_grad_(True)
-        return [model.backbone]
-    model.head.requires_grad_(True)
-    if isinstance(model.head, LWSHead):
-        model.head.linear.requires_grad_(False)
+        trained: list[nn.Module] = []
+    else:
+        model.head.requires_grad_(True)
+        if isinstance(model.head, LWSHead):
+            model.head.linear.requires_grad_(False)
+        trained = [model.head]
     if train_parts == "last_block":
         model.backbone.last_block.requires_grad_(True)
-        frozen = [m for name, m in model.backbone.named_children()]
-        return [m for m in frozen if not any(p.requires_grad for p in m.parameters())]
-    return [model.backbone]
+        trained.append(model.backbone.last_block)
+    inside = {id(m) for part in trained for m in part.modules()}
+    above = {id(m) for m in model.modules() if any(id(s) in inside for s in m.modules()) and id(m) not in inside}
+    return [m for m in model.modules() if id(m) not in inside and id(m) not in above]
 
 
 def _optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
@@ -329,7 +337,8 @@ def _evaluate(loop: Loop, epoch: int, row: dict[str, Any]) -> None:
         return
     val = evaluate(loop.method, loop.model, loop.dd, "val", loop.data.counts, cfg.precision)
     test = evaluate(loop.method, loop.model, loop.dd, "test", loop.data.counts, cfg.precision)
-    row.update({"val_acc": val.get("acc", float("nan")), "test_acc": test["acc"]})
+    row.update({"val_acc": val.get("acc", float("nan")), "val_classes": loop.data.val_classes,
+                "test_acc": test["acc"]})
     row.update({k: test[k] for k in ("many", "medium", "few", "head", "mid", "tail")})
     row["test_per_class"] = json.dumps(test["per_class"])  # per-class accuracy per epoch
     if val and val["acc"] > loop.best["val_acc"]:
@@ -392,7 +401,8 @@ def _finish(loop: Loop, root: Path) -> None:
     np.savez_compressed(loop.run.path / "events.npz", events=loop.events.cpu().numpy())
     write_json(loop.run.path / "metrics.json", {
         "run_id": loop.run.run_id, "tag": cfg.tag, "counts": loop.data.counts, "classes": loop.data.classes,
-        "num_params": sum(p.numel() for p in loop.model.parameters()), "last": loop.final, "best_val": loop.best,
+        "val_classes": loop.data.val_classes, "num_params": sum(p.numel() for p in loop.model.parameters()),
+        "last": loop.final, "best_val": loop.best,
         "train_seconds": train_time, "img_per_s": images / max(1e-9, train_time), "device": str(loop.device)})
     write_results_table(root)
     t = loop.final["test"]

@@ -209,3 +209,29 @@ def test_samples_from_frame_and_judge_all_markdown():
     one_paper = to_markdown(table[table.paper == "ResLT"])
     assert one_paper.splitlines()[0].startswith("| Where |")
     assert to_markdown(table.iloc[:0]).splitlines()[-1] == "0 reproduced, 0 contradicted, 0 inconclusive, 0 not tested"
+
+
+def test_decoupling_claims_by_the_numbers():
+    from ltlib.claims import DECOUPLING
+
+    def s(acc, head=None, tail=None, spread=None):
+        d = {"acc": [acc - 0.1, acc, acc + 0.1], "head": [(head or acc) + e for e in (-0.1, 0, 0.1)],
+             "tail": [(tail or acc) + e for e in (-0.1, 0, 0.1)]}
+        return {**d, "norm_spread": [spread + e for e in (-0.01, 0, 0.01)]} if spread else d
+
+    paper = {"Joint-IB": s(70, head=95), "Joint-CB": s(71, head=90), "Joint-sqrt": s(72, head=92),
+             "Joint-PB": s(73, head=91), "Joint": s(70, tail=40, spread=3.0), "NCM-L2": s(73), "NCM-cos": s(74),
+             "cRT": s(76, tail=60, spread=1.5), "τ-norm": s(75, tail=58), "LWS": s(75, tail=59, spread=1.4),
+             "B+C": s(72), "B+C (0.1× lr)": s(74), "LB+C": s(75), "cRT on IB": s(76), "cRT on CB": s(74),
+             "cRT on sqrt": s(75), "cRT on PB": s(75.5), "τ=0": s(70, head=95, tail=40),
+             "τ=max": s(72, head=85, tail=60)}
+    t = judge_all(DECOUPLING, paper)
+    assert list(t["outcome"]) == [REPRODUCED] * len(DECOUPLING)
+    assert t.loc[2, "difference"] == pytest.approx(6.0)                          # cRT − Joint
+    worse = {**paper, "cRT": s(68, tail=30, spread=3.5)}                       # cRT loses everywhere
+    t = judge_all(DECOUPLING, worse).set_index("claim")
+    assert t.loc["cRT beats the joint classifier", "outcome"] == CONTRADICTED
+    assert t.loc[DECOUPLING[-1].text, "outcome"] == CONTRADICTED               # norm spread rose
+    assert t.loc[DECOUPLING[1].text, "outcome"] == REPRODUCED                  # untouched claims stand
+    no_pb = {k: v for k, v in paper.items() if k != "cRT on PB"}
+    assert judge_all(DECOUPLING, no_pb).loc[8, "outcome"] == NOT_TESTED

@@ -107,3 +107,24 @@ def test_report_table_and_correlation():
     t = dc.report_table({"x": reps, "y": reps[0]})
     assert t.loc["x", "acc"] == pytest.approx(60.0) and t.loc["x", "seeds"] == 2 and "acc_std" in t
     assert spearman([3, 2, 1], [100, 10, 1]) == pytest.approx(1.0)
+
+
+def test_norm_spread_and_tau_ends():
+    import types as _t
+
+    import pandas as _pd
+
+    from ltlib.methods.decoupling import norm_spread, tau_end_reports
+    assert norm_spread([1.0, 2.0, 4.0]) == 4.0
+    curve = _pd.DataFrame([{"tau": t, "split": sp, "acc": a, "head": a, "tail": a}
+                           for t, sp, a in ((0.0, "test", .5), (1.0, "test", .6), (2.0, "test", .7), (0.0, "val", .1))])
+    ends = tau_end_reports(_t.SimpleNamespace(tau=_t.SimpleNamespace(curve=curve)))
+    assert ends["τ=0"]["acc"] == .5 and ends["τ=max"]["acc"] == .7
+
+
+def test_seeds_of_main_runs_and_ablations():
+    from ltlib.methods.decoupling import PARTS, SAMPLERS, seeds_of
+    seeds = [0, 1, 2]
+    assert {s: len(seeds_of(s, seeds, 1)) for s in SAMPLERS} == {"IB": 3, "CB": 3, "sqrt": 1, "PB": 1}
+    assert {k: len(seeds_of(k, seeds, 2)) for k in PARTS} == {"B+C": 3, "B+C (0.1× lr)": 2, "LB+C": 2, "C": 3}
+    assert seeds_of("sqrt", seeds, 0) == [0]

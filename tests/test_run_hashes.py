@@ -39,17 +39,20 @@ def nb_configs(profile: str) -> dict[str, dict[str, str]]:
             R.setdefault(nb, {})[name + ("" if i == 0 else f"/stage{len(chain(c))-i}")] = x.run_id()
     P = P_of(profile, "00_data_and_samplers"); add("00", "CE", B.baseline(P, "CE"))
     P = P_of(profile, "10_rebalancing_diagnosis")
-    for k, c in B.diagnosis(P, P["stage2_epochs"], P["representation_dataset"]).items(): add("10", "+".join(k), c)
+    for s in range(P["seed"], P["seed"] + P["n_seeds"]):
+        for k, c in B.diagnosis({**P, "seed": s}, P["stage2_epochs"], P["representation_dataset"]).items():
+            add("10", "+".join(k) + ("" if s == P["seed"] else f"/s{s}"), c)
     P = P_of(profile, "11_baselines")
     for m in P["methods"]:
         for s in range(P["seed"], P["seed"] + P["n_seeds"]): add("11", f"{m}/s{s}", B.baseline(P, m, seed=s))
     P = P_of(profile, "20_decoupling"); seeds = [P["seed"] + i for i in range(P["n_seeds"])]
-    jc = {s: [dc.joint_configs(P, seed=sd)[s] for sd in seeds] for s in dc.SAMPLERS}
+    jc = {s: [dc.joint_configs(P, seed=sd)[s] for sd in dc.seeds_of(s, seeds, P["ablation_seeds"])] for s in dc.SAMPLERS}
     for s, cs in jc.items():
         for i, c in enumerate(cs): add("20", f"joint-{s}/{i}", c)
     for i, c in enumerate(jc["IB"]):
         add("20", f"cRT/{i}", dc.crt_config(c, P["stage2_epochs"])); add("20", f"LWS/{i}", dc.lws_config(c, P["stage2_epochs"]))
-        for k, pc in dc.parts_configs(c, P["stage2_epochs"]).items(): add("20", f"parts-{k}/{i}", pc)
+        for k, pc in dc.parts_configs(c, P["stage2_epochs"]).items():
+            if i < len(dc.seeds_of(k, seeds, P["ablation_seeds"])): add("20", f"parts-{k}/{i}", pc)
     for s in dict.fromkeys(["IB", *P["backbones"]]):
         for i, c in enumerate(jc[s]): add("20", f"crt-{s}/{i}", dc.crt_config(c, P["stage2_epochs"]))
     P = P_of(profile, "30_bbn"); seed = P["seed"]; P1 = {**P, "seed": seed}

@@ -58,3 +58,31 @@ def test_shards_partition_the_epoch():
     idx = torch.randperm(100)
     parts = [shard_batches(idx, 16, r, 2) for r in range(2)]
     assert sorted(torch.cat(parts).tolist()) == sorted(idx.tolist())
+
+
+def _runs_of_class(name, c, batch_size=40):
+    """The images of class c in the order one epoch draws them."""
+    s = build_sampler(name, LABELS, 5)
+    idx = s.indices(torch.Generator().manual_seed(1), 0, 1, batch_size)
+    return idx[LABELS[idx] == c].tolist()
+
+
+@pytest.mark.parametrize("name", ["cr", "cbs", "class_aware"])
+def test_without_replacement_within_a_class(name):
+    """class-reversed Alg. 1 / To balance Alg. 1: the next image of a per-class shuffled list, reshuffled when used up."""
+    for c, n in enumerate(COUNTS):
+        drawn = _runs_of_class(name, c)
+        for start in range(0, len(drawn), n):                 # every pass over the class is a permutation of it
+            chunk = drawn[start:start + n]
+            assert len(set(chunk)) == len(chunk), (name, c, start)
+            if len(chunk) == n:
+                assert sorted(chunk) == torch.nonzero(LABELS == c).flatten().tolist()
+    tail = _runs_of_class(name, 4)
+    assert len(tail) > 2 * COUNTS[4] and tail[:COUNTS[4]] != tail[COUNTS[4]:2 * COUNTS[4]]   # reshuffled
+
+
+@pytest.mark.parametrize("name", ["cb", "reversed", "sqrt", "pb"])
+def test_with_replacement_where_the_papers_say_so(name):
+    """BBN's RS and reversed sampler (§3, §4.2) and the Eq. 1 samplers draw uniformly with replacement."""
+    assert not build_sampler(name, LABELS, 5).without_replacement
+

@@ -8,7 +8,8 @@ from ltlib.paths import NOTEBOOKS
 
 NOTEBOOK_NAMES = sorted(p.stem for p in NOTEBOOKS.glob("[0-9]*.ipynb"))
 ONE_FILE = {"dataset": "fmnist", "imbalance_ratio": 50, "data_root": None, "max_per_class": 200, "arch": "resnet8",
-            "epochs": 3, "batch_size": 64, "lr": 0.05, "seed": 1, "device": "cpu", "runs_dir": "outputs/runs"}
+            "epochs": 3, "batch_size": 64, "lr": 0.05, "seed": 1, "device": "cpu", "runs_dir": "outputs/runs",
+            "precision": "fp32"}
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOK_NAMES)
@@ -23,3 +24,25 @@ def test_every_notebook_declares_the_shared_names(notebook):
 def test_one_file_with_every_shared_name_validates_everywhere(notebook):
     p = validate_params(ONE_FILE, notebook)
     assert {k: p[k] for k in ONE_FILE} == {**ONE_FILE, "imbalance_ratio": 50.0}
+
+
+def test_precision_reaches_every_recipe_and_its_stage_one():
+    """precision: fp32 in a profile reaches every run a notebook trains (stage-1 runs of two-stage recipes too)."""
+    from ltlib.config import RunConfig
+    from ltlib.recipes import RECIPES, study_configs
+
+    p = validate_params({"precision": "fp32", "epochs": 4}, "90_report")
+    for name, cfg in study_configs(p, list(RECIPES)).items():
+        chain = [cfg]
+        while chain[-1].init_from is not None:
+            chain.append(RunConfig.from_dict(chain[-1].init_from))
+        assert all(c.precision == "fp32" for c in chain), name
+    default = study_configs(validate_params({}, "90_report"), ["CE"])["CE"]
+    assert default.precision == "bf16"
+
+
+def test_bad_precision_is_an_error_before_any_work():
+    from ltlib.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="precision"):
+        validate_params({"precision": "fp16"}, "00_data_and_samplers")

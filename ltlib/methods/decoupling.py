@@ -6,7 +6,6 @@ the other notebooks); the post-hoc classifiers (NCM, τ-norm) work on penultimat
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -15,7 +14,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from ltlib.analysis import GROUPS, mean_std, report_table
+from ltlib.analysis import GROUPS, mean_std, report_samples, report_table, run_samples, weight_norms
 from ltlib.config import RunConfig
 from ltlib.errors import ConfigError, check_name
 from ltlib.heads import NCMHead, tau_normalize
@@ -24,7 +23,6 @@ from ltlib.methods.baselines import baseline, retrain_classifier
 from ltlib.metrics import accuracy_report
 from ltlib.plots import GROUP_COLORS
 from ltlib.runs import Run
-from ltlib.stats import spearman
 
 # Joint-training samplers of Decoupling §3 (name in the paper -> ltlib sampler)
 SAMPLERS: dict[str, str] = {"IB": "ib", "CB": "cb", "sqrt": "sqrt", "PB": "pb"}
@@ -37,6 +35,15 @@ PARTS: dict[str, dict[str, Any]] = {
     "LB+C": {"train_parts": "last_block"},
     "C": {"train_parts": "classifier"},
 }
+
+
+# Configs on the leaderboard or in a claim (all seeds); the rest (sqrt / PB joint, Table 1's other rows) are ablations
+MAIN_RUNS = ("IB", "CB", "cRT", "LWS", "B+C", "C")
+
+
+def seeds_of(name: str, seeds: Sequence[int], ablation_seeds: int) -> list[int]:
+    """The seeds a joint sampler / stage-2 row trains with: every seed for MAIN_RUNS, the first ablation_seeds else."""
+    return list(seeds) if name in MAIN_RUNS else list(seeds)[:max(1, ablation_seeds)]
 
 
 # ------------------------------------------------------------------------------------ run configs
@@ -181,61 +188,31 @@ def run_report(run: Run, split: str = "test", which: str = "last") -> dict:
     return run.metrics[which][split]
 
 
-def _fmt(x: float) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.1f}"
+def norm_spread(norms: Sequence[float]) -> float:
+    """max / min of per-class weight norms (1 = flat)."""
+    n = np.asarray(norms, dtype=float)
+    return float(n.max() / n.min())
 
 
-def check_claims(joint: pd.DataFrame, classifiers: pd.DataFrame, parts: pd.DataFrame, curve: pd.DataFrame,
-                 norms: dict[str, Sequence[float]], counts: Sequence[int], tail: str = "tail",
-                 head: str = "head") -> pd.DataFrame:
-    """Decoupling's claims, each with the measured numbers and whether it held here.
+def tau_end_reports(post: PostHoc, split: str = "test") -> dict[str, dict]:
+    """Accuracy reports (fractions) of the τ sweep's two ends on a split: 'τ=0' and 'τ=max'."""
+    c = post.tau.curve[post.tau.curve["split"] == split].sort_values("tau")
+    return {"τ=0": c.iloc[0].to_dict(), "τ=max": c.iloc[-1].to_dict()}
 
-    joint: samplers x GROUPS (%), classifiers: classifiers on the IB backbone x GROUPS (%),
-    parts: Table-1 rows x GROUPS (%), curve: tau_curve() of the IB backbone (fractions), norms: per-class norms.
-    `tail`/`head` name the groups used (head/tail thirds on 10-class sets; many/few where they are populated).
-    """
-    rows = []
 
-    def add(claim: str, measured: str, held: bool) -> None:
-        rows.append({"claim (Decoupling)": claim, "measured here": measured, "held": bool(held)})
-
-    best_joint = joint["acc"].idxmax()
-    add("Joint: PB sampling gives the best overall accuracy", f"best joint: {best_joint} "
-        f"({_fmt(joint.loc[best_joint, 'acc'])}%), PB {_fmt(joint.loc['PB', 'acc'])}%", best_joint == "PB")
-    best_head = joint[head].idxmax()
-    add(f"Joint: IB sampling gives the best {head} accuracy", f"best {head}: {best_head} "
-        f"({_fmt(joint.loc[best_head, head])}%)", joint.loc["IB", head] >= joint[head].max() - 1e-9)
-    j = classifiers.loc["Joint", "acc"]
-    for name in ("cRT", "τ-norm"):
-        if name in classifiers.index:
-            add(f"{name} beats the joint classifier overall", f"{_fmt(classifiers.loc[name, 'acc'])}% vs "
-                f"{_fmt(j)}%", classifiers.loc[name, "acc"] > j)
-            add(f"{name} raises {tail} accuracy", f"{_fmt(classifiers.loc[name, tail])}% vs "
-                f"{_fmt(classifiers.loc['Joint', tail])}%", classifiers.loc[name, tail] > classifiers.loc["Joint", tail])
-    ncm_best = classifiers.loc[["NCM-L2", "NCM-cos"], "acc"].max()
-    best_trained = classifiers.loc[[c for c in ("cRT", "τ-norm") if c in classifiers.index], "acc"].max()
-    add("NCM is competitive but a little below cRT / τ-norm", f"NCM {_fmt(ncm_best)}% vs {_fmt(best_trained)}%",
-        ncm_best <= best_trained)
-    best_part = parts["acc"].idxmax()
-    add("Which parts: retraining C only is best, B+C worst", f"best: {best_part} ({_fmt(parts['acc'].max())}%), "
-        f"worst: {parts['acc'].idxmin()} ({_fmt(parts['acc'].min())}%)",
-        best_part == "C" and parts["acc"].idxmin() == "B+C")
-    t = curve[curve["split"] == "test"].sort_values("tau")
-    if len(t) > 1:
-        first, last = t.iloc[0], t.iloc[-1]
-        add(f"Raising τ lowers {head} and raises {tail} accuracy",
-            f"τ {first.tau:g}→{last.tau:g}: {head} {_fmt(100 * first[head])}→{_fmt(100 * last[head])}%, "
-            f"{tail} {_fmt(100 * first[tail])}→{_fmt(100 * last[tail])}%",
-            last[head] < first[head] and last[tail] > first[tail])
-    if "Joint" in norms:
-        rho = spearman(norms["Joint"], counts)
-        add("Joint weight norms grow with class size", f"Spearman ρ = {rho:.2f}", rho > 0.5)
-    for name in ("cRT", "τ-norm", "LWS"):
-        if name in norms and "Joint" in norms:
-            spread = lambda n: float(np.max(n) / np.min(n))  # noqa: E731
-            add(f"{name} weight norms are flatter than joint", f"max/min {spread(norms[name]):.2f} vs "
-                f"{spread(norms['Joint']):.2f}", spread(norms[name]) < spread(norms["Joint"]))
-    return pd.DataFrame(rows)
+def claim_samples(joint: dict[str, Sequence[Run]], post: dict[str, Sequence[PostHoc]],
+                  stage2: dict[str, Sequence[Run]], parts: dict[str, Sequence[Run]],
+                  crt_all: dict[str, Sequence[Run]]) -> dict[str, dict[str, list[float]]]:
+    """Per-seed samples (%, and 'norm_spread') under the keys ltlib.claims.DECOUPLING states its claims on."""
+    out = run_samples({f"Joint-{s}": rs for s, rs in joint.items()})
+    out.update(report_samples(classifier_reports(joint["IB"], post["IB"], stage2)))
+    out.update(run_samples({k: rs for k, rs in parts.items() if k != "C"}))
+    out.update(run_samples({f"cRT on {s}": rs for s, rs in crt_all.items()}))
+    ends = [tau_end_reports(p) for p in post["IB"]]
+    out.update(report_samples({k: [e[k] for e in ends] for k in ("τ=0", "τ=max")}))
+    for key, runs in (("Joint", joint["IB"]), *((k, stage2[k]) for k in ("cRT", "LWS") if k in stage2)):
+        out[key]["norm_spread"] = [norm_spread(weight_norms(r)) for r in runs]
+    return out
 
 
 # ------------------------------------------------------------------------------------ notebook helpers
@@ -266,7 +243,8 @@ def classifier_reports(joint: Sequence[Run], post: Sequence[PostHoc], stage2: di
 
 def layout(table: pd.DataFrame) -> pd.DataFrame:
     """Decoupling's table layout: Many / Medium / Few / All (+ head / mid / tail thirds), 'mean ± std' strings."""
-    return mean_std(table, list(LAYOUT)).rename(columns=LAYOUT)
+    out = mean_std(table, list(LAYOUT)).rename(columns=LAYOUT)
+    return out.assign(seeds=table["seeds"]) if "seeds" in table else out
 
 
 def sampler_grid(reports: dict[str, dict[str, Sequence[dict]]], metric: str = "acc") -> pd.DataFrame:

@@ -15,7 +15,7 @@ from ltlib.schedules import preset
 
 # Notebook parameters that go into every run config as they are.
 RUN_FIELDS = ("dataset", "imbalance_ratio", "max_per_class", "arch", "seed", "data_root", "batch_size", "lr",
-              "eval_every")
+              "eval_every", "precision")
 
 
 def base_config(params: Any, schedule: str = "ldam", **changes: Any) -> RunConfig:

@@ -6,7 +6,7 @@ methods of every paper and the study's named recipes.
 from ltlib import data, heads, losses, models, samplers  # noqa: F401  (fill the registries)
 from ltlib.config import RunConfig
 from ltlib.errors import ConfigError
-from ltlib.methods import aux, base, bbn, reslt  # noqa: F401  (register the methods)
+from ltlib.methods import aux, base, bbn, mixup, reslt  # noqa: F401  (register the methods)
 from ltlib import recipes  # noqa: F401,E402  (register the study's named recipes)
 
 __all__ = ["ConfigError", "RunConfig", "__version__"]

@@ -145,12 +145,59 @@ DECOUPLING: list[Claim] = [
 ]
 
 
-# ---- 30_bbn (Zhou et al., CVPR 2020)
-BBN: list[Claim] = []
+# ---- 30_bbn (Zhou et al., CVPR 2020). Keys: notebook 30's run keys (baselines by registry name, BBN Table 1's
+# mixup rows by their names); the ablations' keys are the sampler / adaptor names and the Table 5 backbones.
+_BBN_TABLE1 = ["CE", "Focal", "Mixup", "Manifold Mixup", "Manifold Mixup (two samplers)", "CE-DRW", "CE-DRS",
+               "CB-Focal", "LDAM-DRW"]
+BBN: list[Claim] = [
+    beats("BBN", "Table 1", f"BBN beats {b}", "BBN", b) for b in _BBN_TABLE1
+]
+
+_DECAY, _NON_DECAY = ["linear_decay", "cosine_decay", "parabolic_decay"], ["equal", "beta", "parabolic_increment"]
+BBN_ABLATIONS: list[Claim] = [
+    beats("BBN", "Table 3", "the reversed sampler feeds the re-balancing branch best (beats uniform and balanced)",
+          "reversed", ["uniform", "balanced"]),
+    all_of("BBN", "Table 4", "every decaying α (linear, cosine, parabolic) beats every non-decaying one "
+           "(equal, β, parabolic increment)", [beats("BBN", "Table 4", f"{d} beats the non-decaying adaptors", d,
+                                                     _NON_DECAY) for d in _DECAY]),
+    beats("BBN", "Table 4", "parabolic decay (the paper's α) beats linear and cosine decay", "parabolic_decay",
+          ["linear_decay", "cosine_decay"]),
+    beats("BBN", "Table 5", "BBN-RB features beat the RW and RS features", "BBN-RB features",
+          ["RW features", "RS features"]),
+    beats("BBN", "Table 5", "CE features beat the RW and RS features", "CE features", ["RW features", "RS features"]),
+    beats("BBN", "Table 5", "BBN-CB features beat BBN-RB features", "BBN-CB features", "BBN-RB features"),
+    Claim("BBN", "Fig. 4", "BBN-ALL's per-class weight norms are flatter (lower σ/mean) than CE's", "beats",
+          "BBN-ALL", "CE", "norm_cv", -1),
+    Claim("BBN", "Fig. 4", "BBN-RB's norms fall with class size where BBN-CB's rise (lower Spearman ρ with n_c)",
+          "beats", "BBN-RB", "BBN-CB", "norm_rho", -1),
+]
 
 
-# ---- 40_reslt (Cui et al., TPAMI 2022)
-RESLT: list[Claim] = []
+# ---- 40_reslt (Cui et al., TPAMI 2022). Keys: notebook 40's main runs ("ResLT", baselines by registry name) and
+# its ablation rows at ablation size ("CE (abl)", "ResLT (abl)", the naive baselines, variants, "G=k", "alpha=x",
+# "ResLT (kx)" / "BBN (kx)").
+RESLT: list[Claim] = [
+    beats("ResLT", "Table 5", "ResLT beats plain CE", "ResLT", "CE"),
+    beats("ResLT", "Table 5", "ResLT beats CE-DRW", "ResLT", "CE-DRW"),
+    beats("ResLT", "Table 5", "ResLT beats LDAM-DRW", "ResLT", "LDAM-DRW"),
+    trades("ResLT", "Table 1", "ResLT trades head accuracy for tail accuracy against CE", "ResLT", "CE"),
+]
+
+_NAIVE = ["Baseline-1 (max)", "Baseline-2 (sum)", "Baseline-3 (softmax sum)"]
+_VARIANTS = ["no shortcut (Fig. 2b)", "no nesting (Fig. 2c)", "no specialisation (Fig. 2d)"]
+RESLT_ABLATIONS: list[Claim] = [
+    beats("ResLT", "Table 1", "the naive fusion baselines fall below CE", "CE (abl)", _NAIVE),
+    beats("ResLT", "Table 1", "ResLT beats the naive fusion baselines", "ResLT (abl)", _NAIVE),
+] + [
+    beats("ResLT", "Figs. 3–4", f"ResLT beats its variant '{v}'", "ResLT (abl)", v) for v in _VARIANTS
+] + [
+    beats("ResLT", "§4.2, Fig. 6", "α = 1 (branch loss only) beats the naive fusion baselines", "alpha=1", _NAIVE),
+    beats("ResLT", "Table 4", "three groups beat two", "G=3", "G=2"),
+] + [
+    beats("ResLT", "Fig. 5", f"ResLT beats BBN at {k}x width (the paper: ResNet-32 ({k}x))", f"ResLT ({k}x)",
+          f"BBN ({k}x)")
+    for k in (1, 2, 3)
+]
 
 
 # ---- 50_aux_learning ("To balance or not to balance", Zhang et al.): keys are notebook 50's row names

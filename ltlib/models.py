@@ -64,6 +64,25 @@ class ResNetCifar(nn.Module):
         """The final residual block (BBN's branch split, 'last block + C' retraining)."""
         return self.layer3[-1]
 
+    # Manifold Mixup (BBN Table 1): hidden states at depth k = 0 (the input), 1 (after stage 1), 2 (after stage 2)
+    MIX_DEPTHS = 3
+
+    def hidden(self, x: torch.Tensor, k: int) -> torch.Tensor:
+        """The hidden state at depth k (0: the input itself, 1: after stage 1, 2: after stage 2)."""
+        if k >= 1:
+            x = self.layer1(F.relu(self.bn1(self.conv1(x))))
+        if k >= 2:
+            x = self.layer2(x)
+        return x
+
+    def from_hidden(self, h: torch.Tensor, k: int) -> torch.Tensor:
+        """Pooled features from the hidden state at depth k (hidden's inverse split: from_hidden(hidden(x, k), k))."""
+        if k == 0:
+            return self.forward(h)
+        if k == 1:
+            h = self.layer2(h)
+        return self.layer3(h).mean(dim=(2, 3))
+
     def forward_trunk(self, x: torch.Tensor) -> torch.Tensor:
         """Feature map before the last residual block."""
         x = F.relu(self.bn1(self.conv1(x)))
@@ -125,12 +144,18 @@ def _torchvision(name: str) -> Callable[[int], nn.Module]:
     return build
 
 
+def _cifar(blocks: int, width: int) -> Callable[[int], nn.Module]:
+    return lambda c: ResNetCifar((blocks, blocks, blocks), width, c)
+
+
+# CIFAR ResNet-(6n+2) with n blocks per stage; "xK": K times the channels of every layer (ResLT Fig. 5's
+# ResNet-32 (2x) and (3x): "1x, 2x, 3x mean the multiplier of channels in each layer").
+CIFAR_DEPTHS = {"resnet32": 5, "resnet20": 3, "resnet14": 2, "resnet8": 1}
+WIDTHS = (1, 2, 3)
 ARCHS = registry.ARCHS
+ARCHS.update({f"{name}{'' if k == 1 else f'x{k}'}": _cifar(n, 16 * k)
+              for name, n in CIFAR_DEPTHS.items() for k in WIDTHS})
 ARCHS.update({
-    "resnet32": lambda c: ResNetCifar((5, 5, 5), 16, c),
-    "resnet20": lambda c: ResNetCifar((3, 3, 3), 16, c),
-    "resnet14": lambda c: ResNetCifar((2, 2, 2), 16, c),
-    "resnet8": lambda c: ResNetCifar((1, 1, 1), 16, c),
     "resnet8-narrow": lambda c: ResNetCifar((1, 1, 1), 8, c),
     "resnet10": _torchvision("resnet10"),
     "resnet50": _torchvision("resnet50"),

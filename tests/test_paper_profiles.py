@@ -48,7 +48,8 @@ TINY = {"arch": "resnet8", "epochs": 2, "stage2_epochs": 1, "ft_epochs": 1, "n_s
         "device": "cpu", "precision": "fp32", "eval_every": 1}
 # Switching needs m_n + S < epochs (S = 1 in the profiles) and, for Table 7, one more epoch per middle sampler;
 # S values that do not fit a short run (the profiles' 5, 10, 50 of 200) are left out.
-PER_NOTEBOOK = {"60_class_reversed_switching": {"epochs": 4, "ablation_epochs": 6, "s_values": [0, 1]}}
+PER_NOTEBOOK = {"60_class_reversed_switching": {"epochs": 4, "ablation_epochs": 6, "s_values": [0, 1]},
+                "40_reslt": {"width_archs": ["resnet8", "resnet8x2"]}}     # Fig. 5's ResNet-32 (1x-3x), shrunk
 
 
 def _profile(profile: str, notebook: str) -> dict:

@@ -158,3 +158,52 @@ def test_reslt_config_splits_method_args_from_run_changes():
     c = reslt_config(p, seed=3, num_groups=4, tag="x")
     assert c.seed == 3 and c.method_args == {"alpha": 0.99, "num_groups": 4} and c.tag == "x"
     assert c.nesterov and c.weight_decay == 5e-4 and c.milestones == [16, 18]
+
+
+def test_code_split_groups_and_choices():
+    from ltlib.methods.reslt import CODE_SPLITS, choice_configs, reslt_config, width_configs, width_key
+
+    assert frequency_groups(COUNTS, 3, "code") == [[0, 1], [2, 3], [4, 5, 6, 7, 8, 9]]     # authors: 2 and 4 of 10
+    c100 = [int(500 * 0.01 ** (i / 99)) for i in range(100)]
+    g = frequency_groups(c100, 3, "code")
+    assert [len(x) for x in g] == [35, 35, 30] and g[0] == list(range(35))
+    m = branch_masks(COUNTS, 3, split="code")
+    assert m[1].tolist() == [False] * 2 + [True] * 8 and m[2].tolist() == [False] * 4 + [True] * 6
+    with pytest.raises(ConfigError, match="3 groups"):
+        RunConfig(method="reslt", method_args={"groups": "code", "num_groups": 4})
+    with pytest.raises(ConfigError, match="10 or 100 classes"):
+        frequency_groups([9, 5, 3, 1], 3, "code")
+    with pytest.raises(ConfigError, match="groups"):
+        RunConfig(method="reslt", method_args={"groups": "thirds"})
+    assert CODE_SPLITS == {10: (2, 4), 100: (35, 70)}
+    p = {"dataset": "cifar10", "imbalance_ratio": 100.0, "max_per_class": None, "arch": "resnet8", "epochs": 4}
+    main = {"alpha": 0.998, "num_groups": 3, "variant": "conv"}
+    ch = choice_configs(p, main, 10)
+    assert ch["ResLT (abl)"].run_id() == reslt_config(p).run_id()            # the default is the code's alpha
+    assert ch["groups: authors' code split (2/4 of 10)"].method_args == {"alpha": 0.998, "groups": "code"}
+    assert ch["α = 0.995 (paper text)"].method_args == {"alpha": 0.995}
+    assert ch["α = 0.998 (authors' code)"].run_id() == ch["ResLT (abl)"].run_id()
+    fm = choice_configs({**p, "dataset": "fmnist"}, {**main, "alpha": 0.995}, 10)
+    assert list(fm) == ["ResLT (abl)", "groups: authors' code split (2/4 of 10)", "α = 0.995 (paper text)"]
+    assert "groups: authors' code split (2/4 of 10)" not in choice_configs(p, main, 7)
+    w = width_configs(p, main, ["resnet32", "resnet32x2", "resnet32x3"])
+    assert list(w) == [width_key(m, a) for m in ("ResLT", "BBN") for a in ("resnet32", "resnet32x2", "resnet32x3")]
+    assert w["ResLT (3x)"].arch == "resnet32x3" and w["BBN (2x)"].method == "bbn" and w["ResLT (1x)"].arch == "resnet32"
+
+
+def test_reslt_claims_on_notebook_keys():
+    from ltlib import claims
+    from ltlib.methods.reslt import NAIVE_BASELINES, VARIANTS, ablation_configs
+
+    p = {"dataset": "fmnist", "imbalance_ratio": 100.0, "max_per_class": None, "arch": "resnet8", "epochs": 15}
+    sets = ablation_configs(p, {"alpha": 0.995, "num_groups": 3, "variant": "conv"}, [2], [1.0])
+    keys = {k for d in sets.values() for k in d}
+    named = {x for c in claims.RESLT_ABLATIONS for part in (c.parts or [c]) for x in (part.a, part.b)}
+    assert {*NAIVE_BASELINES, *VARIANTS, "CE (abl)", "ResLT (abl)", "G=3", "G=2", "alpha=1"} <= keys
+    assert named - keys == {f"{m} ({k}x)" for m in ("ResLT", "BBN") for k in (1, 2, 3)}    # the width rows
+    s = {"ResLT": {"acc": [80.0, 81, 82], "head": [90.0, 90.5, 91], "tail": [70.0, 71, 72]},
+         "CE": {"acc": [75.0, 75.5, 76], "head": [95.0, 95.5, 96], "tail": [50.0, 51, 52]}}
+    t = claims.judge_all(claims.RESLT, s).set_index("claim")
+    assert t.loc["ResLT beats plain CE", "outcome"] == claims.REPRODUCED
+    assert t.loc["ResLT trades head accuracy for tail accuracy against CE", "outcome"] == claims.REPRODUCED
+    assert t.loc["ResLT beats LDAM-DRW", "outcome"] == claims.NOT_TESTED

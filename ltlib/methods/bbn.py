@@ -1,6 +1,7 @@
 """BBN: bilateral-branch network with cumulative learning (Zhou et al., CVPR 2020; docs/protocol.md §4 "BBN").
 
-Two branches share the backbone trunk and each owns a copy of the last residual block. The conventional
+Two branches share the backbone trunk and each owns a last residual block, constructed (and initialised)
+separately, as the authors' code builds its two branch blocks as two modules. The conventional
 branch sees instance-balanced batches, the re-balancing branch reversed-sampler batches; the logits are
 `z = α·W_c f_c + (1 − α)·W_r f_r` (one linear over `[α f_c, (1 − α) f_r]`), the loss
 `α·CE(z, y_c) + (1 − α)·CE(z, y_r)`, with `α = 1 − (T/T_max)²` (T = 0-based epoch, as the official code's
@@ -13,7 +14,6 @@ model (same state-dict keys as the two-branch model), so the engine's `init_from
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -29,9 +29,11 @@ from ltlib.errors import ConfigError, check_name
 from ltlib.heads import build_head
 from ltlib.inference import classifier_norms
 from ltlib.methods.base import Batch, Method, sampler_at
-from ltlib.methods.baselines import diagnosis, retrain_classifier
-from ltlib.methods.recipe import ablation_size, base_config, non_default
+from ltlib.methods.baselines import baselines, diagnosis, retrain_classifier
+from ltlib.methods.mixup import mixup_configs
+from ltlib.methods.recipe import Plan, ablation_size, base_config, non_default
 from ltlib.models import LTModel, build_backbone
+from ltlib.params import as_dict
 from ltlib.reference import select
 from ltlib.stats import spearman
 
@@ -86,13 +88,18 @@ def alpha_curve(adaptors: list[str], epochs: int, seed: int = 0) -> pd.DataFrame
                          for a in adaptors for e in range(epochs)])
 
 
-class BBNBackbone(nn.Module):
-    """Shared trunk + conventional last block (inside `net`) + a deep copy for the re-balancing branch."""
+def fresh_last_block(arch: str, in_channels: int) -> nn.Module:
+    """A last residual block of `arch` built and initialised on its own (the re-balancing branch's block)."""
+    return build_backbone(arch, in_channels).last_block
 
-    def __init__(self, net: nn.Module) -> None:
+
+class BBNBackbone(nn.Module):
+    """Shared trunk + conventional last block (inside `net`) + a separately built re-balancing last block."""
+
+    def __init__(self, net: nn.Module, rb_block: nn.Module) -> None:
         super().__init__()
         self.net = net
-        self.rb_block = copy.deepcopy(net.last_block)
+        self.rb_block = rb_block
         self.branch_dim = net.out_dim
         self.out_dim = 2 * net.out_dim
 
@@ -120,8 +127,8 @@ class BBNBackbone(nn.Module):
 class BranchBackbone(BBNBackbone):
     """One BBN branch as a plain backbone (same parameters and keys as BBNBackbone; Table 5)."""
 
-    def __init__(self, net: nn.Module, which: str) -> None:
-        super().__init__(net)
+    def __init__(self, net: nn.Module, rb_block: nn.Module, which: str) -> None:
+        super().__init__(net, rb_block)
         self.which = which
         self.out_dim = self.branch_dim
 
@@ -190,12 +197,13 @@ class BBNMethod(Method):
     def build_model(self) -> nn.Module:
         """BBNModel, or LTModel(BranchBackbone, head) when Args.branch is set."""
         net = build_backbone(self.cfg.arch, self.data.in_channels)
+        rb_block = fresh_last_block(self.cfg.arch, self.data.in_channels)
         if self.args.branch:
-            back = BranchBackbone(net, self.args.branch)
+            back = BranchBackbone(net, rb_block, self.args.branch)
             return LTModel(back, build_head(self.cfg.head, back.out_dim, self.num_classes))
         if self.cfg.head != "linear":
             raise ConfigError(f"BBN uses a linear classifier over both branches; head={self.cfg.head!r}")
-        return BBNModel(BBNBackbone(net), self.num_classes, VARIANTS[self.args.variant])
+        return BBNModel(BBNBackbone(net, rb_block), self.num_classes, VARIANTS[self.args.variant])
 
     # -- batches
     def streams(self, epoch: int) -> list[str]:
@@ -282,10 +290,23 @@ def branch_retrain_config(stage1: RunConfig, branch: str, manner: str = "RS", ep
                               tag=tag, **changes)
 
 
-# ------------------------------------------------------------------ tables and readings of the notebook
+def notebook_plan(params: Any) -> Plan:
+    """Every run of notebook 30, by section: Table 1 (baselines, mixup rows, BBN; every seed), Table 3 (samplers),
+    Table 4 (adaptors), Table 5 (frozen backbones + fresh classifier); the ablations on the first seed."""
+    p = as_dict(params)
+    seeds = [p["seed"] + i for i in range(p.get("n_seeds", 1))]
+    main = {**baselines(p, p["compare"]), **mixup_configs(p, p["mixups"]), "BBN": bbn_config(p)}
+    if p.get("official_variant"):
+        main["BBN (official)"] = official_config(p)
+    abl = ablation_configs(p, p["samplers"], p["adaptors"], p["ablation_max_per_class"], p["ablation_epochs"])
+    fq = feature_quality_configs(p, main["BBN"], p["feature_manner"], p["stage2_epochs"])
+    return {"Table 1": {k: [c.replace(seed=s) for s in seeds] for k, c in main.items()},
+            "Table 3": {k: [c] for k, c in abl["sampler"].items()},
+            "Table 4": {k: [c] for k, c in abl["adaptor"].items()},
+            "Table 5": {k: [c] for k, c in fq.items()}}
 
-DECAY = ["linear_decay", "cosine_decay", "parabolic_decay"]        # progress-relevant, decreasing α (Table 4)
-NON_DECAY = ["equal", "beta", "parabolic_increment"]
+
+# ------------------------------------------------------------------ tables of the notebook (its claims: ltlib.claims)
 
 
 def vs_paper(table: pd.DataFrame, paper_error: dict[str, float], setting: str) -> pd.DataFrame:
@@ -299,78 +320,6 @@ def vs_paper(table: pd.DataFrame, paper_error: dict[str, float], setting: str) -
     return out
 
 
-CLOSE = 1.0   # points: a spread below this on one seed is reported as too close to rank
-
-
-def _close_call(acc: dict[str, float]) -> list[str]:
-    """A warning line when all accuracies lie within CLOSE points of each other."""
-    spread = max(acc.values()) - min(acc.values()) if acc else 0.0
-    if len(acc) > 1 and spread < CLOSE:
-        return [f"- All {len(acc)} runs lie within {spread:.2f} points of each other (under {CLOSE:g}): too close to "
-                f"rank on these runs, so the verdicts above are not evidence either way."]
-    return []
-
-
-def _pts(x: float) -> str:
-    return f"{x:+.2f} points"
-
-
-def read_samplers(t: pd.DataFrame) -> str:
-    """Reading of Table 3 (re-balancing-branch sampler): is the reversed sampler the best?"""
-    ours = t["acc"].to_dict()
-    best = max(ours, key=ours.get)
-    lines = [f"- Best re-balancing sampler here: **{best}** ({ours[best]:.2f}% accuracy); the paper's best is "
-             f"reversed (error {BBN_TABLE3['reversed']:.2f}% on CIFAR-10-IR50). The claim "
-             f"**{'held' if best == 'reversed' else 'did not hold'}** here."]
-    if "reversed" in ours:
-        for other in (k for k in ours if k != "reversed"):
-            paper = BBN_TABLE3.get(other, np.nan) - BBN_TABLE3["reversed"]
-            lines.append(f"- reversed vs {other}: {_pts(ours['reversed'] - ours[other])} accuracy, tail "
-                         f"{_pts(t.loc['reversed', 'tail'] - t.loc[other, 'tail'])} (paper: {_pts(paper)}).")
-    return "\n".join(lines + _close_call(ours))
-
-
-def read_adaptors(t: pd.DataFrame) -> str:
-    """Reading of Table 4: do decaying α beat the others, is parabolic decay best, parabolic increment worst?"""
-    ours = t["acc"].to_dict()
-    best, worst = max(ours, key=ours.get), min(ours, key=ours.get)
-    pairs = [(d, o) for d in DECAY for o in NON_DECAY if d in ours and o in ours]
-    k = sum(ours[d] > ours[o] for d, o in pairs)
-    word = "held" if pairs and k == len(pairs) else "did not hold" if k == 0 else "partly held"
-    dec = [ours[a] for a in DECAY if a in ours]
-    non = [ours[a] for a in NON_DECAY if a in ours]
-    lines = [f"- 'Decaying α beats equal / β / increasing α' **{word}** ({k}/{len(pairs)} pairwise comparisons"
-             + (f"; mean accuracy {np.mean(dec):.2f}% decaying vs {np.mean(non):.2f}% others)." if dec and non
-                else ")."),
-             f"- Best adaptor here: **{best}** ({ours[best]:.2f}%), worst: **{worst}** ({ours[worst]:.2f}%); "
-             f"the paper's best is parabolic_decay ({BBN_TABLE4['parabolic_decay']:.2f}% error) and its worst "
-             f"parabolic_increment ({BBN_TABLE4['parabolic_increment']:.2f}%): best "
-             f"{'matches' if best == 'parabolic_decay' else 'does not match'}, worst "
-             f"{'matches' if worst == 'parabolic_increment' else 'does not match'}."]
-    return "\n".join(lines + _close_call(ours))
-
-
-def read_features(t: pd.DataFrame) -> str:
-    """Reading of Table 5: BBN-CB features about as good as CE's; BBN-RB better than RW/RS."""
-    err = t["error"].to_dict()
-    lines = []
-    if "BBN-CB" in err and "CE" in err:
-        d, p = err["BBN-CB"] - err["CE"], BBN_TABLE5["BBN-CB"] - BBN_TABLE5["CE"]
-        lines.append(f"- Conventional branch vs CE backbone: error {_pts(d)} (paper: {_pts(p)}, 'comparable').")
-    rebal = [m for m in ("RW", "RS") if m in err]
-    if "BBN-RB" in err and rebal:
-        best = min(rebal, key=err.get)
-        d = err["BBN-RB"] - err[best]
-        p = BBN_TABLE5["BBN-RB"] - min(BBN_TABLE5[m] for m in rebal)
-        lines.append(f"- Re-balancing branch vs the better re-balanced backbone ({best}): error {_pts(d)} (paper: "
-                     f"{_pts(p)}); the paper's 'BBN-RB features beat RW/RS' "
-                     f"**{'held' if d < 0 else 'did not hold'}** here.")
-    if "BBN-CB" in err and "BBN-RB" in err:
-        lines.append(f"- Conventional vs re-balancing branch: error {_pts(err['BBN-CB'] - err['BBN-RB'])} "
-                     f"(paper: {_pts(BBN_TABLE5['BBN-CB'] - BBN_TABLE5['BBN-RB'])}).")
-    return "\n".join(lines)
-
-
 def norm_stats(norms: dict[str, Any], counts: list[int]) -> pd.DataFrame:
     """Per classifier: σ/mean of the per-class weight norms (flatness) and their Spearman ρ with class size."""
     rows = {k: {"mean norm": float(np.mean(v)), "σ/mean": float(np.std(v) / np.mean(v)),
@@ -378,34 +327,7 @@ def norm_stats(norms: dict[str, Any], counts: list[int]) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def read_norms(s: pd.DataFrame) -> str:
-    """Reading of BBN Fig. 4: BBN-ALL flattest; BBN-CB follows the long tail like CE; BBN-RB reversed."""
-    flat = s["σ/mean"].idxmin()
-    rho = s["Spearman ρ with n_c"]
-    lines = [f"- Flattest norms (smallest σ/mean): **{flat}** ({s.loc[flat, 'σ/mean']:.3f}); the paper finds BBN-ALL "
-             f"flattest: **{'held' if flat == 'BBN-ALL' else 'did not hold'}**."]
-    if "BBN-CB" in rho:
-        lines.append(f"- BBN-CB norms vs class size: ρ = {rho['BBN-CB']:+.2f}"
-                     + (f" (CE: {rho['CE']:+.2f})" if "CE" in rho else "")
-                     + f"; the paper sees a CE-like, long-tailed profile (ρ > 0): "
-                       f"**{'held' if rho['BBN-CB'] > 0 else 'did not hold'}**.")
-    if "BBN-RB" in rho:
-        lines.append(f"- BBN-RB norms vs class size: ρ = {rho['BBN-RB']:+.2f}; the paper sees a reversed profile "
-                     f"(ρ < 0): **{'held' if rho['BBN-RB'] < 0 else 'did not hold'}**.")
-    return "\n".join(lines)
-
-
-def read_main(t: pd.DataFrame, name: str = "BBN", plain: str = "CE") -> str:
-    """Reading of the BBN-vs-baselines table (accuracy %, a summary): rank, gaps to CE and the best baseline."""
-    acc = t["acc"]
-    others = acc.drop(name)
-    best = others.idxmax()
-    rank = int(acc.rank(ascending=False, method="min")[name])
-    lines = [f"- {name} ranks **{rank} of {len(acc)}** ({acc[name]:.2f}%); the paper's {name} is best of its "
-             f"Table 1 in all six CIFAR settings."]
-    if plain in acc:
-        lines.append(f"- {name} vs {plain}: {_pts(acc[name] - acc[plain])} overall, head "
-                     f"{_pts(t.loc[name, 'head'] - t.loc[plain, 'head'])}, tail "
-                     f"{_pts(t.loc[name, 'tail'] - t.loc[plain, 'tail'])}.")
-    lines.append(f"- {name} vs the best baseline here ({best}, {others[best]:.2f}%): {_pts(acc[name] - others[best])}.")
-    return "\n".join(lines)
+def norm_samples(stats: pd.DataFrame) -> dict[str, dict[str, list[float]]]:
+    """Fig. 4's norm statistics as claim samples (one model each): 'norm_cv' (σ/mean), 'norm_rho' (ρ with n_c)."""
+    return {k: {"norm_cv": [float(r["σ/mean"])], "norm_rho": [float(r["Spearman ρ with n_c"])]}
+            for k, r in stats.iterrows()}

@@ -4,8 +4,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Iterable, Optional
 
+import pandas as pd
+
 from ltlib.config import RunConfig
-from ltlib.data import make_long_tailed
+from ltlib.errors import ConfigError
+from ltlib.inference import load_data
+from ltlib.methods.base import build_method
 from ltlib.params import as_dict
 from ltlib.schedules import preset
 
@@ -43,16 +47,55 @@ def non_default(args_cls: type, args: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in args.items() if k not in defaults or defaults[k] != v}
 
 
+# ---- a notebook's whole plan: every run config of every cell, built and checked before any training
+
+Plan = dict[str, dict[str, list[RunConfig]]]      # section -> row name -> configs (one per seed)
+
+
+def _chain(cfg: RunConfig) -> list[RunConfig]:
+    """A config and the stage-1 configs it starts from."""
+    return [cfg] + (_chain(RunConfig.from_dict(cfg.init_from)) if cfg.init_from is not None else [])
+
+
+def check_plan(plan: Plan) -> int:
+    """Build the method and model of every distinct run of a plan on its data; the number of distinct runs.
+
+    A combination that cannot run (an arch without hidden states for Manifold Mixup, the authors' ResLT split on
+    a dataset with another number of classes, a data size too small to draw from) fails here, naming the row,
+    before any training starts.
+    """
+    seen: dict[str, None] = {}
+    data: dict[tuple, Any] = {}
+    for section, rows in plan.items():
+        for name, cfgs in rows.items():
+            for cfg in (c for top in cfgs for c in _chain(top)):
+                if cfg.run_id() in seen:
+                    continue
+                key = (cfg.dataset, cfg.imbalance_ratio, cfg.max_per_class, cfg.lt_seed, cfg.val_per_class,
+                       cfg.data_root)
+                try:
+                    if key not in data:
+                        data[key] = load_data(cfg)
+                    build_method(cfg, data[key]).build_model()
+                except ConfigError as e:
+                    raise ConfigError(f"plan row '{section} / {name}' cannot run: {e}") from None
+                seen[cfg.run_id()] = None
+    return len(seen)
+
+
+def plan_summary(plan: Plan) -> pd.DataFrame:
+    """One row per section: rows, distinct runs, seeds, data size (n_max), epochs and backbones."""
+    out = []
+    for section, rows in plan.items():
+        cfgs = [c for cs in rows.values() for c in cs]
+        out.append({"section": section, "rows": len(rows), "runs": len({c.run_id() for c in cfgs}),
+                    "seeds": len({c.seed for c in cfgs}),
+                    "n_max": ", ".join(sorted({str(c.max_per_class or "full") for c in cfgs})),
+                    "epochs": ", ".join(str(e) for e in sorted({c.epochs for c in cfgs})),
+                    "arch": ", ".join(sorted({c.arch for c in cfgs}))})
+    return pd.DataFrame(out).set_index("section")
+
+
 def check_data(cfgs: Iterable[RunConfig]) -> None:
-    """Build each distinct long-tailed data set the configs (and their stage-1 runs) train on, so that an impossible
-    data setting (e.g. a class left with no image) is one clear error before the first training step."""
-    seen = set()
-    todo = list(cfgs)
-    while todo:
-        c = todo.pop()
-        if c.init_from is not None:
-            todo.append(RunConfig.from_dict(c.init_from))
-        key = (c.dataset, c.imbalance_ratio, c.max_per_class, c.lt_seed, c.val_per_class, c.data_root)
-        if key not in seen:
-            seen.add(key)
-            make_long_tailed(*key)
+    """check_plan for a flat list of configs: each run's data, method and model built before the first training step."""
+    check_plan({"runs": {f"{c.tag or c.method} ({c.run_id()})": [c] for c in cfgs}})

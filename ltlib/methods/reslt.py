@@ -8,7 +8,9 @@ Groups. Classes are sorted by training count (largest first, ties by class index
 consecutive groups of (nearly) equal size, `np.array_split` as for the head/mid/tail thirds of
 `ltlib.metrics.shot_groups` (for G = 3 the groups are exactly head/mid/tail). On the exponential
 long-tailed profile equal class counts per group give every group (nearly) the same within-group
-imbalance factor, the rule of ResLT §3.1.
+imbalance factor, the rule of ResLT §3.1 (`groups="equal"`, the default). The authors' CIFAR code splits
+the three groups at sorted class positions 2 and 4 of 10 and 35 and 70 of 100 instead (`groups="code"`,
+CODE_SPLITS; three groups and 10 or 100 classes only).
 
 Nesting. Branch i covers frequency groups i..G-1 (head+medium+tail, medium+tail, tail for G = 3) and
 its branch loss sees only the samples of those classes. With z_i the logits of branch i:
@@ -52,8 +54,9 @@ from ltlib.data import LTData
 from ltlib.errors import ConfigError, check_fields, check_name
 from ltlib.inference import DeviceData, predict, resolve_device
 from ltlib.methods.base import Batch, Method
-from ltlib.methods.baselines import baseline
-from ltlib.methods.recipe import ablation_size, base_config, non_default
+from ltlib.methods.baselines import baseline, baselines
+from ltlib.methods.bbn import bbn_config
+from ltlib.methods.recipe import Plan, ablation_size, base_config, non_default
 from ltlib.metrics import accuracy_report
 from ltlib.models import build_backbone
 from ltlib.params import as_dict
@@ -65,6 +68,10 @@ OFFICIAL_ALPHA: dict[tuple[str, int], float] = {
     ("cifar10", 100): 0.998, ("cifar10", 50): 0.998, ("cifar10", 10): 0.96,
 }
 PAPER_ALPHA = 0.995  # "For CIFAR-10-LT and CIFAR-100-LT, alpha = 0.9950 is adopted" (ResLT §4.2)
+
+# The authors' CIFAR code: group boundaries (positions in the count-sorted class order) by number of classes
+CODE_SPLITS: dict[int, tuple[int, int]] = {10: (2, 4), 100: (35, 70)}
+GROUPINGS = ["equal", "code"]     # equal-count groups (default, §3.1's rule) | the authors' code split
 
 # ResLT Table 1: three disjoint branches N_h, N_m, N_t trained for their own classes, fused naively.
 NAIVE_BASELINES: dict[str, dict[str, Any]] = {
@@ -92,6 +99,7 @@ class ResLTArgs:
 
     alpha: float = PAPER_ALPHA          # weight of L_branch; (1 - alpha) weighs L_fusion
     num_groups: int = 3                 # G frequency groups / branches (2-5 in ResLT Table 4)
+    groups: str = "equal"               # equal: equal class counts per group | code: the authors' CIFAR split
     variant: str = "conv"               # conv: 1x1 conv+BN+ReLU per branch (paper) | bn: BatchNorm only (official)
     shared_classifier: bool = True      # one fc for all branches (paper) or one per branch
     branch_norm: str = "pooled"         # pooled: official code, mean over (branch, sample) pairs | per_branch
@@ -109,19 +117,33 @@ class ResLTArgs:
         check_name("ResLT variant", self.variant, ["conv", "bn"])
         check_name("ResLT branch_norm", self.branch_norm, ["pooled", "per_branch"])
         check_name("ResLT fusion", self.fusion, ["sum", "max", "softmax"])
+        check_name("ResLT groups", self.groups, GROUPINGS)
+        if self.groups == "code" and self.num_groups != 3:
+            raise ConfigError(f"ResLT groups='code' (the authors' split) has 3 groups, got num_groups={self.num_groups}")
 
 
-def frequency_groups(counts: list[int], num_groups: int) -> list[list[int]]:
-    """Classes sorted by count (largest first, ties by index) split into num_groups near-equal groups."""
+def frequency_groups(counts: list[int], num_groups: int, split: str = "equal") -> list[list[int]]:
+    """Classes sorted by count (largest first, ties by index) split into num_groups groups.
+
+    split="equal": near-equal class counts per group; "code": the authors' CIFAR boundaries (CODE_SPLITS).
+    """
+    check_name("ResLT groups", split, GROUPINGS)
     if num_groups > len(counts):
         raise ConfigError(f"ResLT num_groups={num_groups} is more than the {len(counts)} classes")
-    order = sorted(range(len(counts)), key=lambda c: (-counts[c], c))
-    return [sorted(int(c) for c in part) for part in np.array_split(np.array(order), num_groups)]
+    order = np.array(sorted(range(len(counts)), key=lambda c: (-counts[c], c)))
+    if split == "code":
+        if num_groups != 3 or len(counts) not in CODE_SPLITS:
+            raise ConfigError(f"ResLT groups='code' is the authors' 3-group split of 10 or 100 classes; got "
+                              f"{num_groups} groups of {len(counts)} classes")
+        parts = np.split(order, list(CODE_SPLITS[len(counts)]))
+    else:
+        parts = np.array_split(order, num_groups)
+    return [sorted(int(c) for c in part) for part in parts]
 
 
-def branch_masks(counts: list[int], num_groups: int = 3, nested: bool = True) -> torch.Tensor:
+def branch_masks(counts: list[int], num_groups: int = 3, nested: bool = True, split: str = "equal") -> torch.Tensor:
     """(G, C) bool: the classes each branch covers; nested: groups i..G-1 (0 ⊃ 1 ⊃ ...), else group i."""
-    groups = frequency_groups(counts, num_groups)
+    groups = frequency_groups(counts, num_groups, split)
     masks = torch.zeros(num_groups, len(counts), dtype=torch.bool)
     for i in range(num_groups):
         for g in (groups[i:] if nested else groups[i:i + 1]):
@@ -242,8 +264,8 @@ class ResLTMethod(Method):
                               f"loss_weights='none', head='linear' (got {cfg.loss!r}, {cfg.loss_weights!r}, "
                               f"{cfg.head!r})")
         a = self.args
-        self.groups = frequency_groups(self.counts, a.num_groups)
-        self.masks = branch_masks(self.counts, a.num_groups, nested=not a.no_nesting)
+        self.groups = frequency_groups(self.counts, a.num_groups, a.groups)
+        self.masks = branch_masks(self.counts, a.num_groups, nested=not a.no_nesting, split=a.groups)
 
     def build_model(self) -> nn.Module:
         """Backbone + ResLT head over its last feature map."""
@@ -316,39 +338,6 @@ def cumulative_branches(run: Any, device: str = "auto") -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("prediction")
 
 
-def verdict(diff: float, margin: float) -> str:
-    """'held' / 'did not hold' / 'within noise' for a measured difference (pp) expected to be > 0."""
-    if diff != diff:
-        return "n/a"
-    return "held" if diff > margin else ("did not hold" if diff < -margin else "within noise")
-
-
-def claims(acc: dict[str, float], group: dict[str, dict[str, float]], margin: float) -> "pd.DataFrame":
-    """The paper's claims checked on our numbers: claim, our difference (pp), verdict.
-
-    acc: name -> overall accuracy (%) of 'ResLT', 'CE', 'ResLT (abl)', 'CE (abl)', the naive baselines and
-    variants (ablation size); group: name -> {'head','mid','tail'} accuracy (%).
-    """
-    nan = float("nan")
-    g = lambda n, k: group.get(n, {}).get(k, nan)  # noqa: E731
-    rows = [("ResLT beats CE overall (Table 5)", acc.get("ResLT", nan) - acc.get("CE", nan)),
-            ("ResLT raises tail accuracy over CE (Table 1)", g("ResLT", "tail") - g("CE", "tail")),
-            ("ResLT costs head accuracy vs CE (Table 1: −1.4)", g("CE", "head") - g("ResLT", "head"))]
-    for name in NAIVE_BASELINES:
-        if name in acc:
-            rows.append((f"{name} is below CE (Table 1)", acc.get("CE (abl)", nan) - acc[name]))
-            rows.append((f"ResLT beats {name} (Table 1)", acc.get("ResLT (abl)", nan) - acc[name]))
-    for name in VARIANTS:
-        if name in acc:
-            rows.append((f"ResLT beats {name} (Figs. 3-4)", acc.get("ResLT (abl)", nan) - acc[name]))
-    if "alpha=1" in acc:
-        best_naive = max([acc[n] for n in NAIVE_BASELINES if n in acc], default=nan)
-        rows.append(("alpha = 1 (branch loss only) beats the naive baselines (§4.2)", acc["alpha=1"] - best_naive))
-    df = pd.DataFrame(rows, columns=["claim", "difference (pp)"])
-    df["verdict"] = [verdict(d, margin) for d in df["difference (pp)"]]
-    return df.set_index("claim")
-
-
 def ablation_params(params: Any, max_per_class: Optional[int], epochs: Optional[int]) -> dict[str, Any]:
     """The notebook's parameters at ablation size (None keeps the main value), as config.ablation_size."""
     size = ablation_size(params, max_per_class, epochs)
@@ -375,3 +364,68 @@ def ablation_configs(a: dict[str, Any], main: dict[str, Any], group_counts: list
                        for g in sorted({*group_counts, main.get("num_groups", 3)})},
             "alpha": {f"alpha={x:g}": reslt_config(a, **{**main, "alpha": x})
                       for x in sorted({*alphas, main["alpha"]})}}
+
+
+# ---------------------------------------------------------------- text vs code choices and model size (40_reslt)
+
+def width_of(arch: str) -> int:
+    """Channel multiplier of an arch name ('resnet32x2' -> 2, 'resnet32' -> 1)."""
+    head, _, k = arch.rpartition("x")
+    return int(k) if head and k.isdigit() else 1
+
+
+def width_key(method: str, arch: str) -> str:
+    """Row key of a model-size run: 'ResLT (2x)' (ResLT Fig. 5 names ResNet-32 (1x), (2x), (3x))."""
+    return f"{method} ({width_of(arch)}x)"
+
+
+def choice_configs(a: dict[str, Any], main: dict[str, Any], num_classes: int) -> dict[str, "RunConfig"]:
+    """The other side of each text-vs-code choice at ablation size, beside the reference ResLT run.
+
+    Defaults (docs/protocol.md §4.5): groups of equal class counts (the paper text's rule), α the authors'
+    per-setting value on CIFAR-LT (0.995, the text's value, elsewhere). Rows: 'ResLT (abl)' (the defaults),
+    the authors' code split (10 or 100 classes, three groups), and α from the text and from the code.
+    """
+    ds, ir = a.get("dataset", "fmnist"), a.get("imbalance_ratio", 100)
+    out = {"ResLT (abl)": reslt_config(a, **main)}
+    if main.get("num_groups", 3) == 3 and num_classes in CODE_SPLITS:
+        lo, hi = CODE_SPLITS[num_classes]
+        out[f"groups: authors' code split ({lo}/{hi} of {num_classes})"] = reslt_config(a, **{**main, "groups": "code"})
+    out[f"α = {PAPER_ALPHA:g} (paper text)"] = reslt_config(a, **{**main, "alpha": PAPER_ALPHA})
+    code = OFFICIAL_ALPHA.get((ds, int(ir)))
+    if code is not None:
+        out[f"α = {code:g} (authors' code)"] = reslt_config(a, **{**main, "alpha": code})
+    return out
+
+
+def width_configs(a: dict[str, Any], main: dict[str, Any], archs: list[str]) -> dict[str, "RunConfig"]:
+    """ResLT Fig. 5: ResLT and BBN (the figure's comparison) with each backbone of `archs`."""
+    out = {width_key("ResLT", arch): reslt_config(a, width_key("ResLT", arch), **{**main, "arch": arch})
+           for arch in archs}
+    out.update({width_key("BBN", arch): bbn_config(a, width_key("BBN", arch), arch=arch) for arch in archs})
+    return out
+
+
+def main_args(params: Any) -> dict[str, Any]:
+    """The main ResLT run's method_args from notebook 40's parameters (alpha None: default_alpha)."""
+    p = as_dict(params)
+    alpha = p.get("alpha")
+    alpha = default_alpha(p.get("dataset", "fmnist"), p.get("imbalance_ratio", 100)) if alpha is None else alpha
+    return {"alpha": alpha, "num_groups": p.get("num_groups", 3), "variant": p.get("variant", "conv")}
+
+
+def notebook_plan(params: Any, num_classes: int) -> Plan:
+    """Every run of notebook 40, by section: main (baselines + ResLT, every seed) and, at ablation size on the
+    first seed, Table 1 (naive fusion), variants, groups, α, the text-vs-code choices and model size (Fig. 5)."""
+    p = as_dict(params)
+    if "CE" not in p["baseline_names"]:
+        raise ConfigError("baseline_names must include 'CE' (the reference of every ResLT claim)")
+    seeds = [p["seed"] + k for k in range(p.get("n_seeds", 1))]
+    main = main_args(p)
+    cfgs = {**baselines(p, p["baseline_names"]), "ResLT": reslt_config(p, **main)}
+    a = ablation_params(p, p["ablation_max_per_class"], p["ablation_epochs"])
+    sets = ablation_configs(a, main, p["group_counts"], p["alpha_sweep"], p["extra_ablations"])
+    sets["choices"] = choice_configs(a, main, num_classes)
+    sets["widths"] = width_configs(a, main, p["width_archs"])
+    return {"main": {k: [c.replace(seed=s) for s in seeds] for k, c in cfgs.items()},
+            **{k: {n: [c] for n, c in d.items()} for k, d in sets.items()}}

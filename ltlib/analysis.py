@@ -360,15 +360,6 @@ def baselines_note(table: pd.DataFrame, dataset: str, imbalance_ratio: float, pl
     return "\n".join(lines)
 
 
-def run_samples(runs: dict[str, Run | Sequence[Run]], which: str = "last") -> dict[str, dict[str, list[float]]]:
-    """key -> metric (GROUPS) -> per-seed test accuracy (%) of each key's runs: the samples ltlib.claims judges."""
-    out: dict[str, dict[str, list[float]]] = {}
-    for name, rs in runs.items():
-        reps = [r.metrics[which]["test"] for r in _runs(rs)]
-        out[name] = {g: [100.0 * float(rep[g]) for rep in reps if rep.get(g) is not None] for g in GROUPS}
-    return out
-
-
 def convergence(runs: dict[str, Run | Sequence[Run]]) -> pd.DataFrame:
     """Has a run's schedule flattened by its end? Per run (first seed): test accuracy (%) at its last two evaluated
     epochs and their change, the lr of those epochs, and the train-accuracy change over its last three epochs."""

@@ -35,6 +35,11 @@ def check_dataset_name(name: str) -> None:
 # Fields that do not change a run's result: kept out of its hash (docs/protocol.md §7).
 HASH_EXCLUDE = {"tag", "data_root"}
 
+# Version of the training protocol, part of every run hash: bumped when a fix changes what a config computes, so a
+# stored run of the old protocol is never reused (2: held-out split from unused images only, within-class sampling
+# without replacement, frozen batch norm kept in eval, one-angle rotation pass, BBN branch blocks initialised apart).
+PROTOCOL = 2
+
 
 @dataclass
 class RunConfig:
@@ -155,6 +160,7 @@ class RunConfig:
     def hash_dict(self) -> dict[str, Any]:
         """The fields that change the result; a path dataset counts by its folder name only."""
         d = {k: v for k, v in self.to_dict().items() if k not in HASH_EXCLUDE}
+        d["protocol"] = PROTOCOL
         if is_path(d["dataset"]):
             d["dataset"] = Path(d["dataset"].rstrip("/")).name
         if d["init_from"] is not None:

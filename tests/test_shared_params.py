@@ -62,20 +62,9 @@ def small_runs(tmp_path_factory):
     return tmp_path_factory.mktemp("small_runs")
 
 
-# Known failures on SMALL_FILE, left to the notebooks' owners (non-strict: an xpass means they are fixed): 10, 30
-# and 40 assert in an invariant cell that a 2-epoch model on 33 images beats chance, which such a file does not
-# promise; 60 raises a ConfigError in its ablation cell (progressive switching needs epochs > 2) after its main
-# runs have trained, instead of before any work.
-SMALL_FILE_XFAIL = {"10_rebalancing_diagnosis": "invariant 'best cell should beat chance' on 33 images, 2 epochs",
-                    "30_bbn": "invariant 'BBN should beat chance' on 33 images, 2 epochs",
-                    "40_reslt": "invariant 'ResLT should beat chance' on 33 images, 2 epochs",
-                    "60_class_reversed_switching": "ConfigError mid-notebook: progressive switching needs epochs > 2"}
-
-
 @pytest.mark.slow
 @needs_fmnist
-@pytest.mark.parametrize("notebook", [pytest.param(n, marks=pytest.mark.xfail(reason=SMALL_FILE_XFAIL[n], strict=False))
-                                      if n in SMALL_FILE_XFAIL else n for n in NOTEBOOK_NAMES])
+@pytest.mark.parametrize("notebook", NOTEBOOK_NAMES)
 def test_one_small_file_executes_every_notebook(notebook, small_runs, tmp_path, monkeypatch):
     import papermill as pm
 

@@ -171,3 +171,13 @@ def run_groups(groups: dict[Any, list[RunConfig]], **kwargs: Any) -> dict[Any, l
     """run_many over every config of every group at once (one parallel pool); the runs regrouped as given."""
     flat = run_many({(g, i): c for g, cs in groups.items() for i, c in enumerate(cs)}, **kwargs)
     return {g: [flat[(g, i)] for i in range(len(cs))] for g, cs in groups.items()}
+
+
+def run_plan(main: dict[Any, list[RunConfig]], ablations: dict[Any, RunConfig],
+             **kwargs: Any) -> tuple[dict[Any, list[Run]], dict[Any, Run]]:
+    """A notebook's main rows (one config per seed) and its one-seed ablation rows, trained in one pool (a config
+    in both trains once): ({row: [run per seed]}, {ablation row: run})."""
+    groups = {**{("main", k): list(cs) for k, cs in main.items()}, **{("ablation", k): [c] for k, c in ablations.items()}}
+    out = run_groups(groups, **kwargs)
+    return ({k: rs for (g, k), rs in out.items() if g == "main"},
+            {k: rs[0] for (g, k), rs in out.items() if g == "ablation"})

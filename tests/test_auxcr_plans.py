@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from ltlib import claims, recipes, report
 from ltlib.errors import ConfigError
 from ltlib.methods import aux, switching
+from ltlib.params import load_param_file, validate_params
+from ltlib.paths import PARAMS
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 SMALL = {"epochs": 2, "max_per_class": 8, "imbalance_ratio": 8.0}       # the smallest class keeps one image
@@ -29,12 +32,12 @@ P60 = {"dataset": "fmnist", "imbalance_ratio": 8.0, "max_per_class": 8, "arch": 
 
 def test_switching_plan_scales_short_runs_to_fit_and_says_so():
     plan = switching.notebook_plan(P60)
-    assert plan.S == 0 and plan.main["IB→CR"].sampler_switch == [[1, "cr"]]
+    assert plan.S == 0 and plan.main["IB→CR"][0].sampler_switch == [[1, "cr"]] and len(plan.main["IB→CR"]) == 1
     assert set(plan.ablations) == {"T6 S=0", "T10 cardinality", "T10 irregularity"}
     assert plan.ablation_params["max_per_class"] == 8                       # never above the profile's cap
     text = " ".join(plan.notes)
     assert "S = 1 leaves no epoch" in text and "Table 7 skipped" in text and "[1, 5]" in text
-    assert all(c.batch_size == 64 for c in [plan.main["IB→CR"], *plan.ablations.values()])
+    assert all(c.batch_size == 64 for c in [*plan.main["IB→CR"], *plan.ablations.values()])
     full = switching.notebook_plan({**P60, "epochs": 200, "max_per_class": None, "ablations": switching.TABLES,
                                     "s_values": [0, 1, 5, 10, 50], "grid_samplers": ["ib", "cb", "cr"]})
     assert not full.notes and full.S == 1 and len(full.rows("T7 ")) == 3 and len(full.rows("T9 ")) == 9
@@ -47,9 +50,33 @@ def test_switching_plan_scales_short_runs_to_fit_and_says_so():
 def test_aux_plan_shares_rows_and_caps_size():
     p = {**P60, "variants": ["RRS-only", "CBS-only", "CBS+RRS"], "ft_epochs": 1, "rotation_augment": True,
          "ratios": [[0.0, 1.0], [0.5, 1.0], [1.0, 0.0]], "aux_max_per_class": 150, "aux_epochs": 3}
-    cfgs, size = aux.notebook_plan(p)
-    assert size["max_per_class"] == 8 and size["epochs"] == 3
+    main, cfgs, size = aux.notebook_plan(p)
+    assert size["max_per_class"] == 8 and size["epochs"] == 3 and size["note"] == "one seed, reduced size: not a verdict"
+    assert list(main) == aux.MAIN_ROWS and all(len(cs) == 1 and cs[0].epochs == 2 for cs in main.values())
     assert cfgs["CBS:RRS 0.5:1"].run_id() == cfgs["CBS+RRS"].run_id() and "CBS+RRS+rot-aug" in cfgs
+
+
+@pytest.mark.parametrize("profile", ["quick", "paper-cifar10-ir100"])
+def test_main_rows_are_the_reports_runs_for_every_seed(profile):
+    """Notebooks 50 and 60 train their main rows with n_seeds seeds, each the very run the report looks for: the
+    report's family hash (recipe_configs on the profile's 90_report parameters) and the recipe's run hash per seed."""
+    P50, P60, P90 = (validate_params(load_param_file(PARAMS / profile / f"{nb}.yaml"), NOTEBOOKS / f"{nb}.ipynb")
+                     for nb in ("50_aux_learning", "60_class_reversed_switching", "90_report"))
+    assert P50["n_seeds"] == P60["n_seeds"] == 3
+    report_cfgs = report.recipe_configs(P90)
+    main50, _, _ = aux.notebook_plan(P50, check=False)
+    main60 = switching.notebook_plan(P60, check=False).main
+    for rows, P, keys in ((main50, P50, {"CBS+RRS": "aux", "CBS-only": "CBS-only", "RRS-only": "RRS-only"}),
+                          (main60, P60, {"IB→CR": "switching", "CE": "CE", "cRT": "cRT", "BBN": "BBN"})):
+        for row, key in keys.items():
+            assert [c.seed for c in rows[row]] == [P["seed"] + i for i in range(P["n_seeds"])], row
+            assert {c.family_id() for c in rows[row]} == {report_cfgs[key].family_id()}, row
+    for s, c in zip(range(P50["seed"], P50["seed"] + 3), main50["CBS+RRS"]):
+        assert c.run_id() == recipes.RECIPES["aux"](P50, seed=s).run_id()
+    for s, c in zip(range(P60["seed"], P60["seed"] + 3), main60["IB→CR"]):
+        assert c.run_id() == recipes.RECIPES["switching"](P60, seed=s).run_id()
+    on_main, on_ablations = aux.split_claims(claims.AUX)
+    assert len(on_main) == 3 and len(on_main) + len(on_ablations) == len(claims.AUX)
 
 
 @pytest.mark.slow

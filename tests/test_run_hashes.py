@@ -76,14 +76,18 @@ def nb_configs(profile: str) -> dict[str, dict[str, str]]:
     for t, d in reslt.ablation_configs(A, MAIN, P["group_counts"], P["alpha_sweep"], P["extra_ablations"]).items():
         for k, c in d.items(): add("40", f"{t}-{k}", c)
     P = P_of(profile, "50_aux_learning")
-    size = ablation_size(P, P["aux_max_per_class"], P["aux_epochs"]); S, extra = size["params"], size["changes"]
-    for v in P["variants"]: add("50", v, aux.aux_config(S, v, **extra))
-    add("50", "ftRRS+CBS", aux.ft_config(S, P["ft_epochs"], **extra))
-    for r in P["ratios"]: add("50", f"ratio {aux.ratio_label(r)}", aux.ratio_config(S, r, **extra))
-    if P["rotation_augment"]: add("50", "rot-aug", aux.aux_config(S, "CBS+RRS+rot-aug", **extra))
+    main, cfgs, _ = aux.notebook_plan(P, check=False)
+    for v, cs in main.items():
+        for c in cs: add("50", f"main {v}" + ("" if c.seed == P["seed"] else f"/s{c.seed}"), c)
+    for v in P["variants"]: add("50", v, cfgs[v])
+    add("50", "ftRRS+CBS", cfgs["ftRRS+CBS"])
+    for r in P["ratios"]: add("50", f"ratio {aux.ratio_label(r)}", cfgs[f"CBS:RRS {aux.ratio_label(r)}"])
+    if P["rotation_augment"]: add("50", "rot-aug", cfgs["CBS+RRS+rot-aug"])
     P = P_of(profile, "60_class_reversed_switching")
     plan = sw.notebook_plan(P, check=False)
-    for k, c in {**plan.main, **plan.ablations}.items(): add("60", k, c)
+    for k, cs in plan.main.items():
+        for c in cs: add("60", k + ("" if c.seed == P["seed"] else f"/s{c.seed}"), c)
+    for k, c in plan.ablations.items(): add("60", k, c)
     P = P_of(profile, "70_tsne")
     for k, c in analysis.study_configs(P, P["tsne_methods"]).items(): add("70", k, c)
     P = P_of(profile, "71_bias_variance")

@@ -189,6 +189,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "CBS+RRS+SS": {"rotation": "task"},
     "CBS+RRS+rot-aug": {"rotation": "augment"},
 }
+# the rows trained with every seed at the profile's own size (the leaderboard's "aux" recipe and the baselines the
+# report's claims use); the other rows are one-seed ablations at the aux size
+MAIN_ROWS = ["CBS+RRS", "CBS-only", "RRS-only"]
 # Table 4: CBS:RRS = λ1:λ2 (rotation off); 0:1 is RRS-only and 1:0 CBS-only (the same runs)
 RATIOS: list[tuple[float, float]] = [(0.0, 1.0), (0.5, 1.0), (1.0, 1.0), (1.0, 0.5), (1.0, 0.0)]
 
@@ -233,6 +236,15 @@ def ft_config(params: Any, ft_epochs: int, **changes: Any) -> RunConfig:
 
 # ------------------------------------------------------------------ the paper's numbers and readings
 
+def split_claims(claims: Sequence[Any]) -> tuple[list[Any], list[Any]]:
+    """(claims whose rows are all main rows: judged on every seed, the rest: judged on the one-seed ablation rows)."""
+    def rows(c: Any) -> set[str]:
+        parts = c.parts or [c]
+        return {p.a for p in parts} | {b for p in parts for b in ([p.b] if isinstance(p.b, str) else p.b)}
+    on_main = [c for c in claims if rows(c) <= set(MAIN_ROWS)]
+    return on_main, [c for c in claims if c not in on_main]
+
+
 # The paper's top-1 % (many, medium, few, overall) on ImageNet-LT (ResNet-10) and Places-LT (ResNet-50); no CIFAR.
 PAPER = (PUBLISHED[PUBLISHED["paper"] == "To balance"]
          .pivot_table(index=["row", "dataset"], columns="metric", values="value").reset_index()
@@ -258,13 +270,18 @@ def accuracy_gains(per_class: dict[str, Sequence[Optional[float]]], ours: str, b
 
 # ------------------------------------------------------------------ notebook 50's whole plan, before any training
 
-def notebook_plan(params: Any) -> tuple[dict[str, RunConfig], dict[str, Any]]:
-    """Every run of notebook 50 ({row name: config}: Table 1 rows, ftRRS+CBS, Table 4 ratios, Table 5 rot-aug),
-    built and validated before anything trains, and the size they run at ({"max_per_class", "epochs"}).
+def notebook_plan(params: Any, check: bool = True
+                  ) -> tuple[dict[str, list[RunConfig]], dict[str, RunConfig], dict[str, Any]]:
+    """Every run of notebook 50, built and validated before anything trains: the main rows ({row: [config per
+    seed]}: MAIN_ROWS at the profile's own size, seeds seed .. seed + n_seeds - 1, the very configs the report
+    finds by family hash), the one-seed ablation rows ({row name: config}: Table 1 rows, ftRRS+CBS, Table 4 ratios,
+    Table 5 rot-aug) and the size those run at ({"max_per_class", "epochs", "reduced", "note": their caption}).
 
     The aux size cap is never larger than the profile's own max_per_class; rows that are the same run (the ratio
-    sweep's ends and 0.5:1) share one config and hash."""
+    sweep's ends and 0.5:1) share one config and hash. check=True also builds their long-tailed data sets."""
     p = as_dict(params)
+    seeds = [p["seed"] + i for i in range(p.get("n_seeds", 1))]
+    main = {v: [aux_config(p, v, seed=s) for s in seeds] for v in MAIN_ROWS}
     cap = p["aux_max_per_class"]
     if cap is not None and p.get("max_per_class") is not None:
         cap = min(cap, p["max_per_class"])
@@ -277,5 +294,7 @@ def notebook_plan(params: Any) -> tuple[dict[str, RunConfig], dict[str, Any]]:
     cfgs.update({f"CBS:RRS {ratio_label(r)}": ratio_config(S, r, **extra) for r in p["ratios"]})
     if p["rotation_augment"]:
         cfgs["CBS+RRS+rot-aug"] = aux_config(S, "CBS+RRS+rot-aug", **extra)
-    check_data(cfgs.values())
-    return cfgs, {"max_per_class": S["max_per_class"], "epochs": S["epochs"], "reduced": bool(extra)}
+    if check:
+        check_data([*cfgs.values(), *(c for cs in main.values() for c in cs)])
+    note = f"one seed{', reduced size' if extra else ''}: not a verdict"
+    return main, cfgs, {"max_per_class": S["max_per_class"], "epochs": S["epochs"], "reduced": bool(extra), "note": note}

@@ -225,9 +225,10 @@ def progressive_fits(epochs: int, S: int, stage_epochs: int) -> bool:
 
 @dataclass
 class Plan:
-    """Every run config of notebook 60, keyed by its row name (ablation rows prefixed by their table), and notes."""
+    """Every run config of notebook 60, keyed by its row name (ablation rows prefixed by their table), and notes.
+    A main row holds one config per seed (seed .. seed + n_seeds - 1); an ablation row is one seed."""
 
-    main: dict[str, RunConfig]
+    main: dict[str, list[RunConfig]]
     ablations: dict[str, RunConfig]
     S: int
     ablation_S: int
@@ -258,14 +259,15 @@ def notebook_plan(params: Any, check: bool = True) -> Plan:
     if p["epochs"] < 2:
         raise ConfigError(f"switching needs epochs >= 2 (an IB epoch and a switched one), got {p['epochs']}")
     S = _fit_S(p["epochs"], p["S"], "main run", notes)
-    ce = baseline(p, "CE")
-    main: dict[str, RunConfig] = {"IB→CR": switching_config(p, S=S)}
+    seeds = [p["seed"] + i for i in range(p.get("n_seeds", 1))]
+    ce = [baseline(p, "CE", seed=s) for s in seeds]
+    main: dict[str, list[RunConfig]] = {"IB→CR": [switching_config(p, S=S, seed=s) for s in seeds]}
     if {"CE", "cRT"} & set(p["compare"]):
         main["CE"] = ce
     if "cRT" in p["compare"]:
-        main["cRT"] = retrain_classifier(ce, "RS", p["stage2_epochs"])
+        main["cRT"] = [retrain_classifier(c, "RS", p["stage2_epochs"]) for c in ce]
     if "BBN" in p["compare"]:
-        main["BBN"] = bbn_config(p)
+        main["BBN"] = [bbn_config(p, seed=s) for s in seeds]
     cap = p["ablation_max_per_class"]
     if cap is not None and p.get("max_per_class") is not None:
         cap = min(cap, p["max_per_class"])                 # never larger than the profile's own cap
@@ -301,7 +303,7 @@ def notebook_plan(params: Any, check: bool = True) -> Plan:
         out.update({f"T12 {f} + {_label(s)}": c
                     for (f, s), c in feature_quality_configs(feats, p["grid_samplers"], p["stage2_epochs"]).items()})
     if check:
-        check_data([*main.values(), *out.values()])
+        check_data([*(c for cs in main.values() for c in cs), *out.values()])
     return Plan(main, out, S, SA, A, notes)
 
 

@@ -55,26 +55,11 @@ def nb_configs(profile: str) -> dict[str, dict[str, str]]:
             if i < len(dc.seeds_of(k, seeds, P["ablation_seeds"])): add("20", f"parts-{k}/{i}", pc)
     for s in dict.fromkeys(["IB", *P["backbones"]]):
         for i, c in enumerate(jc[s]): add("20", f"crt-{s}/{i}", dc.crt_config(c, P["stage2_epochs"]))
-    P = P_of(profile, "30_bbn"); seed = P["seed"]; P1 = {**P, "seed": seed}
-    cfgs = {**B.baselines(P, P["compare"]), "BBN": bbn.bbn_config(P)}
-    if P["official_variant"]: cfgs["BBN (official)"] = bbn.official_config(P)
-    for k, c in cfgs.items():
-        for s in range(P["seed"], P["seed"] + P["n_seeds"]): add("30", f"{k}/s{s}", c.replace(seed=s))
-    abl = bbn.ablation_configs(P1, P["samplers"], P["adaptors"], P["ablation_max_per_class"], P["ablation_epochs"])
-    for t, d in abl.items():
-        for k, c in d.items(): add("30", f"{t}-{k}", c)
-    for k, c in bbn.feature_quality_configs(P1, cfgs["BBN"].replace(seed=seed), P["feature_manner"], P["stage2_epochs"]).items():
-        add("30", f"fq-{k}", c)
-    P = P_of(profile, "40_reslt")
-    ALPHA = P["alpha"] if P["alpha"] is not None else reslt.default_alpha(P["dataset"], P["imbalance_ratio"])
-    MAIN = {"alpha": ALPHA, "num_groups": P["num_groups"], "variant": P["variant"]}
-    seeds = [P["seed"] + k for k in range(P["n_seeds"])]
-    mc = {**B.baselines(P, P["baseline_names"]), "ResLT": reslt.reslt_config(P, **MAIN)}
-    for n, c in mc.items():
-        for s in seeds: add("40", f"{n}/s{s}", c.replace(seed=s))
-    A = reslt.ablation_params(P, P["ablation_max_per_class"], P["ablation_epochs"])
-    for t, d in reslt.ablation_configs(A, MAIN, P["group_counts"], P["alpha_sweep"], P["extra_ablations"]).items():
-        for k, c in d.items(): add("40", f"{t}-{k}", c)
+    for nb, plan in (("30", bbn.notebook_plan(P_of(profile, "30_bbn"))),
+                     ("40", reslt.notebook_plan(P_of(profile, "40_reslt"), 10))):   # Fashion-MNIST: 10 classes
+        for section, rows in plan.items():
+            for k, cs in rows.items():
+                for i, c in enumerate(cs): add(nb, f"{section}/{k}" + ("" if i == 0 else f"/s{c.seed}"), c)
     P = P_of(profile, "50_aux_learning")
     main, cfgs, _ = aux.notebook_plan(P, check=False)
     for v, cs in main.items():

@@ -49,11 +49,18 @@ def plan(profile: str, only: Optional[list[str]] = None) -> list[tuple[Path, dic
 
 
 def render_html(ipynb: Path) -> Path:
-    """Executed notebook -> HTML beside it."""
+    """Executed notebook -> HTML beside it; papermill's record of the machine's paths made repository-relative."""
     import nbformat
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(ipynb, as_version=4))
+    node = nbformat.read(ipynb, as_version=4)
+    pm_meta = node.metadata.get("papermill", {})
+    if any(os.path.isabs(str(pm_meta.get(k) or "")) for k in ("input_path", "output_path")):
+        for k in ("input_path", "output_path"):
+            if pm_meta.get(k):
+                pm_meta[k] = display_path(pm_meta[k])
+        atomic_write_text(ipynb, nbformat.writes(node))
+    body, _ = HTMLExporter().from_notebook_node(node)
     out = ipynb.with_suffix(".html")
     atomic_write_text(out, body)
     return out

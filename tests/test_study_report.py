@@ -71,3 +71,22 @@ def test_with_reference_is_empty_where_nothing_is_published():
     lb = report.leaderboard(_rows())
     assert report.with_reference(lb, "fmnist", 8).empty
     assert "CE" in report.with_reference(lb, "fmnist", 100).index
+
+
+def test_rendered_notebook_keeps_no_machine_paths(tmp_path):
+    """papermill records absolute input/output paths; the rendered copy keeps them repository-relative."""
+    import nbformat
+
+    from ltlib.paths import NOTEBOOKS, OUTPUTS
+    from ltlib.study import render_html
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("hi")])
+    nb.metadata["papermill"] = {"input_path": str(NOTEBOOKS / "00_data_and_samplers.ipynb"),
+                                "output_path": str(OUTPUTS / "quick" / "00_data_and_samplers.ipynb")}
+    f = tmp_path / "x.ipynb"
+    nbformat.write(nb, f)
+    render_html(f)
+    meta = nbformat.read(f, as_version=4).metadata["papermill"]
+    assert meta["input_path"] == "notebooks/00_data_and_samplers.ipynb"
+    assert meta["output_path"] == "outputs/quick/00_data_and_samplers.ipynb"
+    assert f.with_suffix(".html").exists()

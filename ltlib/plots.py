@@ -112,8 +112,11 @@ def group_bars(table: pd.DataFrame, groups: Sequence[str] = ("head", "mid", "tai
     fig, ax = _subplots(figsize=(max(5, 0.9 * len(table) + 2), 3.4))
     sns.barplot(long, x="method", y="accuracy (%)", hue="group", ax=ax,
                 palette=[GROUP_COLORS.get(g, None) for g in groups])
-    ax.set(title=title, xlabel="")
+    ax.set(title=title, xlabel="", ylim=(0, 100))
     ax.tick_params(axis="x", rotation=30)
+    for t in ax.get_xticklabels():
+        t.set_horizontalalignment("right")
+    ax.legend(title="group", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)   # never over a bar
     fig.tight_layout()
     return fig
 

@@ -128,3 +128,20 @@ def test_seeds_of_main_runs_and_ablations():
     assert {s: len(seeds_of(s, seeds, 1)) for s in SAMPLERS} == {"IB": 3, "CB": 3, "sqrt": 1, "PB": 1}
     assert {k: len(seeds_of(k, seeds, 2)) for k in PARTS} == {"B+C": 3, "B+C (0.1× lr)": 2, "LB+C": 2, "C": 3}
     assert seeds_of("sqrt", seeds, 0) == [0]
+
+
+def test_notebook_plan_builds_every_run_and_fails_before_training():
+    """Notebook 20's whole plan (joint, stage 2, parts, backbones) is built up front; an impossible setting is one
+    ConfigError there, before any run trains."""
+    import pytest
+
+    from ltlib.errors import ConfigError
+    from ltlib.params import validate_params
+
+    p = validate_params({"epochs": 2, "stage2_epochs": 1, "n_seeds": 2, "backbones": ["IB", "CB"]}, "20_decoupling")
+    plan = dc.notebook_plan(p, [0, 1], ["IB", "CB"], check=False)
+    assert set(plan) == {"joint", "stage 2", "parts", "backbones"}
+    assert len(plan["joint"]["IB"]) == 2 and plan["stage 2"]["cRT"][1].seed == 1
+    assert plan["stage 2"]["cRT"][0].run_id() == plan["parts"]["C"][0].run_id()
+    with pytest.raises(ConfigError):
+        dc.notebook_plan({**p, "stage2_epochs": 0}, [0], ["IB"], check=False)

@@ -20,6 +20,8 @@ from ltlib.errors import ConfigError, check_name
 from ltlib.heads import NCMHead, tau_normalize
 from ltlib.inference import DeviceData, predict, resolve_device
 from ltlib.methods.baselines import baseline, retrain_classifier
+from ltlib.methods.recipe import Plan, check_plan
+from ltlib.params import as_dict
 from ltlib.metrics import accuracy_report
 from ltlib.plots import GROUP_COLORS
 from ltlib.runs import Run
@@ -273,3 +275,23 @@ def plot_tau_curve(curve: pd.DataFrame, chosen: float, groups: Sequence[str] = (
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
+
+
+def notebook_plan(params: Any, seeds: Sequence[int], backbones: Sequence[str], check: bool = True) -> Plan:
+    """Every run of notebook 20, built (and, with check, built on its data) before anything trains: the joint runs
+    by sampler, cRT / LWS on the IB backbone, Decoupling Table 1's parts, and cRT on every compared backbone."""
+    p = as_dict(params)
+    joint = {s: [joint_configs(p, seed=sd)[s] for sd in seeds_of(s, seeds, p["ablation_seeds"])] for s in SAMPLERS}
+    stage2 = p["stage2_epochs"]
+    plan: Plan = {
+        "joint": joint,
+        "stage 2": {"cRT": [crt_config(c, stage2) for c in joint["IB"]],
+                    "LWS": [lws_config(c, stage2) for c in joint["IB"]]},
+        "parts": {k: [parts_configs(c, stage2)[k] for c in joint["IB"]][:len(seeds_of(k, seeds, p["ablation_seeds"]))]
+                  for k in PARTS},
+        "backbones": {s: [crt_config(c, stage2) for c in joint[s]] for s in dict.fromkeys(["IB", *backbones])},
+    }
+    if check:
+        check_plan(plan)
+    return plan
+

@@ -167,6 +167,13 @@ class RunConfig:
             d["init_from"] = RunConfig.from_dict(d["init_from"]).run_id()
         return d
 
+    def stages(self) -> list["RunConfig"]:
+        """This config and its stage-1 ancestors (init_from), deepest ancestor first."""
+        chain = [self]
+        while chain[0].init_from is not None:
+            chain.insert(0, RunConfig.from_dict(chain[0].init_from))
+        return chain
+
     def family_id(self) -> str:
         """The hash without the seed and the evaluation cadence (stage 1 likewise): all seeds of one recipe."""
         d = {k: v for k, v in self.hash_dict().items() if k not in ("seed", "eval_every")}

@@ -20,14 +20,6 @@ from ltlib.runs import Run, runs_root
 from ltlib.train import fit, progress_mode
 
 
-def _stage_chain(cfg: RunConfig) -> list[RunConfig]:
-    """The config and its stage-1 ancestors (init_from), deepest ancestor first."""
-    chain = [cfg]
-    while chain[0].init_from is not None:
-        chain.insert(0, RunConfig.from_dict(chain[0].init_from))
-    return chain
-
-
 def _work(cfg: RunConfig) -> int:
     """A rough size of a run (epochs x images of the largest class), to order and gate parallel training."""
     return cfg.epochs * (cfg.max_per_class or 5000)
@@ -103,7 +95,7 @@ def _fit_parallel(pending: list[RunConfig], workers: int, kwargs: dict[str, Any]
     if unknown:
         raise ConfigError(f"run_many: {', '.join(sorted(unknown))} cannot be passed to parallel workers; use workers=1")
     total = max(workers, torch.get_num_threads())
-    chains = [_stage_chain(c) for c in pending]
+    chains = [c.stages() for c in pending]
     root = runs_root(kwargs.get("runs_dir"))
     lock = threading.Lock()
 
@@ -160,7 +152,7 @@ def run_many(cfgs: dict[Any, RunConfig] | Iterable[RunConfig], workers: Optional
     if n > 1:
         for c in pending:
             c.validate()
-        for name, root_ in {(c.dataset, c.data_root) for ch in map(_stage_chain, pending) for c in ch}:
+        for name, root_ in {(c.dataset, c.data_root) for ch in pending for c in ch.stages()}:
             load_dataset(name, root_)                   # a missing/corrupt dataset fails here, before any work
         _fit_parallel(pending, n, kwargs)
     out = {k: fit(c, **kwargs) for k, c in items}

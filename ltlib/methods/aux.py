@@ -282,10 +282,7 @@ def notebook_plan(params: Any, check: bool = True
     p = as_dict(params)
     seeds = [p["seed"] + i for i in range(p.get("n_seeds", 1))]
     main = {v: [aux_config(p, v, seed=s) for s in seeds] for v in MAIN_ROWS}
-    cap = p["aux_max_per_class"]
-    if cap is not None and p.get("max_per_class") is not None:
-        cap = min(cap, p["max_per_class"])
-    size = ablation_size(p, cap, p["aux_epochs"])
+    size = ablation_size(p, p["aux_max_per_class"], p["aux_epochs"])   # capped at the profile's own max_per_class
     S, extra = size["params"], size["changes"]
     if S["epochs"] < 1 or p["ft_epochs"] < 1:
         raise ConfigError(f"aux runs need epochs >= 1 and ft_epochs >= 1, got {S['epochs']} and {p['ft_epochs']}")

@@ -31,8 +31,11 @@ def base_config(params: Any, schedule: str = "ldam", **changes: Any) -> RunConfi
 
 
 def ablation_size(params: Any, max_per_class: Optional[int], epochs: Optional[int]) -> dict[str, Any]:
-    """Params at an ablation size (None: the notebook's); smaller runs are evaluated at their last epoch only."""
+    """Params at an ablation size (None: the notebook's), never larger than the profile's own max_per_class; smaller
+    runs are evaluated at their last epoch only."""
     p = as_dict(params)
+    if max_per_class is not None and p.get("max_per_class") is not None:
+        max_per_class = min(max_per_class, p["max_per_class"])
     size = {"max_per_class": p.get("max_per_class") if max_per_class is None else max_per_class,
             "epochs": p.get("epochs", 200) if epochs is None else epochs}
     extra = {} if all(size[k] == p.get(k) for k in size) else {"eval_every": size["epochs"]}
@@ -52,11 +55,6 @@ def non_default(args_cls: type, args: dict[str, Any]) -> dict[str, Any]:
 Plan = dict[str, dict[str, list[RunConfig]]]      # section -> row name -> configs (one per seed)
 
 
-def _chain(cfg: RunConfig) -> list[RunConfig]:
-    """A config and the stage-1 configs it starts from."""
-    return [cfg] + (_chain(RunConfig.from_dict(cfg.init_from)) if cfg.init_from is not None else [])
-
-
 def check_plan(plan: Plan) -> int:
     """Build the method and model of every distinct run of a plan on its data; the number of distinct runs.
 
@@ -68,7 +66,7 @@ def check_plan(plan: Plan) -> int:
     data: dict[tuple, Any] = {}
     for section, rows in plan.items():
         for name, cfgs in rows.items():
-            for cfg in (c for top in cfgs for c in _chain(top)):
+            for cfg in (c for top in cfgs for c in top.stages()):
                 if cfg.run_id() in seen:
                     continue
                 key = (cfg.dataset, cfg.imbalance_ratio, cfg.max_per_class, cfg.lt_seed, cfg.val_per_class,

@@ -268,10 +268,7 @@ def notebook_plan(params: Any, check: bool = True) -> Plan:
         main["cRT"] = [retrain_classifier(c, "RS", p["stage2_epochs"]) for c in ce]
     if "BBN" in p["compare"]:
         main["BBN"] = [bbn_config(p, seed=s) for s in seeds]
-    cap = p["ablation_max_per_class"]
-    if cap is not None and p.get("max_per_class") is not None:
-        cap = min(cap, p["max_per_class"])                 # never larger than the profile's own cap
-    size = ablation_size(p, cap, p["ablation_epochs"])
+    size = ablation_size(p, p["ablation_max_per_class"], p["ablation_epochs"])   # capped at the profile's own max_per_class
     A, kw = size["params"], size["changes"]
     ea = A["epochs"]
     if ea < 2:

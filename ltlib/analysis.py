@@ -14,7 +14,7 @@ from ltlib.metrics import shot_groups
 from ltlib.reference import published, published_acc
 from ltlib.runs import Run
 from ltlib.samplers import build_sampler, class_irregularity
-from ltlib.stats import fmt_mean_std, spearman
+from ltlib.stats import fmt_mean_std, mean_std as _mean_std, spearman, welch_interval
 
 GROUPS = ["acc", "many", "medium", "few", "head", "mid", "tail"]
 
@@ -297,6 +297,24 @@ def run_samples(runs: dict[Any, Run | Sequence[Run]], which: str = "last",
     (default: str, tuples joined with '+', so the diagnosis cell ('CE', 'RS') is 'CE+RS')."""
     name = key or (lambda k: "+".join(map(str, k)) if isinstance(k, tuple) else str(k))
     return report_samples({name(k): [r.metrics[which]["test"] for r in _runs(rs)] for k, rs in runs.items()})
+
+
+def effect_table(pairs: dict[str, tuple[Sequence[Run], Sequence[Run]]], labels: tuple[str, str] = ("before", "after"),
+                 groups: Sequence[str] = ("acc", "head", "mid", "tail")) -> pd.DataFrame:
+    """Each (before runs, after runs) pair over seeds, per class group: both means ± std, after − before with its
+    95 % Welch interval, and whether that interval holds 0 ("within noise") or not ("changes")."""
+    rows = []
+    for name, (before, after) in pairs.items():
+        a, b = run_samples({0: before})["0"], run_samples({0: after})["0"]
+        for g in groups:
+            iv = welch_interval(b[g], a[g])
+            if np.isnan(iv.diff):
+                continue
+            rows.append({"change": name, "group": g, labels[0]: fmt_mean_std(*_mean_std(a[g])[:2]),
+                         labels[1]: fmt_mean_std(*_mean_std(b[g])[:2]), "seeds": min(iv.n_a, iv.n_b),
+                         "difference": round(iv.diff, 2), "95% CI": f"[{iv.lo:+.2f}, {iv.hi:+.2f}]",
+                         "reading": "within noise" if iv.lo <= 0 <= iv.hi else "changes"})
+    return pd.DataFrame(rows)
 
 
 def with_published(table: pd.DataFrame, dataset: str, imbalance_ratio: float, col: str = "acc") -> pd.DataFrame:

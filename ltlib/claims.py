@@ -350,6 +350,13 @@ def _cell(x: object) -> str:
     return str(x).replace("|", "\\|").replace("\n", " ")
 
 
+def markdown_table(table: pd.DataFrame) -> str:
+    """Any data frame as a Markdown table (its columns as headers, no index)."""
+    lines = ["| " + " | ".join(map(_cell, table.columns)) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
 def to_markdown(table: pd.DataFrame, title: Optional[str] = None) -> str:
     """A Markdown table of judge_all's rows and a one-line count of outcomes (paper column only if several)."""
     cols = (["paper"] if table["paper"].nunique() > 1 else []) + ["where", "claim", "outcome", "seeds", "detail"]

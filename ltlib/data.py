@@ -287,23 +287,32 @@ def long_tail_indices(labels: np.ndarray, counts: list[int], seed: int = 0) -> n
     return np.concatenate(keep)
 
 
-def heldout_indices(labels: np.ndarray, used: np.ndarray, per_class: int, seed: int) -> np.ndarray:
-    """A held-out split of up to `per_class` images per class, for choosing (never the test set).
+def heldout_indices(labels: np.ndarray, used: np.ndarray, per_class: int, seed: int,
+                    top_up: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """A held-out split of up to `per_class` images per class, for choosing (never the test set): (held-out, train).
 
     Only training images the long-tailed subset left unused are taken (docs/protocol.md §1.2): the training
     set keeps exactly its published per-class counts, and a class with no unused image (the head class when
-    n_max is its full size) contributes none.
+    n_max is its full size) contributes none. `top_up` is protocol 1 (config.LEGACY "heldout_from_train"): a
+    class short of unused images gives the missing ones from the end of its own selection, which leave training.
     """
     rng = np.random.RandomState(seed + 7919)
     labels = np.asarray(labels)
     mask = np.ones(len(labels), dtype=bool)
     mask[used] = False
-    val = []
+    val, drop = [], []
     for c in range(int(labels.max()) + 1):
         idx = np.where((labels == c) & mask)[0]
         rng.shuffle(idx)
-        val.append(idx[:per_class])
-    return np.concatenate(val).astype(np.int64)
+        take = idx[:per_class]
+        mine = used[labels[used] == c]
+        short = min(per_class - len(take), max(0, len(mine) - 1)) if top_up else 0
+        if short > 0:
+            take = np.concatenate([take, mine[len(mine) - short:]])
+            drop.extend(mine[len(mine) - short:])
+        val.append(take)
+    keep = used[~np.isin(used, np.asarray(drop, dtype=np.int64))]
+    return np.concatenate(val).astype(np.int64), keep
 
 
 @dataclass
@@ -339,7 +348,7 @@ class LTData:
 
 
 def make_long_tailed(name: str, imbalance_ratio: float, max_per_class: int | None = None, seed: int = 0,
-                     val_per_class: int = 20, data_root: str | None = None) -> LTData:
+                     val_per_class: int = 20, data_root: str | None = None, heldout_top_up: bool = False) -> LTData:
     """Build the long-tailed training set of docs/protocol.md §1 (+ held-out split) from a balanced dataset."""
     train, test = load_dataset(name, data_root)
     labels = train.y.numpy()
@@ -353,7 +362,10 @@ def make_long_tailed(name: str, imbalance_ratio: float, max_per_class: int | Non
         raise ConfigError(f"imbalance_ratio={imbalance_ratio} with n_max={n_max:g} leaves a class with no "
                           f"image; lower imbalance_ratio or raise max_per_class")
     idx = long_tail_indices(labels, counts, seed)
-    val_idx = heldout_indices(labels, idx, val_per_class, seed) if val_per_class else np.zeros(0, np.int64)
+    val_idx = np.zeros(0, np.int64)
+    if val_per_class:
+        val_idx, idx = heldout_indices(labels, idx, val_per_class, seed, heldout_top_up)
+        counts = np.bincount(labels[idx], minlength=num_classes).tolist()
     if name in DATASETS:
         info = DATASETS[name]
         mean, std, pad = info.mean, info.std, info.pad

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -46,3 +47,13 @@ def accuracy_report(pred: torch.Tensor, y: torch.Tensor, counts: list[int]) -> d
         out[name] = group_mean(pc, classes)
     out["per_class"] = [None if math.isnan(a) else float(a) for a in pc]
     return out
+
+
+def beats_chance(acc: float, counts: Sequence[int], epochs: Optional[int] = None, min_images: int = 100,
+                 min_epochs: int = 5) -> bool:
+    """Accuracy `acc` (%) above chance (100 / classes); also True where so little trains that chance is no test
+    (< min_images training images, or fewer than min_epochs epochs when given): a result, not a tiny run's invariant."""
+    if sum(counts) < min_images or (epochs is not None and epochs < min_epochs):
+        return True
+    return acc > 100.0 / len(counts)
+

@@ -138,7 +138,8 @@ class ClassAware(Sampler):
             extra = torch.multinomial(self.class_probs(epoch, total_epochs).float(),
                                       n_batches * (batch_size - cls.shape[1]), replacement=True, generator=gen)
             cls = torch.cat([cls, extra.view(n_batches, -1)], dim=1)
-        return self._cycled(cls.flatten(), gen)[: len(self)]
+        cls = cls.flatten()
+        return (self._cycled(cls, gen) if self.without_replacement else self._within(cls, gen))[: len(self)]
 
 
 SAMPLERS = registry.SAMPLERS

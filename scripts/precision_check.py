@@ -3,17 +3,18 @@
     python scripts/precision_check.py [--profile quick] [--seeds 3]
 
 Trains (or reuses) the runs and prints a Markdown table: mean ± std per precision and the fp32 − bf16 difference
-with its 95 % Welch interval; "agree" when that interval contains 0.
+with its 95 % Welch interval; the two agree ("within noise") when that interval contains 0.
 """
 from __future__ import annotations
 
 import argparse
 
+from ltlib.analysis import effect_table
+from ltlib.claims import markdown_table
 from ltlib.methods import baselines
 from ltlib.parallel import run_groups
 from ltlib.params import load_param_file, validate_params
 from ltlib.paths import NOTEBOOKS, PARAMS
-from ltlib.stats import fmt_mean_std, mean_std, welch_interval
 
 
 def main() -> None:
@@ -28,15 +29,8 @@ def main() -> None:
     groups = {(m, p): [baselines.baseline(params, m, seed=params["seed"] + s, precision=p) for s in range(a.seeds)]
               for m in a.methods for p in ("bf16", "fp32")}
     runs = run_groups(groups, runs_dir=params.get("runs_dir"))
-    print("| method | metric | bf16 | fp32 | fp32 − bf16 (95 % Welch CI) | agree |")
-    print("|---|---|---|---|---|---|")
-    for m in a.methods:
-        for metric in ("acc", "head", "mid", "tail"):
-            x = {p: [100 * r.metrics["last"]["test"][metric] for r in runs[(m, p)]] for p in ("bf16", "fp32")}
-            iv = welch_interval(x["fp32"], x["bf16"])
-            print(f"| {m} | {metric} | {fmt_mean_std(*mean_std(x['bf16']))} | {fmt_mean_std(*mean_std(x['fp32']))} | "
-                  f"{iv.diff:+.2f} [{iv.lo:+.2f}, {iv.hi:+.2f}] | {'yes' if iv.lo <= 0 <= iv.hi else 'no'} |")
-
+    table = effect_table({m: (runs[(m, "bf16")], runs[(m, "fp32")]) for m in a.methods}, labels=("bf16", "fp32"))
+    print(markdown_table(table))   # difference = fp32 − bf16; "within noise": the two agree
 
 
 if __name__ == "__main__":

@@ -6,8 +6,6 @@ import pandas as pd
 import pytest
 
 from ltlib import analysis, report
-from ltlib.registry import METHODS
-from ltlib.methods.base import Method
 
 X = analysis.NOT_DRAWN
 

@@ -11,7 +11,6 @@ import torch.nn.functional as F
 from ltlib.augment import rotate_batch, rotate_random
 from ltlib.config import RunConfig
 from ltlib.errors import ConfigError
-from ltlib.data import LTData
 from ltlib.methods.base import Batch, sampler_at
 from ltlib.registry import METHODS
 from ltlib.methods import aux, switching

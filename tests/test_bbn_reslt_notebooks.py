@@ -47,5 +47,5 @@ def test_impossible_profile_fails_in_the_plan_before_training(nb, tiny_folder, t
     cells = json.loads((tmp_path / f"{nb}.out.ipynb").read_text())["cells"]
     failed = [c for c in cells if c["cell_type"] == "code" and any(o.get("output_type") == "error"
                                                                    for o in c.get("outputs", []))]
-    assert len(failed) == 1 and "check_plan" in "".join(failed[0]["source"]), e.value
+    assert len(failed) == 1 and "notebook_plan" in "".join(failed[0]["source"]), e.value
     assert not runs.exists() or not any(runs.iterdir())          # nothing was trained

@@ -1,7 +1,6 @@
 import json
 
 import pytest
-import yaml
 
 from ltlib.config import RunConfig
 from ltlib.errors import ConfigError

@@ -24,7 +24,6 @@ ablations; notebook 60: 4, 6 for its ablations, S in {0, 1}), 2 seeds, a few t-S
 """
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 

@@ -140,10 +140,13 @@ class AuxMethod(Method):
         parts = [b for b in (cbs, rrs) if b is not None]
         x = torch.cat([b.x for b in parts])
         m = len(x)
-        copies = 4 if self.args.rotation == "augment" else 1
+        in_batch = self.args.rotation == "task" and "rotation_in_batch" in self.cfg.legacy   # protocol 1 (measuring)
+        copies = 4 if self.args.rotation == "augment" or in_batch else 1
         xc = rotate_batch(x)[0] if copies == 4 else x       # augment: 0/90/180/270° copies, rotation-major
         f = model.backbone(xc)                              # one pass for h and h_a (Alg. 1 line 10)
         views = f.view(copies, m, -1)                       # (copies, images, D)
+        if in_batch:
+            views, copies = views[:1], 1                    # protocol 1: h, h_a see the 0° copy of the 4-copy pass
         n_cbs = len(cbs.y) if cbs is not None else 0
         terms: dict[str, torch.Tensor] = {}
         first = None
@@ -155,7 +158,10 @@ class AuxMethod(Method):
             z = model.aux_head(views[:, n_cbs:].reshape(-1, f.shape[1]))
             terms["rrs"] = self.criterion(z, rrs.y.repeat(copies))
             first = z[:len(rrs.y)] if first is None else first
-        if self.args.rotation == "task":                    # Alg. 1 lines 9, 11: a separate pass on B_θ
+        if in_batch:
+            rot_y = torch.arange(4, device=f.device).repeat_interleave(m)
+            terms["ss"] = F.cross_entropy(model.rot_head(f).float(), rot_y)
+        elif self.args.rotation == "task":                  # Alg. 1 lines 9, 11: a separate pass on B_θ
             xr, rot_y = rotate_random(x, gen if gen is not None else torch.Generator().manual_seed(0))
             with frozen_bn_stats(model.backbone):
                 fr = model.backbone(xr)

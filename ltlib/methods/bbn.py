@@ -14,6 +14,7 @@ model (same state-dict keys as the two-branch model), so the engine's `init_from
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -31,7 +32,7 @@ from ltlib.inference import classifier_norms
 from ltlib.methods.base import Batch, Method, sampler_at
 from ltlib.methods.baselines import baselines, diagnosis, retrain_classifier
 from ltlib.methods.mixup import mixup_configs
-from ltlib.methods.recipe import Plan, ablation_size, base_config, non_default
+from ltlib.methods.recipe import Plan, ablation_size, base_config, check_plan, non_default
 from ltlib.models import LTModel, build_backbone
 from ltlib.params import as_dict
 from ltlib.reference import select
@@ -197,7 +198,10 @@ class BBNMethod(Method):
     def build_model(self) -> nn.Module:
         """BBNModel, or LTModel(BranchBackbone, head) when Args.branch is set."""
         net = build_backbone(self.cfg.arch, self.data.in_channels)
-        rb_block = fresh_last_block(self.cfg.arch, self.data.in_channels)
+        if "bbn_block_copy" in self.cfg.legacy:        # protocol 1, for measuring the fix only
+            rb_block = copy.deepcopy(net.last_block)
+        else:
+            rb_block = fresh_last_block(self.cfg.arch, self.data.in_channels)
         if self.args.branch:
             back = BranchBackbone(net, rb_block, self.args.branch)
             return LTModel(back, build_head(self.cfg.head, back.out_dim, self.num_classes))
@@ -290,9 +294,10 @@ def branch_retrain_config(stage1: RunConfig, branch: str, manner: str = "RS", ep
                               tag=tag, **changes)
 
 
-def notebook_plan(params: Any) -> Plan:
+def notebook_plan(params: Any, check: bool = True) -> Plan:
     """Every run of notebook 30, by section: Table 1 (baselines, mixup rows, BBN; every seed), Table 3 (samplers),
-    Table 4 (adaptors), Table 5 (frozen backbones + fresh classifier); the ablations on the first seed."""
+    Table 4 (adaptors), Table 5 (frozen backbones + fresh classifier); the ablations on the first seed. check=True
+    also builds each distinct run's data, method and model (recipe.check_plan) before anything trains."""
     p = as_dict(params)
     seeds = [p["seed"] + i for i in range(p.get("n_seeds", 1))]
     main = {**baselines(p, p["compare"]), **mixup_configs(p, p["mixups"]), "BBN": bbn_config(p)}
@@ -300,10 +305,13 @@ def notebook_plan(params: Any) -> Plan:
         main["BBN (official)"] = official_config(p)
     abl = ablation_configs(p, p["samplers"], p["adaptors"], p["ablation_max_per_class"], p["ablation_epochs"])
     fq = feature_quality_configs(p, main["BBN"], p["feature_manner"], p["stage2_epochs"])
-    return {"Table 1": {k: [c.replace(seed=s) for s in seeds] for k, c in main.items()},
-            "Table 3": {k: [c] for k, c in abl["sampler"].items()},
-            "Table 4": {k: [c] for k, c in abl["adaptor"].items()},
-            "Table 5": {k: [c] for k, c in fq.items()}}
+    plan: Plan = {"Table 1": {k: [c.replace(seed=s) for s in seeds] for k, c in main.items()},
+                  "Table 3": {k: [c] for k, c in abl["sampler"].items()},
+                  "Table 4": {k: [c] for k, c in abl["adaptor"].items()},
+                  "Table 5": {k: [c] for k, c in fq.items()}}
+    if check:
+        check_plan(plan)
+    return plan
 
 
 # ------------------------------------------------------------------ tables of the notebook (its claims: ltlib.claims)

@@ -62,23 +62,27 @@ def check_plan(plan: Plan) -> int:
     a dataset with another number of classes, a data size too small to draw from) fails here, naming the row,
     before any training starts.
     """
-    seen: dict[str, None] = {}
     data: dict[tuple, Any] = {}
+    runs = distinct_runs(plan)
+    for section, name, cfg in runs.values():
+        key = (cfg.dataset, cfg.imbalance_ratio, cfg.max_per_class, cfg.lt_seed, cfg.val_per_class, cfg.data_root)
+        try:
+            if key not in data:
+                data[key] = load_data(cfg)
+            build_method(cfg, data[key]).build_model()
+        except ConfigError as e:
+            raise ConfigError(f"plan row '{section} / {name}' cannot run: {e}") from None
+    return len(runs)
+
+
+def distinct_runs(plan: Plan) -> dict[str, tuple[str, str, RunConfig]]:
+    """Every distinct run of a plan (stage-1 ancestors included), by hash: (section, row, config) of its first use."""
+    out: dict[str, tuple[str, str, RunConfig]] = {}
     for section, rows in plan.items():
         for name, cfgs in rows.items():
             for cfg in (c for top in cfgs for c in top.stages()):
-                if cfg.run_id() in seen:
-                    continue
-                key = (cfg.dataset, cfg.imbalance_ratio, cfg.max_per_class, cfg.lt_seed, cfg.val_per_class,
-                       cfg.data_root)
-                try:
-                    if key not in data:
-                        data[key] = load_data(cfg)
-                    build_method(cfg, data[key]).build_model()
-                except ConfigError as e:
-                    raise ConfigError(f"plan row '{section} / {name}' cannot run: {e}") from None
-                seen[cfg.run_id()] = None
-    return len(seen)
+                out.setdefault(cfg.run_id(), (section, name, cfg))
+    return out
 
 
 def plan_summary(plan: Plan) -> pd.DataFrame:

@@ -1,0 +1,8 @@
+
+
+def test_beats_chance_is_checked_only_where_it_is_a_result():
+    from ltlib.metrics import beats_chance
+
+    assert beats_chance(11.0, [50] * 10) and not beats_chance(9.0, [50] * 10)
+    assert beats_chance(0.0, [5] * 10)                           # 50 images: too few to expect it
+    assert beats_chance(0.0, [50] * 10, epochs=2) and not beats_chance(0.0, [50] * 10, epochs=5)

@@ -17,7 +17,7 @@ from ltlib.data import load_dataset
 from ltlib.errors import ConfigError
 from ltlib.inference import resolve_device
 from ltlib.runs import Run, runs_root
-from ltlib.train import fit, progress_mode
+from ltlib.train import fit, progress_mode, report_reused
 
 
 def _work(cfg: RunConfig) -> int:
@@ -148,6 +148,8 @@ def run_many(cfgs: dict[Any, RunConfig] | Iterable[RunConfig], workers: Optional
     items = list(cfgs.items()) if isinstance(cfgs, dict) else list(enumerate(cfgs))
     root = runs_root(kwargs.get("runs_dir"))
     pending = list({c.run_id(): c for _, c in items if not Run(root / c.run_id()).finished}.values())
+    for c in {c.run_id(): c for _, c in items if Run(root / c.run_id()).finished}.values():
+        report_reused(Run(root / c.run_id()), c, kwargs.get("progress", "auto"))
     n = parallel_workers(pending, kwargs.get("device", "auto"), workers) if len(pending) > 1 else 1
     if n > 1:
         for c in pending:

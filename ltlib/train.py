@@ -422,14 +422,14 @@ def _finish(loop: Loop, root: Path) -> None:
 
 
 def report_reused(run: Run, cfg: RunConfig, progress: str = "auto") -> None:
-    """One line for a finished run that is reused, like the line it printed when it trained (not in train.log)."""
+    """One line for a finished run that is reused (its folder: the hash under the run store; not in train.log)."""
     if progress_mode(progress) not in ("line", "run"):
         return
     m = run.metrics
     t = m["last"]["test"]
-    print(f"[{cfg.tag or cfg.method} {run.run_id}] reused: {cfg.epochs} epochs (trained in "
-          f"{m.get('train_seconds', float('nan')):.0f} s on {m.get('device', '?')}), test {_fmt(t['acc'])}% (head "
-          f"{_fmt(t['head'])} mid {_fmt(t['mid'])} tail {_fmt(t['tail'])}) -> {display_path(run.path)}", flush=True)
+    print(f"[{cfg.tag or cfg.method} {run.run_id}] reused ({cfg.epochs} epochs, trained in "
+          f"{m.get('train_seconds', float('nan')):.0f} s on {m.get('device', '?')}): test {_fmt(t['acc'])}% (head "
+          f"{_fmt(t['head'])} mid {_fmt(t['mid'])} tail {_fmt(t['tail'])})", flush=True)
 
 
 # ------------------------------------------------------------------------------------ fit

@@ -159,11 +159,11 @@ def write_index(folder: Path, profile: str, timings: Optional[pd.DataFrame] = No
                                                           f"{p['imbalance_ratio']:g}: test accuracy at the last epoch"),
                               "leaderboard figure"),
                   "<p>Test accuracy (%) at the last epoch, mean ± std over seeds (n = seeds; no error bar with one "
-                  "seed). head / mid / tail: thirds of the classes by training frequency. <b>aux</b> = CBS+RRS (To balance "
-                  "or not: class-balanced main head + instance-balanced auxiliary head), <b>switching</b> = IB→CR "
-                  "(class-reversed sampler switching); cRT / LWS: Decoupling's retrained / re-scaled classifier on "
-                  "the CE backbone; RW / RS: loss re-weighting / class-balanced re-sampling; -DRW / -DRS: deferred "
-                  "to the last 20 % of training.</p>",
+                  "seed). head / mid / tail: thirds of the classes by training frequency. <b>aux</b> = CBS+RRS "
+                  "(To balance or not: class-balanced main head + instance-balanced auxiliary head), "
+                  "<b>switching</b> = IB→CR (class-reversed sampler switching); cRT / LWS: Decoupling's retrained / "
+                  "re-scaled classifier on the CE backbone; RW / RS: loss re-weighting / class-balanced re-sampling; "
+                  "-DRW / -DRS: deferred to the last 20 % of training.</p>",
                   report.board(lb, ["acc", "head", "mid", "tail"]).rename_axis(None).to_html(classes="board", border=0)]
     else:
         parts.append("<p>No finished runs of the study's methods on this profile yet.</p>")

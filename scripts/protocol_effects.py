@@ -53,9 +53,10 @@ def comparisons(profile: str, n_seeds: int) -> dict[str, tuple[list[RunConfig], 
                                                               aux_main),
         "rotation task in a separate one-angle pass: CBS+RRS+SS": (legacy(aux_ss, "rotation_in_batch"), aux_ss),
         "BBN branch blocks initialised apart: BBN": (legacy(bbn_main, "bbn_block_copy"), bbn_main),
-        f"frozen batch norm stays in eval: LB+C ({lbc[0].arch}, one block per stage)": (legacy(lbc, "frozen_bn_train"),
-                                                                                       lbc),
-        "frozen batch norm stays in eval: LB+C (resnet32, 5 blocks per stage)": (legacy(lbc32, "frozen_bn_train"), lbc32),
+        f"frozen batch norm stays in eval: LB+C ({lbc[0].arch}, one block per stage)":
+            (legacy(lbc, "frozen_bn_train"), lbc),
+        "frozen batch norm stays in eval: LB+C (resnet32, 5 blocks per stage)":
+            (legacy(lbc32, "frozen_bn_train"), lbc32),
         "one switching batch (64; 70-72 used 128): IB→CR": ([c.replace(batch_size=128) for c in ibcr], ibcr),
     }
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar, Optional
 
 import torch
@@ -62,6 +63,15 @@ class Method:
                 raise ConfigError(f"unknown method_args key '{k}' for {cls.__name__}{closest(k, names)}"
                                   f"; valid: {', '.join(names) or 'none'}")
         return cls.Args(**method_args)
+
+    @cached_property
+    def steps(self) -> int:
+        """Training steps per epoch (batches of the training set)."""
+        return max(1, -(-len(self.data.train.y) // self.cfg.batch_size))
+
+    def step_in_epoch(self, epoch: int, progress: float) -> int:
+        """This step's index in `epoch` from the engine's progress (fractional epoch / epochs); seeds per-step draws."""
+        return int(round((progress * self.cfg.epochs - epoch) * self.steps))
 
     # -- model
     def build_model(self) -> nn.Module:

@@ -190,10 +190,6 @@ class BBNMethod(Method):
 
     Args = BBNArgs
 
-    def __init__(self, cfg: RunConfig, data: Any) -> None:
-        super().__init__(cfg, data)
-        self.steps = max(1, -(-len(data.train.y) // cfg.batch_size))
-
     # -- model
     def build_model(self) -> nn.Module:
         """BBNModel, or LTModel(BranchBackbone, head) when Args.branch is set."""
@@ -217,8 +213,7 @@ class BBNMethod(Method):
 
     def alpha(self, epoch: int, progress: float = 0.0) -> float:
         """Training α at an epoch (per step for the 'beta' adaptor, from the fractional progress)."""
-        step = int(round((progress * self.cfg.epochs - epoch) * self.steps))
-        return alpha_at(self.args.adaptor, epoch, self.cfg.epochs, self.cfg.seed, step)
+        return alpha_at(self.args.adaptor, epoch, self.cfg.epochs, self.cfg.seed, self.step_in_epoch(epoch, progress))
 
     # -- loss and prediction
     def mixed_loss(self, z: torch.Tensor, y_c: torch.Tensor, y_r: torch.Tensor, alpha: float) -> torch.Tensor:

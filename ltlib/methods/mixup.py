@@ -66,10 +66,6 @@ class MixupMethod(Method):
 
     Args = MixupArgs
 
-    def __init__(self, cfg: RunConfig, data: Any) -> None:
-        super().__init__(cfg, data)
-        self.steps = max(1, -(-len(data.train.y) // cfg.batch_size))
-
     def build_model(self) -> nn.Module:
         """The plain model; Manifold Mixup needs a backbone with hidden states (a CIFAR ResNet)."""
         model = super().build_model()
@@ -84,8 +80,7 @@ class MixupMethod(Method):
 
     def draw(self, epoch: int, progress: float, n: int, depths: int = 1) -> tuple[float, int, np.ndarray]:
         """This step's (λ, depth in 0..depths-1, permutation of n)."""
-        step = int(round((progress * self.cfg.epochs - epoch) * self.steps))
-        return mix_draw(self.cfg.seed, epoch, step, self.args.beta, n, depths)
+        return mix_draw(self.cfg.seed, epoch, self.step_in_epoch(epoch, progress), self.args.beta, n, depths)
 
     def mixed_loss(self, z: torch.Tensor, y_a: torch.Tensor, y_b: torch.Tensor, lam: float) -> torch.Tensor:
         """λ·CE(z, y_a) + (1 − λ)·CE(z, y_b) with the configured criterion."""

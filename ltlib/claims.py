@@ -362,12 +362,10 @@ def to_markdown(table: pd.DataFrame, title: Optional[str] = None) -> str:
     cols = (["paper"] if table["paper"].nunique() > 1 else []) + ["where", "claim", "outcome", "seeds", "detail"]
     head = {"paper": "Paper", "where": "Where", "claim": "Claim", "outcome": "Outcome", "seeds": "Seeds",
             "detail": "Measured (A − B, 95 % Welch CI)"}
-    lines = ([f"**{title}**", ""] if title else []) + [
-        "| " + " | ".join(head[c] for c in cols) + " |", "|" + "---|" * len(cols)]
-    for _, r in table.iterrows():
-        lines.append("| " + " | ".join(f"**{r[c]}**" if c == "outcome" else _cell(r[c]) for c in cols) + " |")
+    shown = table[cols].assign(outcome=[f"**{o}**" for o in table["outcome"]]).rename(columns=head)
     counts = outcome_counts(table)
-    return "\n".join(lines + ["", ", ".join(f"{n} {o}" for o, n in counts.items())])
+    return "\n".join(([f"**{title}**", ""] if title else []) + [markdown_table(shown), "",
+                                                                 ", ".join(f"{n} {o}" for o, n in counts.items())])
 
 
 class Markdown(str):

@@ -16,7 +16,7 @@ import yaml
 from ltlib import registry
 from ltlib.config import check_dataset_name
 from ltlib.errors import ConfigError, check_type, closest
-from ltlib.paths import NOTEBOOKS
+from ltlib.paths import NOTEBOOKS, PARAMS
 
 # The names every notebook accepts (one parameter file can drive the whole study), with their types.
 SHARED: dict[str, Any] = {
@@ -155,6 +155,26 @@ def check_param_file(path: str | Path, notebook: str | Path | None = None) -> di
         return {k: validated[k] for k in params}
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
+
+
+def profiles() -> list[str]:
+    """Profiles that have a params/ folder."""
+    return sorted(p.name for p in PARAMS.iterdir() if p.is_dir())
+
+
+def check_profile(profile: str) -> None:
+    """An unknown profile is an error naming the closest one."""
+    if profile not in profiles():
+        raise ConfigError(f"unknown profile '{profile}'{closest(profile, profiles())}; have: {', '.join(profiles())}")
+
+
+def profile_params(profile: str, notebook: str | Path) -> dict[str, Any]:
+    """A notebook's parameters on a profile: its params/<profile>/<notebook>.yaml (if any) over the notebook's
+    defaults, validated."""
+    check_profile(profile)
+    nb = notebook_path(notebook)
+    pf = PARAMS / profile / f"{nb.stem}.yaml"
+    return validate_params(check_param_file(pf, nb) if pf.exists() else {}, nb)
 
 
 def as_dict(params: Any) -> dict[str, Any]:

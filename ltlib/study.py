@@ -17,20 +17,14 @@ import pandas as pd
 from ltlib import plots, report
 from ltlib.data import dataset_label
 from ltlib.errors import ConfigError, closest
-from ltlib.params import check_param_file, validate_params
+from ltlib.params import check_param_file, check_profile, profile_params
 from ltlib.paths import NOTEBOOKS, OUTPUTS, PARAMS, atomic_write_text, display_path
 from ltlib.runs import runs_root
 
 
-def profiles() -> list[str]:
-    """Profiles that have a params/ folder."""
-    return sorted(p.name for p in PARAMS.iterdir() if p.is_dir())
-
-
 def plan(profile: str, only: Optional[list[str]] = None) -> list[tuple[Path, dict]]:
     """(notebook, validated parameters) in order; every parameter file is checked before any work."""
-    if profile not in profiles():
-        raise ConfigError(f"unknown profile '{profile}'{closest(profile, profiles())}; have: {', '.join(profiles())}")
+    check_profile(profile)
     folder = PARAMS / profile
     notebooks = sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
     names = [nb.stem for nb in notebooks]
@@ -87,13 +81,6 @@ def _inline_md(text: str) -> str:
     return re.sub(r"\*([^*]+)\*", r"<i>\1</i>", out)
 
 
-def report_params(profile: str) -> dict:
-    """The profile's 90_report parameters (its file over the notebook's defaults): data, model, run store."""
-    pf = PARAMS / profile / "90_report.yaml"
-    nb = NOTEBOOKS / "90_report.ipynb"
-    return validate_params(check_param_file(pf, nb) if pf.exists() else {}, nb)
-
-
 def profile_rows(folder: Path, params: dict) -> tuple[pd.DataFrame, str]:
     """The recipes' runs of a profile and where they came from: the run store, else the folder's results.csv."""
     rows = report.recipe_rows(params, params.get("runs_dir"))
@@ -132,7 +119,7 @@ def write_index(folder: Path, profile: str, timings: Optional[pd.DataFrame] = No
     if timings is None:
         tf = folder / "timings.csv"
         timings = pd.read_csv(tf) if tf.exists() else pd.DataFrame(columns=["notebook", "status", "seconds"])
-    p = report_params(profile)
+    p = profile_params(profile, "90_report")
     rows, source = profile_rows(folder, p)
     lb = report.leaderboard(rows)
     verdicts = report.evaluate_claims(rows)

@@ -13,8 +13,7 @@ from ltlib.analysis import effect_table
 from ltlib.claims import markdown_table
 from ltlib.methods import baselines
 from ltlib.parallel import run_groups
-from ltlib.params import load_param_file, validate_params
-from ltlib.paths import NOTEBOOKS, PARAMS
+from ltlib.params import profile_params
 
 
 def main() -> None:
@@ -25,7 +24,7 @@ def main() -> None:
     ap.add_argument("--methods", nargs="+", default=["CE", "LDAM-DRW"])
     a = ap.parse_args()
     nb = "11_baselines"
-    params = validate_params(load_param_file(PARAMS / a.profile / f"{nb}.yaml"), NOTEBOOKS / f"{nb}.ipynb")
+    params = profile_params(a.profile, nb)
     groups = {(m, p): [baselines.baseline(params, m, seed=params["seed"] + s, precision=p) for s in range(a.seeds)]
               for m in a.methods for p in ("bf16", "fp32")}
     runs = run_groups(groups, runs_dir=params.get("runs_dir"))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from ltlib.analysis import effect_table
 from ltlib.claims import markdown_table
@@ -21,13 +20,8 @@ from ltlib.data import long_tail_counts
 from ltlib.inference import load_data
 from ltlib.methods import aux, bbn, decoupling, switching
 from ltlib.parallel import run_groups
-from ltlib.params import load_param_file, validate_params
-from ltlib.paths import NOTEBOOKS, OUTPUTS, PARAMS, atomic_write_text
-
-
-def notebook_params(profile: str, nb: str) -> dict[str, Any]:
-    """A notebook's validated parameters from the profile's file."""
-    return validate_params(load_param_file(PARAMS / profile / f"{nb}.yaml"), NOTEBOOKS / f"{nb}.ipynb")
+from ltlib.params import profile_params
+from ltlib.paths import OUTPUTS, atomic_write_text
 
 
 def legacy(cfgs: list[RunConfig], name: str) -> list[RunConfig]:
@@ -37,8 +31,8 @@ def legacy(cfgs: list[RunConfig], name: str) -> list[RunConfig]:
 
 def comparisons(profile: str, n_seeds: int) -> dict[str, tuple[list[RunConfig], list[RunConfig]]]:
     """{change: (protocol-1 configs, protocol-2 configs)}, n_seeds each, all from the notebooks' own plans."""
-    p20, p30 = notebook_params(profile, "20_decoupling"), notebook_params(profile, "30_bbn")
-    p50, p60 = notebook_params(profile, "50_aux_learning"), notebook_params(profile, "60_class_reversed_switching")
+    p20, p30 = profile_params(profile, "20_decoupling"), profile_params(profile, "30_bbn")
+    p50, p60 = profile_params(profile, "50_aux_learning"), profile_params(profile, "60_class_reversed_switching")
     seeds = [p60["seed"] + i for i in range(n_seeds)]
     ibcr = switching.notebook_plan({**p60, "n_seeds": n_seeds}, check=False).main["IB→CR"]
     aux_main = [aux.aux_config(p50, "CBS+RRS", seed=s) for s in seeds]
@@ -63,7 +57,7 @@ def comparisons(profile: str, n_seeds: int) -> dict[str, tuple[list[RunConfig], 
 
 def heldout_sizes(profile: str) -> str:
     """Training-set sizes with the held-out split from unused images only (after) and topped up (before)."""
-    p = notebook_params(profile, "11_baselines")
+    p = profile_params(profile, "11_baselines")
     cfg = RunConfig(dataset=p["dataset"], imbalance_ratio=p["imbalance_ratio"], max_per_class=p["max_per_class"],
                     data_root=p.get("data_root"))
     new, old = load_data(cfg), load_data(cfg.replace(legacy=["heldout_from_train"]))
@@ -90,7 +84,7 @@ def main() -> None:
     print(heldout_sizes(a.profile))
     pairs = comparisons(a.profile, a.seeds)
     groups = {(k, side): cfgs for k, both in pairs.items() for side, cfgs in zip(("before", "after"), both)}
-    runs = run_groups(groups, runs_dir=notebook_params(a.profile, "11_baselines").get("runs_dir"))
+    runs = run_groups(groups, runs_dir=profile_params(a.profile, "11_baselines").get("runs_dir"))
     table = effect_table({k: (runs[(k, "before")], runs[(k, "after")]) for k in pairs},
                          labels=("protocol 1", "protocol 2"))
     out = a.out or OUTPUTS / a.profile / "protocol_effects.csv"

@@ -11,8 +11,7 @@ import pytest
 from ltlib import claims, recipes, report
 from ltlib.errors import ConfigError
 from ltlib.methods import aux, switching
-from ltlib.params import load_param_file, validate_params
-from ltlib.paths import PARAMS
+from ltlib.params import profile_params
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 SMALL = {"epochs": 2, "max_per_class": 8, "imbalance_ratio": 8.0}       # the smallest class keeps one image
@@ -60,8 +59,7 @@ def test_aux_plan_shares_rows_and_caps_size():
 def test_main_rows_are_the_reports_runs_for_every_seed(profile):
     """Notebooks 50 and 60 train their main rows with n_seeds seeds, each the very run the report looks for: the
     report's family hash (recipe_configs on the profile's 90_report parameters) and the recipe's run hash per seed."""
-    P50, P60, P90 = (validate_params(load_param_file(PARAMS / profile / f"{nb}.yaml"), NOTEBOOKS / f"{nb}.ipynb")
-                     for nb in ("50_aux_learning", "60_class_reversed_switching", "90_report"))
+    P50, P60, P90 = (profile_params(profile, nb) for nb in ("50_aux_learning", "60_class_reversed_switching", "90_report"))
     assert P50["n_seeds"] == P60["n_seeds"] == 3
     report_cfgs = report.recipe_configs(P90)
     main50, _, _ = aux.notebook_plan(P50, check=False)

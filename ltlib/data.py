@@ -305,11 +305,12 @@ def heldout_indices(labels: np.ndarray, used: np.ndarray, per_class: int, seed: 
         idx = np.where((labels == c) & mask)[0]
         rng.shuffle(idx)
         take = idx[:per_class]
-        mine = used[labels[used] == c]
-        short = min(per_class - len(take), max(0, len(mine) - 1)) if top_up else 0
-        if short > 0:
-            take = np.concatenate([take, mine[len(mine) - short:]])
-            drop.extend(mine[len(mine) - short:])
+        if top_up and len(take) < per_class:
+            mine = used[labels[used] == c]
+            short = min(per_class - len(take), max(0, len(mine) - 1))
+            if short > 0:
+                take = np.concatenate([take, mine[len(mine) - short:]])
+                drop.extend(mine[len(mine) - short:])
         val.append(take)
     keep = used[~np.isin(used, np.asarray(drop, dtype=np.int64))]
     return np.concatenate(val).astype(np.int64), keep

@@ -147,9 +147,11 @@ def run_many(cfgs: dict[Any, RunConfig] | Iterable[RunConfig], workers: Optional
     """
     items = list(cfgs.items()) if isinstance(cfgs, dict) else list(enumerate(cfgs))
     root = runs_root(kwargs.get("runs_dir"))
-    pending = list({c.run_id(): c for _, c in items if not Run(root / c.run_id()).finished}.values())
-    for c in {c.run_id(): c for _, c in items if Run(root / c.run_id()).finished}.values():
-        report_reused(Run(root / c.run_id()), c, kwargs.get("progress", "auto"))
+    distinct = {c.run_id(): c for _, c in items}
+    done = {h: Run(root / h).finished for h in distinct}                 # one look per run, in the callers' order
+    pending = [distinct[h] for h, d in done.items() if not d]
+    for h in (h for h, d in done.items() if d):
+        report_reused(Run(root / h), distinct[h], kwargs.get("progress", "auto"))
     n = parallel_workers(pending, kwargs.get("device", "auto"), workers) if len(pending) > 1 else 1
     if n > 1:
         for c in pending:

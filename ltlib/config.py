@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 from ltlib import registry
 from ltlib.errors import ConfigError, check_name, check_type, closest, require
+from ltlib.hardware import PRECISIONS, resolve_precision
 from ltlib.paths import resolve
 
 
@@ -96,7 +97,7 @@ class RunConfig:
     backbone_lr_mult: float = 1.0           # lr factor of the backbone (B+C at lr x 0.1)
     # other
     augment: bool = True                    # random crop with padding + horizontal flip
-    precision: str = "bf16"                 # bf16 autocast | fp32
+    precision: str = "auto"                 # auto (bf16 where native, else fp32; resolved at once) | bf16 | fp32
     eval_every: int = 1
     seed: int = 0
     legacy: list[str] = field(default_factory=list)  # protocol-1 behaviours back on (LEGACY; measurements only)
@@ -127,7 +128,8 @@ class RunConfig:
         require(0 < self.cb_beta < 1, f"cb_beta must be in (0, 1), got {self.cb_beta}")
         check_name("schedule", self.schedule, ["multistep", "cosine", "constant"])
         check_name("loss_weights", self.loss_weights, ["none", "rw", "cb"])
-        check_name("precision", self.precision, ["bf16", "fp32"])
+        check_name("precision", self.precision, PRECISIONS)
+        self.precision = resolve_precision(self.precision)     # before any hash: config.json says what ran
         check_name("train_parts", self.train_parts, ["all", "classifier", "last_block", "lws"])
         registry.ARCHS.check(self.arch)
         registry.HEADS.check(self.head)

@@ -16,6 +16,7 @@ import yaml
 from ltlib import registry
 from ltlib.config import check_dataset_name
 from ltlib.errors import ConfigError, check_type, closest
+from ltlib.hardware import PRECISIONS
 from ltlib.paths import NOTEBOOKS, PARAMS
 
 # The names every notebook accepts (one parameter file can drive the whole study), with their types.
@@ -100,8 +101,8 @@ def check_values(p: dict[str, Any]) -> None:
             raise ConfigError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {dev!r}")
     if "dataset" in p:
         check_dataset_name(p["dataset"])
-    if "precision" in p and p["precision"] not in ("bf16", "fp32"):
-        raise ConfigError(f"precision must be 'bf16' or 'fp32', got {p['precision']!r}")
+    if "precision" in p and p["precision"] not in PRECISIONS:
+        raise ConfigError(f"precision must be 'auto', 'bf16' or 'fp32', got {p['precision']!r}")
 
 
 def notebook_params(namespace: dict[str, Any], notebook: str) -> types.SimpleNamespace:

@@ -18,6 +18,7 @@ from filelock import FileLock
 
 from ltlib.config import RunConfig
 from ltlib.errors import ConfigError, RunStoreError
+from ltlib.hardware import bf16_native, cpu_capability
 from ltlib.inference import build_for
 from ltlib.paths import REPO_ROOT, RUNS, atomic_write_text, resolve
 
@@ -54,6 +55,7 @@ def environment(device: torch.device) -> dict[str, Any]:
     if device.type == "cuda":
         dev = f"{device} ({torch.cuda.get_device_name(device)})"
     return {"versions": versions, "device": dev, "threads": torch.get_num_threads(),
+            "cpu_capability": cpu_capability(), "bf16_native": bf16_native(device),
             "platform": platform.platform(), "argv": sys.argv[:3]}
 
 

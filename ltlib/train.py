@@ -28,6 +28,7 @@ from ltlib.augment import normalize, random_crop_flip
 from ltlib.config import RunConfig
 from ltlib.data import LTData, load_dataset
 from ltlib.errors import ConfigError, RunStoreError
+from ltlib.hardware import warn_if_emulated
 from ltlib.heads import LWSHead
 from ltlib.inference import DeviceData, autocast, build_for, evaluate, resolve_device
 from ltlib.methods.base import Batch, Method
@@ -451,6 +452,7 @@ def fit(cfg: RunConfig, runs_dir: str | os.PathLike | None = None, device: str |
         return run
     load_dataset(cfg.dataset, cfg.data_root)                   # a missing/corrupt dataset fails before any write
     rank, _, dev = init_distributed(resolve_device(device))     # DDP under torchrun: rank 0 alone writes
+    warn_if_emulated(cfg.precision, dev)
     if rank == 0:
         run.path.mkdir(parents=True, exist_ok=True)
     with FileLock(str(run.path / ".lock")) if rank == 0 else nullcontext():

@@ -47,3 +47,24 @@ def tiny_cfg(tiny_folder, tmp_path):
 
     return RunConfig(dataset=str(tiny_folder), imbalance_ratio=10, arch="resnet8-narrow", epochs=3,
                      batch_size=32, lr=0.05, warmup_epochs=0, val_per_class=5, precision="fp32")
+
+
+@pytest.fixture()
+def native_bf16(monkeypatch):
+    """This CPU as one with AVX-512 BF16 / AMX, whatever it is: `precision: auto` resolves to bf16 (the pinned
+    hashes of the study's runs were made on such a machine)."""
+    from ltlib import hardware
+
+    monkeypatch.setattr(hardware, "cpu_bf16_native", lambda: True)
+    monkeypatch.setattr(hardware, "default_device", lambda: __import__("torch").device("cpu"))
+
+
+@pytest.fixture()
+def emulated_bf16(monkeypatch):
+    """This CPU as an AVX2-only one, whatever it is: bf16 emulated, `precision: auto` resolves to fp32."""
+    from ltlib import hardware
+
+    monkeypatch.setattr(hardware, "cpu_bf16_native", lambda: False)
+    monkeypatch.setattr(hardware, "cpu_capability", lambda: "AVX2")
+    monkeypatch.setattr(hardware, "default_device", lambda: __import__("torch").device("cpu"))
+    monkeypatch.setattr(hardware, "_warned", set())

@@ -74,7 +74,7 @@ def nb_configs(profile: str) -> dict[str, dict[str, str]]:
 
 
 @pytest.mark.parametrize("profile", ["smoke", "quick"])
-def test_run_hashes_are_pinned(profile):
+def test_run_hashes_are_pinned(profile, native_bf16):
     pinned = json.loads(PINNED.read_text())[profile]
     now = nb_configs(profile)
     assert now == pinned

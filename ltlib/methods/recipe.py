@@ -8,6 +8,7 @@ import pandas as pd
 
 from ltlib.config import RunConfig
 from ltlib.errors import ConfigError
+from ltlib.hardware import resolve_precision
 from ltlib.inference import load_data
 from ltlib.methods.base import build_method
 from ltlib.params import as_dict
@@ -26,6 +27,7 @@ def base_config(params: Any, schedule: str = "ldam", **changes: Any) -> RunConfi
     p = as_dict(params)
     d = preset(schedule, p.get("epochs", 200))
     d.update({k: p[k] for k in RUN_FIELDS if k in p})
+    d["precision"] = resolve_precision(p.get("precision", "auto"), p.get("device", "auto"))
     d.update(changes)
     return RunConfig.from_dict(d)
 

@@ -1,6 +1,9 @@
 """Training throughput: the papers' reference input pipeline against the engine's, in one process.
 
-    python -m ltlib.bench [--arch resnet32] [--steps N] [--dataset fmnist|cifar10-jpeg|synthetic]
+    python -m ltlib.bench [--arch resnet32] [--precisions fp32,bf16] [--tsne-points 10000] [--compile-on-cpu]
+
+With no options (ResNet-8, the study's backbone; fp32, and bf16 only where the machine runs it natively; no t-SNE)
+it takes about a minute on a 2-core CPU and first prints the CPU's capability and the precision `auto` picks.
 
 Same model, batch size, seed and sampler draw for every variant; only the input pipeline, precision and memory
 format change:
@@ -11,12 +14,13 @@ format change:
 * ``engine-*``: the engine's device-resident uint8 data, bulk sampler indices and batched augmentation
   (``ltlib.train.make_batch``), in fp32 / bf16 autocast, contiguous / channels_last;
 * with a GPU also ``torch.compile`` and CUDA graphs (``mode="reduce-overhead"``);
-* ``minimal-bf16``: the floor, a minimal hand-written loop (rows of the device-resident set, normalise, model,
-  cross-entropy, backward, SGD; no augmentation, no bookkeeping), bf16; CE only.
+* ``minimal-<precision>``: the floor, a minimal hand-written loop (rows of the device-resident set, normalise,
+  model, cross-entropy, backward, SGD; no augmentation, no bookkeeping), in each precision timed; CE only, so the
+  engine's overhead is known in fp32 and in bf16.
 
 Each step is ``ltlib.train.train_step`` (the engine's own step), for the plain CE method and for the two-stream
 BBN method. Variants are timed in interleaved rounds and the best round is reported (the machine may be shared).
-Also timed: evaluation's share of an epoch and t-SNE of 10k feature vectors. Results go to stdout as JSON and to
+Also timed: evaluation's share of an epoch (in the default precision) and, with --tsne-points, t-SNE. Results go to stdout as JSON and to
 ``outputs/bench/<device>.json``.
 """
 from __future__ import annotations
@@ -38,6 +42,7 @@ import torch
 import torch.nn as nn
 
 from ltlib.config import RunConfig
+from ltlib.hardware import bf16_native, describe, resolve_precision
 from ltlib.data import ArrayData, LTData, long_tail_counts, make_long_tailed
 from ltlib.analysis import tsne_embed
 from ltlib.inference import DeviceData, autocast, evaluate, predict, resolve_device
@@ -158,18 +163,28 @@ class Variant:
     compile_mode: Optional[str] = None    # None | "default" | "reduce-overhead" (CUDA graphs)
 
 
-def variants(device: torch.device, compile_on_cpu: bool = False) -> list[Variant]:
-    """The variants measured on a device; compilation / CUDA graphs only on a GPU unless asked."""
-    out = [Variant("reference", "reference", "fp32"),
-           Variant("minimal-bf16", "minimal", "bf16"),
-           Variant("engine-fp32", "engine", "fp32"),
-           Variant("engine-fp32-cl", "engine", "fp32", True),
-           Variant("engine-bf16", "engine", "bf16"),
-           Variant("engine-bf16-cl", "engine", "bf16", True)]
+def bench_precisions(device: torch.device, asked: Optional[list[str]] = None) -> list[str]:
+    """Precisions to time: fp32 always, bf16 only where the device runs it natively (asked: exactly those)."""
+    if asked:
+        for p in asked:
+            if p not in ("fp32", "bf16"):
+                raise SystemExit(f"error: --precisions takes fp32 and/or bf16, got {p!r}")
+        return list(dict.fromkeys(asked))
+    return ["fp32", "bf16"] if bf16_native(device) else ["fp32"]
+
+
+def variants(device: torch.device, precisions: list[str], compile_on_cpu: bool = False) -> list[Variant]:
+    """The variants measured on a device: for each precision the minimal loop and the engine (contiguous and
+    channels_last); compilation / CUDA graphs only on a GPU unless asked."""
+    out = [Variant("reference", "reference", "fp32")]
+    for p in precisions:
+        out += [Variant(f"minimal-{p}", "minimal", p), Variant(f"engine-{p}", "engine", p),
+                Variant(f"engine-{p}-cl", "engine", p, True)]
+    best = "bf16" if "bf16" in precisions else precisions[0]
     if device.type == "cuda" or compile_on_cpu:
-        out.append(Variant("engine-bf16-cl-compile", "engine", "bf16", True, "default"))
+        out.append(Variant(f"engine-{best}-cl-compile", "engine", best, True, "default"))
     if device.type == "cuda":
-        out.append(Variant("engine-bf16-cl-cudagraphs", "engine", "bf16", True, "reduce-overhead"))
+        out.append(Variant(f"engine-{best}-cl-cudagraphs", "engine", best, True, "reduce-overhead"))
     return out
 
 
@@ -307,22 +322,30 @@ def device_slug(device: torch.device) -> str:
     return "cuda-" + "".join(c if c.isalnum() else "-" for c in torch.cuda.get_device_name(device)).strip("-").lower()
 
 
-def run_bench(arch: str = "resnet32", steps: int = 8, dataset: str = "fmnist", batch_size: int = 128,
+def run_bench(arch: str = "resnet8", steps: int = 8, dataset: str = "fmnist", batch_size: int = 128,
               rounds: int = 3, warmup: int = 2, workers: int = 0, device: str = "auto", seed: int = 0,
               methods: tuple[str, ...] = ("ce", "bbn"), only: Optional[list[str]] = None,
-              compile_on_cpu: bool = False, eval_share: bool = True, tsne_points: int = 10000,
-              data_root: Optional[str] = None, max_per_class: Optional[int] = None) -> dict[str, Any]:
+              compile_on_cpu: bool = False, eval_share: bool = True, tsne_points: int = 0,
+              data_root: Optional[str] = None, max_per_class: Optional[int] = None,
+              precisions: Optional[list[str]] = None) -> dict[str, Any]:
     """All measurements as one JSON-able dict (see the module docstring)."""
     dev = resolve_device(device)
+    precs = bench_precisions(dev, precisions)
     data = bench_data(dataset, 100, max_per_class, data_root)
     dd = DeviceData(data, dev)
     transform, transform_name = reference_transform(data)
-    vs = [v for v in variants(dev, compile_on_cpu) if only is None or v.name in only or v.name == "reference"]
+    vs = [v for v in variants(dev, precs, compile_on_cpu) if only is None or v.name in only or v.name == "reference"]
     ds_name = data.name if dataset != "synthetic" else "synthetic"
     base = RunConfig(dataset=dataset if dataset != "synthetic" else "fmnist", imbalance_ratio=100, arch=arch,
                      batch_size=batch_size, seed=seed, max_per_class=max_per_class)
+    hw = describe(dev)
+    print(f"[bench] {hw.get('gpu') or _cpu_name()}: CPU capability {hw['cpu_capability']}, native bf16 "
+          f"{'yes' if bf16_native(dev) else 'no'} -> default precision (auto) {hw['auto_precision']}; timing "
+          f"{', '.join(precs)} ({arch}, {torch.get_num_threads()} threads)", file=sys.stderr, flush=True)
     out: dict[str, Any] = {
-        "device": str(dev), "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else _cpu_name(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "device": str(dev), "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else _cpu_name(),
+        "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "hardware": hw,
+        "default_precision": resolve_precision("auto", dev), "precisions": precs,
         "torch": torch.__version__, "dataset": ds_name, "train_images": len(data.train.y),
         "image_shape": list(data.train.x.shape[1:]), "arch": arch, "batch_size": batch_size, "seed": seed,
         "steps": steps, "warmup": warmup, "rounds": rounds, "dataloader_workers": workers,
@@ -342,24 +365,37 @@ def run_bench(arch: str = "resnet32", steps: int = 8, dataset: str = "fmnist", b
         bench = Bench(method, model, data, dd, batch_size, dev, transform, workers, n_batches, seed)
         res = time_variants(bench, [v for v in vs if name == "ce" or v.pipeline != "minimal"], steps, warmup, rounds)
         out["methods"][name] = {"step": step_kind, "streams": method.streams(0), "variants": res}
-        print(json.dumps({name: {k: [round(v["img_per_s"], 1), round(v["ratio"], 2), round(v["ratio_cpu"], 2)]
-                                 for k, v in res.items()}}), file=sys.stderr, flush=True)
+        print(summary_table(name, res), file=sys.stderr, flush=True)
         if name == "ce" and eval_share:
-            fastest = max((v for v in vs if v.pipeline == "engine"), key=lambda v: res[v.name]["img_per_s"])
-            m = bench.states[fastest.name]["step"]
-            m = getattr(m, "_orig_mod", m).model
-            out["eval"] = {"train_variant": fastest.name, **time_eval(method, m, dd, data.counts,
-                                                                        res[fastest.name]["img_per_s"], 1, "bf16")}
-            if tsne_points:
-                out["tsne"] = time_tsne(method, m, dd, tsne_points, seed)
+            default = out["default_precision"]
+            fastest = max((v for v in vs if v.pipeline == "engine" and v.precision == default),
+                          key=lambda v: res[v.name]["img_per_s"], default=None)
+            if fastest is not None:
+                m = bench.states[fastest.name]["step"]
+                m = getattr(m, "_orig_mod", m).model
+                out["eval"] = {"train_variant": fastest.name, "precision": default,
+                               **time_eval(method, m, dd, data.counts, res[fastest.name]["img_per_s"], 1, default)}
+                if tsne_points:
+                    out["tsne"] = time_tsne(method, m, dd, tsne_points, seed)
     out["load_average_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     return out
+
+
+def summary_table(method: str, res: dict[str, Any]) -> str:
+    """The variants of one method as aligned text: img/s, ratio to the reference, and the engine against the
+    minimal loop of the same precision (its overhead)."""
+    lines = [f"[bench] {method}: {'variant':28s} {'img/s':>8s} {'x ref':>6s} {'x minimal':>9s}"]
+    for k, v in res.items():
+        mini = res.get(f"minimal-{v['precision']}")
+        vs_min = f"{v['img_per_s'] / mini['img_per_s']:9.2f}" if mini and k.startswith("engine") else " " * 9
+        lines.append(f"[bench] {method}: {k:28s} {v['img_per_s']:8.0f} {v['ratio'] or 0:6.2f} {vs_min}")
+    return "\n".join(lines)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     """python -m ltlib.bench: print the JSON and write outputs/bench/<device>.json."""
     ap = argparse.ArgumentParser(prog="python -m ltlib.bench", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--arch", default="resnet32")
+    ap.add_argument("--arch", default="resnet8", help="backbone (the study's resnet8; resnet32 is the papers')")
     ap.add_argument("--steps", type=int, default=8, help="timed steps per round and variant")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=2)
@@ -371,10 +407,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--methods", default="ce,bbn")
+    ap.add_argument("--precisions", default=None,
+                    help="comma-separated, of fp32,bf16 (default: fp32, and bf16 where it is native)")
     ap.add_argument("--only", default=None, help="comma-separated variant names (the reference always runs)")
     ap.add_argument("--compile-on-cpu", action="store_true", help="also time torch.compile on a CPU")
     ap.add_argument("--no-eval", action="store_true")
-    ap.add_argument("--tsne-points", type=int, default=10000, help="0 skips t-SNE")
+    ap.add_argument("--tsne-points", type=int, default=0, help="also time t-SNE of this many test features")
     ap.add_argument("--out", default=None, help="JSON path (default outputs/bench/<device>.json)")
     args = ap.parse_args(argv)
     if args.threads:
@@ -383,7 +421,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                     args.device, methods=tuple(args.methods.split(",")),
                     only=args.only.split(",") if args.only else None, compile_on_cpu=args.compile_on_cpu,
                     eval_share=not args.no_eval, tsne_points=args.tsne_points, data_root=args.data_root,
-                    max_per_class=args.max_per_class)
+                    max_per_class=args.max_per_class,
+                    precisions=args.precisions.split(",") if args.precisions else None)
     path = Path(args.out) if args.out else OUTPUTS / "bench" / f"{device_slug(resolve_device(args.device))}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(res, indent=1)

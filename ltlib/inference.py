@@ -13,6 +13,7 @@ from ltlib.augment import normalize
 from ltlib.config import RunConfig
 from ltlib.data import LTData, make_long_tailed
 from ltlib.errors import ConfigError
+from ltlib.hardware import resolve_precision
 from ltlib.methods.base import Method, build_method
 from ltlib.metrics import accuracy_report
 
@@ -29,8 +30,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def autocast(device: torch.device, precision: str) -> Any:
-    """bf16 autocast on the device, or nothing for fp32."""
-    if precision == "bf16":
+    """bf16 autocast on the device, or nothing for fp32 ('auto': what the device runs natively)."""
+    if resolve_precision(precision, device) == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()
 
@@ -67,7 +68,7 @@ def build_for(cfg: RunConfig, data: Optional[LTData] = None) -> tuple[Method, nn
 
 @torch.no_grad()
 def predict(method: Method, model: nn.Module, x: torch.Tensor, dd: DeviceData, batch_size: Optional[int] = None,
-            precision: str = "bf16", features: bool = False,
+            precision: str = "auto", features: bool = False,
             fn: Optional[Callable[[nn.Module, torch.Tensor], torch.Tensor]] = None) -> torch.Tensor:
     """Logits (features with features=True, or any fn(model, x)) of uint8 images, in batches, in eval mode.
 
@@ -86,7 +87,7 @@ def predict(method: Method, model: nn.Module, x: torch.Tensor, dd: DeviceData, b
 
 
 def evaluate(method: Method, model: nn.Module, dd: DeviceData, split: str, counts: list[int],
-             precision: str = "bf16") -> dict[str, Any]:
+             precision: str = "auto") -> dict[str, Any]:
     """Accuracy report on a split ('val' or 'test')."""
     x, y = dd.splits[split]
     if len(y) == 0:

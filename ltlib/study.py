@@ -18,7 +18,8 @@ from ltlib import plots, report
 from ltlib.data import dataset_label
 from ltlib.errors import ConfigError, closest
 from ltlib.params import check_param_file, check_profile, profile_params
-from ltlib.paths import NOTEBOOKS, OUTPUTS, PARAMS, atomic_write_text, display_path
+from ltlib.paths import NOTEBOOKS, OUTPUTS, PARAMS, atomic_write_text, display_path, resolve
+from ltlib.plans import export_runs
 from ltlib.runs import runs_root
 
 
@@ -219,15 +220,23 @@ class StudyError(RuntimeError):
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    """python -m ltlib.study --profile NAME [--only 00 10] [--html-only | --index-only]"""
+    """python -m ltlib.study --profile NAME [--only 00 10] [--html-only | --index-only | --export-runs FILE]"""
     ap = argparse.ArgumentParser(prog="python -m ltlib.study", description=__doc__)
     ap.add_argument("--profile", default="quick", help="params/<profile>/ (smoke, quick, paper-...)")
     ap.add_argument("--only", nargs="*", help="notebook name prefixes to run (default: all)")
     ap.add_argument("--html-only", action="store_true", help="re-render existing executed notebooks and the front page")
     ap.add_argument("--index-only", action="store_true",
                     help="rebuild only outputs/<profile>/index.html from the run store (or results.csv)")
+    ap.add_argument("--export-runs", metavar="FILE", default=None,
+                    help="write every distinct run of the profile (stage-1 runs first) to FILE and stop; train it "
+                         "anywhere with python -m ltlib.train FILE [--shard i/N] (docs/clusters.md)")
     args = ap.parse_args(argv)
     try:
+        if args.export_runs:
+            plan(args.profile, args.only)                   # a known profile, valid parameter files
+            cfgs = export_runs(args.profile, resolve(args.export_runs), args.only)
+            print(f"[study] {len(cfgs)} runs of profile {args.profile} -> {args.export_runs}")
+            return 0
         if args.index_only:
             plan(args.profile)                              # a known profile, valid parameter files
             print(f"[study] wrote {display_path(write_index(OUTPUTS / args.profile, args.profile))}")

@@ -504,25 +504,72 @@ def _train(loop: Loop, root: Path, stop_after: Optional[int]) -> Run:
     return loop.run
 
 
+def read_run_file(path: str | os.PathLike) -> list[RunConfig]:
+    """Run configs of a YAML file: one mapping, or {runs: [mapping, ...]} (what --export-runs writes)."""
+    d = load_param_file(path)
+    if "runs" in d and not isinstance(d["runs"], list):
+        raise ConfigError(f"{path}: 'runs' must be a list of run configs, got {type(d['runs']).__name__}")
+    return [RunConfig.from_dict(x) for x in d["runs"]] if "runs" in d else [RunConfig.from_dict(d)]
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'i/N' (0 <= i < N) -> (i, N); 'slurm' -> this Slurm array task's (SLURM_ARRAY_TASK_ID / _COUNT)."""
+    if text == "slurm":
+        try:
+            return int(os.environ["SLURM_ARRAY_TASK_ID"]), int(os.environ["SLURM_ARRAY_TASK_COUNT"])
+        except KeyError:
+            raise ConfigError("--shard slurm needs SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT (a job array)") from None
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard must be i/N (e.g. 0/4) or 'slurm', got {text!r}") from None
+    if not 0 <= i < n:
+        raise ConfigError(f"--shard {text}: need 0 <= i < N")
+    return i, n
+
+
+def shard(cfgs: list[RunConfig], i: int, n: int) -> list[RunConfig]:
+    """Shard i of n: runs grouped by their first stage (a stage-1 run and every run that starts from it share a
+    shard, so no shard waits on another), groups dealt longest-first to the least-loaded shard; order kept."""
+    groups: dict[str, list[int]] = {}
+    for k, c in enumerate(cfgs):
+        groups.setdefault(c.stages()[0].run_id(), []).append(k)
+    load, owner = [0] * n, {}
+    work = {g: sum(cfgs[k].epochs * (cfgs[k].max_per_class or 5000) for k in ks) for g, ks in groups.items()}
+    for g in sorted(groups, key=lambda g: (-work[g], g)):
+        j = load.index(min(load))
+        owner[g], load[j] = j, load[j] + work[g]
+    mine = sorted(k for g, ks in groups.items() if owner[g] == i for k in ks)
+    return [cfgs[k] for k in mine]
+
+
 def main(argv: Optional[list[str]] = None) -> int:
-    """python -m ltlib.train RUN.yaml [...]: train run configs (a mapping, or {runs: [mapping, ...]})."""
+    """python -m ltlib.train RUN.yaml [...] [--shard i/N]: train run configs (a mapping, or {runs: [mapping, ...]})."""
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m ltlib.train", description=main.__doc__)
-    ap.add_argument("files", nargs="+", help="YAML run configs")
+    ap.add_argument("files", nargs="+", help="YAML run configs (python -m ltlib.study --export-runs writes one)")
     ap.add_argument("--runs-dir", default=None)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--progress", default="line", choices=list(PROGRESS))
+    ap.add_argument("--shard", default=None,
+                    help="i/N: train only shard i (0-based) of N, so N processes, GPUs or Slurm array tasks split the "
+                         "runs into one shared run store; 'slurm': from SLURM_ARRAY_TASK_ID / _COUNT")
+    ap.add_argument("--list", action="store_true", help="print the runs (of this shard) and whether each is done")
     ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                     help="channels_last memory format (default: on a GPU only); does not change the run hash")
     args = ap.parse_args(argv)
     try:
-        cfgs = []
-        for f in args.files:
-            d = load_param_file(f)
-            if "runs" in d and not isinstance(d["runs"], list):
-                raise ConfigError(f"{f}: 'runs' must be a list of run configs, got {type(d['runs']).__name__}")
-            cfgs += [RunConfig.from_dict(x) for x in d["runs"]] if "runs" in d else [RunConfig.from_dict(d)]
+        cfgs = [c for f in args.files for c in read_run_file(f)]
+        if args.shard:
+            cfgs = shard(cfgs, *parse_shard(args.shard))
+        if args.list:
+            root = runs_root(args.runs_dir)
+            for c in cfgs:
+                print(f"{c.run_id()}  {'done' if Run(root / c.run_id()).finished else 'todo'}  {c.tag or c.method}")
+            return 0
+        if args.shard:
+            print(f"shard {args.shard}: {len(cfgs)} run(s)", flush=True)
         for c in cfgs:
             r = fit(c, args.runs_dir, args.device, args.progress, channels_last=args.channels_last)
             if int(os.environ.get("RANK", "0")) == 0 and args.progress in ("line", "bar"):  # torchrun: rank 0

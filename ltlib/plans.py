@@ -1,0 +1,145 @@
+"""Every run of a profile: each training notebook's plan by name, and the profile's distinct runs in training order.
+
+`NOTEBOOK_PLANS` maps a notebook to the function that builds its whole plan (section -> row -> one config per seed)
+from its validated parameters, the very configs the notebook trains; `profile_runs` walks every notebook of a
+profile and lists each distinct run once, stage-1 runs before the stage-2 runs that start from them. Exports,
+shards and the GPU script are built on it, so a run trained anywhere is found by the notebooks by its hash.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import yaml
+
+from ltlib.config import RunConfig
+from ltlib.errors import ConfigError
+from ltlib.inference import load_data
+from ltlib.methods import aux, baselines, bbn, decoupling, reslt, switching
+from ltlib.methods.recipe import Plan, ablation_size, distinct_runs
+from ltlib.params import as_dict, profile_params
+from ltlib.paths import NOTEBOOKS, atomic_write_text
+from ltlib.recipes import study_configs
+
+
+def _seeds(p: dict[str, Any], key: str = "n_seeds") -> list[int]:
+    return [p["seed"] + i for i in range(p.get(key, 1))]
+
+
+def plan_00(p: dict[str, Any]) -> Plan:
+    """00: the CE run whose sampler draws and events the notebook inspects."""
+    return {"CE": {"CE": [baselines.baseline(p, "CE")]}}
+
+
+def plan_10(p: dict[str, Any]) -> Plan:
+    """10: BBN §3's representation x classifier grid, every seed (stage-1 runs come with their stage-2 runs)."""
+    by_seed = [baselines.diagnosis({**p, "seed": s}, p["stage2_epochs"], p["representation_dataset"])
+               for s in _seeds(p)]
+    return {"grid": {"+".join(k): [c[k] for c in by_seed] for k in by_seed[0]}}
+
+
+def plan_11(p: dict[str, Any]) -> Plan:
+    """11: every baseline of the protocol, every seed."""
+    return {"baselines": {m: [baselines.baseline(p, m, seed=s) for s in _seeds(p)] for m in p["methods"]}}
+
+
+def plan_20(p: dict[str, Any]) -> Plan:
+    """20: Decoupling's joint runs, cRT / LWS, Table 1's parts and cRT on every backbone."""
+    return decoupling.notebook_plan(p, _seeds(p), p["backbones"], check=False)
+
+
+def plan_30(p: dict[str, Any]) -> Plan:
+    """30: BBN's Table 1 over seeds and its one-seed ablations."""
+    return bbn.notebook_plan(p, check=False)
+
+
+def plan_40(p: dict[str, Any]) -> Plan:
+    """40: ResLT and its baselines over seeds, its one-seed ablations (the code's groups need the class count)."""
+    probe = baselines.baseline(p, "CE")
+    return reslt.notebook_plan(p, load_data(probe).num_classes, check=False)
+
+
+def plan_50(p: dict[str, Any]) -> Plan:
+    """50: the aux main rows over seeds and the one-seed ablation rows."""
+    main, cfgs, _ = aux.notebook_plan(p, check=False)
+    return {"main": main, "ablations": {k: [c] for k, c in cfgs.items()}}
+
+
+def plan_60(p: dict[str, Any]) -> Plan:
+    """60: IB→CR and its comparators over seeds, the one-seed ablation tables."""
+    plan = switching.notebook_plan(p, check=False)
+    return {"main": dict(plan.main), "ablations": {k: [c] for k, c in plan.ablations.items()}}
+
+
+def plan_70(p: dict[str, Any]) -> Plan:
+    """70: the runs whose features are embedded."""
+    return {"t-SNE": {k: [c] for k, c in study_configs(p, p["tsne_methods"]).items()}}
+
+
+def plan_71(p: dict[str, Any]) -> Plan:
+    """71: K seeds of each method at the bias-variance size."""
+    size = ablation_size(p, p["bv_max_per_class"], p["bv_epochs"])
+    by_k = [study_configs(dict(size["params"], seed=p["seed"] + k), p["bv_methods"], **size["changes"])
+            for k in range(p["K"])]
+    return {"bias-variance": {m: [c[m] for c in by_k] for m in p["bv_methods"]}}
+
+
+def plan_72(p: dict[str, Any]) -> Plan:
+    """72: the runs whose training events are counted, and CE on a balanced set of the same data."""
+    cap = p["balanced_max_per_class"]
+    if p["max_per_class"] is not None and cap is not None:
+        cap = min(cap, p["max_per_class"])
+    balanced = study_configs({**p, "imbalance_ratio": 1.0, "max_per_class": cap}, ["CE"])["CE"]
+    return {"memorisation": {**{k: [c] for k, c in study_configs(p, p["mem_methods"]).items()},
+                             "CE (balanced set)": [balanced]}}
+
+
+# Notebook -> its plan builder; 90_report trains nothing (it reads the runs of the others).
+NOTEBOOK_PLANS: dict[str, Callable[[dict[str, Any]], Plan]] = {
+    "00_data_and_samplers": plan_00, "10_rebalancing_diagnosis": plan_10, "11_baselines": plan_11,
+    "20_decoupling": plan_20, "30_bbn": plan_30, "40_reslt": plan_40, "50_aux_learning": plan_50,
+    "60_class_reversed_switching": plan_60, "70_tsne": plan_70, "71_bias_variance": plan_71,
+    "72_memorization": plan_72,
+}
+
+
+def build_plan(notebook: str, params: Any) -> Plan:
+    """A notebook's plan from its validated parameters."""
+    if notebook not in NOTEBOOK_PLANS:
+        raise ConfigError(f"notebook {notebook} trains nothing (no plan); have: {', '.join(NOTEBOOK_PLANS)}")
+    return NOTEBOOK_PLANS[notebook](as_dict(params))
+
+
+def profile_plans(profile: str, only: Optional[list[str]] = None) -> dict[str, Plan]:
+    """Each training notebook's plan on a profile (its parameter file over the notebook's defaults)."""
+    missing = [nb for nb in NOTEBOOK_PLANS if not (NOTEBOOKS / f"{nb}.ipynb").exists()]
+    if missing:
+        raise ConfigError(f"no notebook for plan(s) {', '.join(missing)}")
+    return {nb: build_plan(nb, profile_params(profile, nb)) for nb in NOTEBOOK_PLANS
+            if not only or any(nb.startswith(o) for o in only)}
+
+
+def ordered_runs(plans: dict[str, Plan]) -> list[RunConfig]:
+    """The distinct runs of several plans, each once (tagged with its first row), ancestors before descendants:
+    every stage-1 run comes before any run that starts from it (level by level)."""
+    seen: dict[str, tuple[int, RunConfig]] = {}
+    for nb, plan in plans.items():
+        for h, (section, row, cfg) in distinct_runs(plan).items():
+            if h not in seen:
+                seen[h] = (len(cfg.stages()), cfg if cfg.tag else cfg.replace(tag=row))
+    return [c for _, c in sorted(seen.values(), key=lambda t: t[0])]
+
+
+def profile_runs(profile: str, only: Optional[list[str]] = None) -> list[RunConfig]:
+    """Every distinct run the notebooks of a profile train, stage-1 runs first."""
+    return ordered_runs(profile_plans(profile, only))
+
+
+def export_runs(profile: str, path: str | Path, only: Optional[list[str]] = None) -> list[RunConfig]:
+    """Write a profile's runs as a run file (`{runs: [config, ...]}`) that `python -m ltlib.train` reads."""
+    cfgs = profile_runs(profile, only)
+    header = (f"# every distinct run of profile {profile} ({len(cfgs)}), stage-1 runs first; train with\n"
+              f"#   python -m ltlib.train {Path(path).name} [--shard i/N]\n")
+    atomic_write_text(Path(path), header + yaml.safe_dump({"profile": profile, "runs": [c.to_dict() for c in cfgs]},
+                                                          sort_keys=False))
+    return cfgs

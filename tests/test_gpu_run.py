@@ -9,7 +9,7 @@ import pytest
 from ltlib import gpu_run
 from ltlib.errors import ConfigError
 from ltlib.runs import Run
-from tests.conftest import needs_fmnist
+from conftest import needs_fmnist
 
 TINY = {"dataset": "fmnist", "max_per_class": 100, "imbalance_ratio": 10, "arch": "resnet8-narrow", "epochs": 2, "stage2_epochs": 1,
         "precision": "fp32", "batch_size": 32}

@@ -85,3 +85,13 @@ def test_paper_profiles_name_their_precision():
 def test_describe_says_what_auto_picks(native_bf16):
     d = hardware.describe("cpu")
     assert d["auto_precision"] == "bf16" and d["cpu_bf16_native"] is True and "cpu_capability" in d
+
+
+def test_channels_last_default_follows_what_was_measured(native_bf16, monkeypatch):
+    from ltlib.train import default_channels_last
+
+    cpu = torch.device("cpu")
+    assert not default_channels_last(cpu, "fp32") and not default_channels_last(cpu, "bf16")
+    monkeypatch.setattr(hardware, "cpu_bf16_native", lambda: False)
+    assert default_channels_last(cpu, "fp32")                    # AVX2: fp32 with channels_last (+13 % measured)
+    assert default_channels_last(torch.device("cuda"), "bf16")

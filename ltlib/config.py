@@ -41,17 +41,6 @@ HASH_EXCLUDE = {"tag", "data_root"}
 # without replacement, frozen batch norm kept in eval, one-angle rotation pass, BBN branch blocks initialised apart).
 PROTOCOL = 2
 
-# Protocol-1 behaviours that `legacy` switches back on, for one purpose: measuring what each protocol-2 fix changes
-# (scripts/protocol_effects.py, docs/protocol.md §7.3). No study run sets it; empty, it stays out of the hash.
-LEGACY = {
-    "heldout_from_train": "a class short of unused images tops up the held-out split from its own training images",
-    "within_class_replacement": "cr / cbs / class_aware draw the images of a class with replacement",
-    "frozen_bn_train": "train_parts=last_block leaves the last stage's other blocks' batch norm in train mode",
-    "rotation_in_batch": "aux rotation task: the four rotated copies are the classification heads' one pass",
-    "bbn_block_copy": "BBN's re-balancing block starts as a copy of the conventional one",
-}
-
-
 @dataclass
 class RunConfig:
     """Everything that fixes the result of one training run."""
@@ -100,7 +89,6 @@ class RunConfig:
     precision: str = "auto"                 # auto (bf16 where native, else fp32; resolved at once) | bf16 | fp32
     eval_every: int = 1
     seed: int = 0
-    legacy: list[str] = field(default_factory=list)  # protocol-1 behaviours back on (LEGACY; measurements only)
     tag: str = ""                           # free label for tables (not hashed)
 
     def __post_init__(self) -> None:
@@ -137,8 +125,6 @@ class RunConfig:
         registry.METHODS.check(self.method)
         registry.METHODS[self.method].parse_args(self.method_args)
         registry.SAMPLERS.check(self.sampler)
-        for name in self.legacy:
-            check_name("legacy", name, LEGACY)
         for m in self.milestones:
             require(0 <= m, f"milestones must be >= 0, got {self.milestones}")
         for item in self.sampler_switch:
@@ -176,8 +162,6 @@ class RunConfig:
         """The fields that change the result; a path dataset counts by its folder name only."""
         d = {k: v for k, v in self.to_dict().items() if k not in HASH_EXCLUDE}
         d["protocol"] = PROTOCOL
-        if not d["legacy"]:
-            del d["legacy"]                     # every study run: hashes as before the field existed
         if is_path(d["dataset"]):
             d["dataset"] = Path(d["dataset"].rstrip("/")).name
         if d["init_from"] is not None:

@@ -287,33 +287,24 @@ def long_tail_indices(labels: np.ndarray, counts: list[int], seed: int = 0) -> n
     return np.concatenate(keep)
 
 
-def heldout_indices(labels: np.ndarray, used: np.ndarray, per_class: int, seed: int,
-                    top_up: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def heldout_indices(labels: np.ndarray, used: np.ndarray, per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A held-out split of up to `per_class` images per class, for choosing (never the test set): (held-out, train).
 
     Only training images the long-tailed subset left unused are taken (docs/protocol.md §1.2): the training
     set keeps exactly its published per-class counts, and a class with no unused image (the head class when
-    n_max is its full size) contributes none. `top_up` is protocol 1 (config.LEGACY "heldout_from_train"): a
-    class short of unused images gives the missing ones from the end of its own selection, which leave training.
+    n_max is its full size) contributes none (protocol 1 topped such a class up from its own training images;
+    docs/protocol.md §7.3 gives what that changed).
     """
     rng = np.random.RandomState(seed + 7919)
     labels = np.asarray(labels)
     mask = np.ones(len(labels), dtype=bool)
     mask[used] = False
-    val, drop = [], []
+    val = []
     for c in range(int(labels.max()) + 1):
         idx = np.where((labels == c) & mask)[0]
         rng.shuffle(idx)
-        take = idx[:per_class]
-        if top_up and len(take) < per_class:
-            mine = used[labels[used] == c]
-            short = min(per_class - len(take), max(0, len(mine) - 1))
-            if short > 0:
-                take = np.concatenate([take, mine[len(mine) - short:]])
-                drop.extend(mine[len(mine) - short:])
-        val.append(take)
-    keep = used[~np.isin(used, np.asarray(drop, dtype=np.int64))]
-    return np.concatenate(val).astype(np.int64), keep
+        val.append(idx[:per_class])
+    return np.concatenate(val).astype(np.int64), used
 
 
 @dataclass
@@ -349,7 +340,7 @@ class LTData:
 
 
 def make_long_tailed(name: str, imbalance_ratio: float, max_per_class: int | None = None, seed: int = 0,
-                     val_per_class: int = 20, data_root: str | None = None, heldout_top_up: bool = False) -> LTData:
+                     val_per_class: int = 20, data_root: str | None = None) -> LTData:
     """Build the long-tailed training set of docs/protocol.md §1 (+ held-out split) from a balanced dataset."""
     train, test = load_dataset(name, data_root)
     labels = train.y.numpy()
@@ -365,7 +356,7 @@ def make_long_tailed(name: str, imbalance_ratio: float, max_per_class: int | Non
     idx = long_tail_indices(labels, counts, seed)
     val_idx = np.zeros(0, np.int64)
     if val_per_class:
-        val_idx, idx = heldout_indices(labels, idx, val_per_class, seed, heldout_top_up)
+        val_idx, idx = heldout_indices(labels, idx, val_per_class, seed)
         counts = np.bincount(labels[idx], minlength=num_classes).tolist()
     if name in DATASETS:
         info = DATASETS[name]

@@ -53,7 +53,7 @@ class DeviceData:
 def load_data(cfg: RunConfig) -> LTData:
     """The long-tailed data set a config trains on."""
     return make_long_tailed(cfg.dataset, cfg.imbalance_ratio, cfg.max_per_class, cfg.lt_seed, cfg.val_per_class,
-                            cfg.data_root, heldout_top_up="heldout_from_train" in cfg.legacy)
+                            cfg.data_root)
 
 
 def build_for(cfg: RunConfig, data: Optional[LTData] = None) -> tuple[Method, nn.Module, LTData]:

@@ -151,21 +151,12 @@ def write_profile_csv(rows: pd.DataFrame, profile: str) -> Any:
     return path
 
 
-# Results tables written before the recipes had registry keys name a few recipes by their old tag; the front page
-# reads them through this map (cRT was tagged by its diagnosis cell, CE+RS, which is the same config).
-LEGACY_TAGS = {"CE+LWS": "LWS", "IB→CR": "switching", "CE+B+C": "B+C"}
-LEGACY_COPIES = {"CE+RS": "cRT"}
-
-
 def read_profile_csv(path: Any) -> pd.DataFrame:
-    """An outputs/<profile>/results.csv as recipe rows (a `method` column of registry keys), old tables included."""
+    """An outputs/<profile>/results.csv as recipe rows (its `method` column holds the registry keys)."""
     rows = pd.read_csv(path)
-    if "method" in rows and set(rows["method"]) & set(RECIPES):
-        return rows
-    tag = rows["label"] if "label" in rows else rows["tag"]
-    rows = rows.assign(method=[LEGACY_TAGS.get(t, t) for t in tag])
-    copies = [rows[rows["method"] == old].assign(method=new) for old, new in LEGACY_COPIES.items()]
-    return pd.concat([rows, *copies], ignore_index=True)
+    if "method" not in rows:
+        raise ConfigError(f"{path} has no 'method' column: it was not written by report.write_profile_table")
+    return rows
 
 
 OUTCOME_COLORS = {cl.REPRODUCED: "#d8f0d8", cl.CONTRADICTED: "#f8d7d4", cl.INCONCLUSIVE: "#fdf1cc",

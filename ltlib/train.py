@@ -85,13 +85,12 @@ def _load_stage1(model: nn.Module, state: dict[str, torch.Tensor], cfg: RunConfi
     model.load_state_dict(keep, strict=False)
 
 
-def _freeze(model: nn.Module, train_parts: str, legacy_bn: bool = False) -> list[nn.Module]:
+def _freeze(model: nn.Module, train_parts: str) -> list[nn.Module]:
     """Freeze what train_parts leaves fixed; return every module outside the trained parts (kept in eval mode).
 
     Eval mode keeps the frozen parts' batch-norm statistics fixed: for `last_block` that is every batch-norm
     layer but the last block's (its siblings in the same stage included), for `classifier` and `lws` the whole
-    backbone (and, for `lws`, the frozen linear classifier under the learned scales). `legacy_bn` is protocol 1
-    (config.LEGACY "frozen_bn_train"): only the backbone's top-level children without a trained parameter.
+    backbone (and, for `lws`, the frozen linear classifier under the learned scales).
     """
     if train_parts == "all":
         return []
@@ -107,8 +106,6 @@ def _freeze(model: nn.Module, train_parts: str, legacy_bn: bool = False) -> list
     if train_parts == "last_block":
         model.backbone.last_block.requires_grad_(True)
         trained.append(model.backbone.last_block)
-        if legacy_bn:
-            return [m for m in model.backbone.children() if not any(p.requires_grad for p in m.parameters())]
     inside = {id(m) for part in trained for m in part.modules()}
     above = {id(m) for m in model.modules() if any(id(s) in inside for s in m.modules()) and id(m) not in inside}
     return [m for m in model.modules() if id(m) not in inside and id(m) not in above]
@@ -253,7 +250,7 @@ def _setup(cfg: RunConfig, run: Run, root: Path, device: torch.device, progress:
     if cfg.init_from is not None:
         stage1 = fit(RunConfig.from_dict(cfg.init_from), root, device, progress, deterministic, channels_last)
         _load_stage1(model, stage1.state_dict(), cfg)
-    frozen = _freeze(model, cfg.train_parts, "frozen_bn_train" in cfg.legacy)
+    frozen = _freeze(model, cfg.train_parts)
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
@@ -310,8 +307,6 @@ def _draw(loop: Loop, epoch: int) -> tuple[list[str], list[torch.Tensor]]:
             else:
                 kw = {}
             loop.samplers[name] = build_sampler(name, loop.data.train.y, loop.data.num_classes, **kw)
-            if "within_class_replacement" in cfg.legacy:
-                loop.samplers[name].without_replacement = False
     idx = [loop.samplers[name].indices(seeded_generator(cfg.seed, epoch, i), epoch, cfg.epochs,
                                        cfg.batch_size).to(loop.device) for i, name in enumerate(names)]
     if loop.world > 1:

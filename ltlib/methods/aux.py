@@ -19,8 +19,8 @@ Ablations (paper Tables 3–5): the CBS:RRS ratio is λ1:λ2 (rotation off). Its
 the paper: "0:1 is equivalent to the RRS-Only baseline"). `rotation="augment"` feeds the same four rotated
 copies to h and h_a with their class labels (no h_s, λ3 unused): "rotation as plain augmentation".
 ftRRS+CBS (stage-wise) = RRS-only, then the whole network fine-tuned with CBS from the RRS-only weights.
-Deviations, said plainly: within a class, the CBS sampler draws images with replacement (the paper: without);
-with fewer classes than B/Z (10-class sets: 10 < 128/4) every class gets Z images and the rest of the batch
+Within a class the CBS sampler draws images without replacement (cycled shuffled lists), as the paper. Deviation,
+said plainly: with fewer classes than B/Z (10-class sets: 10 < 128/4) every class gets Z images and the rest of the batch
 is topped up with class-uniform draws, i.e. CBS is then class-balanced sampling.
 """
 from __future__ import annotations
@@ -140,13 +140,10 @@ class AuxMethod(Method):
         parts = [b for b in (cbs, rrs) if b is not None]
         x = torch.cat([b.x for b in parts])
         m = len(x)
-        in_batch = self.args.rotation == "task" and "rotation_in_batch" in self.cfg.legacy   # protocol 1 (measuring)
-        copies = 4 if self.args.rotation == "augment" or in_batch else 1
+        copies = 4 if self.args.rotation == "augment" else 1
         xc = rotate_batch(x)[0] if copies == 4 else x       # augment: 0/90/180/270° copies, rotation-major
         f = model.backbone(xc)                              # one pass for h and h_a (Alg. 1 line 10)
         views = f.view(copies, m, -1)                       # (copies, images, D)
-        if in_batch:
-            views, copies = views[:1], 1                    # protocol 1: h, h_a see the 0° copy of the 4-copy pass
         n_cbs = len(cbs.y) if cbs is not None else 0
         terms: dict[str, torch.Tensor] = {}
         first = None
@@ -158,10 +155,7 @@ class AuxMethod(Method):
             z = model.aux_head(views[:, n_cbs:].reshape(-1, f.shape[1]))
             terms["rrs"] = self.criterion(z, rrs.y.repeat(copies))
             first = z[:len(rrs.y)] if first is None else first
-        if in_batch:
-            rot_y = torch.arange(4, device=f.device).repeat_interleave(m)
-            terms["ss"] = F.cross_entropy(model.rot_head(f).float(), rot_y)
-        elif self.args.rotation == "task":                  # Alg. 1 lines 9, 11: a separate pass on B_θ
+        if self.args.rotation == "task":                  # Alg. 1 lines 9, 11: a separate pass on B_θ
             xr, rot_y = rotate_random(x, gen if gen is not None else torch.Generator().manual_seed(0))
             with frozen_bn_stats(model.backbone):
                 fr = model.backbone(xr)

@@ -14,7 +14,6 @@ model (same state-dict keys as the two-branch model), so the engine's `init_from
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -194,10 +193,7 @@ class BBNMethod(Method):
     def build_model(self) -> nn.Module:
         """BBNModel, or LTModel(BranchBackbone, head) when Args.branch is set."""
         net = build_backbone(self.cfg.arch, self.data.in_channels)
-        if "bbn_block_copy" in self.cfg.legacy:        # protocol 1, for measuring the fix only
-            rb_block = copy.deepcopy(net.last_block)
-        else:
-            rb_block = fresh_last_block(self.cfg.arch, self.data.in_channels)
+        rb_block = fresh_last_block(self.cfg.arch, self.data.in_channels)   # built and initialised on its own
         if self.args.branch:
             back = BranchBackbone(net, rb_block, self.args.branch)
             return LTModel(back, build_head(self.cfg.head, back.out_dim, self.num_classes))

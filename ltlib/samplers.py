@@ -259,3 +259,9 @@ class IrregularityWeighted(Sampler):
 
 SAMPLERS["irregular"] = IrregularityWeighted
 EVENT_SAMPLERS = {"irregular"}      # samplers built with `events=`: the run's events of the epochs before their first
+
+
+def build_run_sampler(name: str, labels: torch.Tensor, num_classes: int, events: torch.Tensor) -> Sampler:
+    """The sampler a run's stream uses; `events` (the run's per-sample events of the epochs before this sampler's
+    first epoch) go to the samplers that read them (EVENT_SAMPLERS), so the engine treats every sampler alike."""
+    return build_sampler(name, labels, num_classes, **({"events": events} if name in EVENT_SAMPLERS else {}))

@@ -24,20 +24,19 @@ import torch
 import torch.nn as nn
 from filelock import FileLock
 
+from ltlib import hardware
 from ltlib.augment import normalize, random_crop_flip
 from ltlib.config import RunConfig
 from ltlib.data import LTData, load_dataset
 from ltlib.errors import ConfigError, RunStoreError
-from ltlib import hardware
 from ltlib.hardware import warn_if_emulated
-from ltlib.heads import LWSHead
 from ltlib.inference import DeviceData, autocast, build_for, evaluate, resolve_device
 from ltlib.methods.base import Batch, Method
 from ltlib.params import load_param_file
 from ltlib.paths import display_path
 from ltlib.runs import (Run, check_writable, environment, git_revision, load_checkpoint, runs_root,
                         save_checkpoint, write_json, write_results_table)
-from ltlib.samplers import EVENT_SAMPLERS, Sampler, build_sampler, shard_batches
+from ltlib.samplers import Sampler, build_run_sampler, shard_batches
 from ltlib.schedules import lr_at
 
 # Write failures that mean "the runs folder is full or not writable" (reported as RunStoreError).
@@ -67,49 +66,6 @@ def progress_mode(progress: str = "auto") -> str:
 
 
 # ------------------------------------------------------------------------------------ set-up helpers
-
-def _load_stage1(model: nn.Module, state: dict[str, torch.Tensor], cfg: RunConfig) -> None:
-    """Start from a stage-1 run: backbone always; the classifier too unless reinit_head (LWS wraps it)."""
-    own = model.state_dict()
-    keep = {}
-    for k, v in state.items():
-        if k.startswith("head.") and cfg.reinit_head and cfg.train_parts != "lws":
-            continue
-        if isinstance(getattr(model, "head", None), LWSHead) and k.startswith("head."):
-            k = "head.linear." + k[len("head."):]
-        if k in own and own[k].shape == v.shape:
-            keep[k] = v
-    missing = [k for k in own if k.startswith("backbone.") and k not in keep]
-    if missing:
-        raise ConfigError(f"stage-1 run does not fit this model (missing {missing[:3]}...)")
-    model.load_state_dict(keep, strict=False)
-
-
-def _freeze(model: nn.Module, train_parts: str) -> list[nn.Module]:
-    """Freeze what train_parts leaves fixed; return every module outside the trained parts (kept in eval mode).
-
-    Eval mode keeps the frozen parts' batch-norm statistics fixed: for `last_block` that is every batch-norm
-    layer but the last block's (its siblings in the same stage included), for `classifier` and `lws` the whole
-    backbone (and, for `lws`, the frozen linear classifier under the learned scales).
-    """
-    if train_parts == "all":
-        return []
-    model.requires_grad_(False)
-    if train_parts == "lws":
-        model.head.scale.requires_grad_(True)
-        trained: list[nn.Module] = []
-    else:
-        model.head.requires_grad_(True)
-        if isinstance(model.head, LWSHead):
-            model.head.linear.requires_grad_(False)
-        trained = [model.head]
-    if train_parts == "last_block":
-        model.backbone.last_block.requires_grad_(True)
-        trained.append(model.backbone.last_block)
-    inside = {id(m) for part in trained for m in part.modules()}
-    above = {id(m) for m in model.modules() if any(id(s) in inside for s in m.modules()) and id(m) not in inside}
-    return [m for m in model.modules() if id(m) not in inside and id(m) not in above]
-
 
 def _optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
     """SGD with the backbone's lr multiplier as its own parameter group."""
@@ -249,8 +205,8 @@ def _setup(cfg: RunConfig, run: Run, root: Path, device: torch.device, progress:
     stage1 = None
     if cfg.init_from is not None:
         stage1 = fit(RunConfig.from_dict(cfg.init_from), root, device, progress, deterministic, channels_last)
-        _load_stage1(model, stage1.state_dict(), cfg)
-    frozen = _freeze(model, cfg.train_parts)
+        method.load_stage1(model, stage1.state_dict())
+    frozen = method.freeze(model)
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
@@ -300,13 +256,10 @@ def _draw(loop: Loop, epoch: int) -> tuple[list[str], list[torch.Tensor]]:
     loop.method.start_epoch(epoch)
     names = loop.method.streams(epoch)
     for name in names:
-        if name not in loop.samplers:
-            if name in EVENT_SAMPLERS:   # class-reversed Table 10: events of the epochs before the sampler's first
-                first = min([int(e) for e, s in cfg.sampler_switch if s == name and int(e) <= epoch], default=epoch)
-                kw = {"events": loop.events[:first].cpu()}
-            else:
-                kw = {}
-            loop.samplers[name] = build_sampler(name, loop.data.train.y, loop.data.num_classes, **kw)
+        if name not in loop.samplers:    # built at its first use (after a resume too: from its first epoch's events)
+            first = next(e for e in range(epoch + 1) if name in loop.method.streams(e))
+            loop.samplers[name] = build_run_sampler(name, loop.data.train.y, loop.data.num_classes,
+                                                    loop.events[:first].cpu())
     idx = [loop.samplers[name].indices(seeded_generator(cfg.seed, epoch, i), epoch, cfg.epochs,
                                        cfg.batch_size).to(loop.device) for i, name in enumerate(names)]
     if loop.world > 1:

@@ -8,7 +8,7 @@ import torch.nn as nn
 
 from ltlib.heads import LWSHead
 from ltlib.models import LTModel, build_backbone
-from ltlib.train import _freeze
+from ltlib.methods.base import freeze_parts as _freeze
 
 
 def _model(arch: str = "resnet14", lws: bool = False) -> LTModel:

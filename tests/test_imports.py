@@ -61,3 +61,14 @@ def test_no_function_level_ltlib_imports():
                     if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ltlib"):
                         raise AssertionError(f"{p.relative_to(ROOT.parent)}:{node.lineno} imports {node.module} "
                                              f"inside {fn.name}()")
+
+
+def test_the_engine_knows_no_particular_method():
+    """train.py imports no head, loss or paper module: stage-1 loading, freezing and event-reading samplers are
+    hooks of the Method (methods.base) and the sampler registry."""
+    edges = import_graph()["ltlib.train"]
+    assert not edges & {"ltlib.heads", "ltlib.losses", "ltlib.recipes"}
+    assert not {e for e in edges if e.startswith("ltlib.methods.")} - {"ltlib.methods.base"}
+    src = (ROOT / "train.py").read_text()
+    for name in ("LWSHead", "EVENT_SAMPLERS", "train_parts", "legacy"):
+        assert name not in src, name

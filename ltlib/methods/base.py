@@ -13,7 +13,7 @@ from ltlib import registry
 from ltlib.config import RunConfig
 from ltlib.data import LTData
 from ltlib.errors import ConfigError, closest
-from ltlib.heads import build_head
+from ltlib.heads import LWSHead, build_head
 from ltlib.losses import class_weights, loss_from_config
 from ltlib.models import LTModel, build_backbone
 
@@ -39,6 +39,32 @@ def sampler_at(cfg: RunConfig, epoch: int) -> str:
         if epoch >= start:
             name = sampler
     return name
+
+
+def freeze_parts(model: nn.Module, parts: str) -> list[nn.Module]:
+    """Freeze what train_parts leaves fixed; return every module outside the trained parts (kept in eval mode).
+
+    Eval mode keeps the frozen parts' batch-norm statistics fixed: for `last_block` that is every batch-norm
+    layer but the last block's (its siblings in the same stage included), for `classifier` and `lws` the whole
+    backbone (and, for `lws`, the frozen linear classifier under the learned scales).
+    """
+    if parts == "all":
+        return []
+    model.requires_grad_(False)
+    if parts == "lws":
+        model.head.scale.requires_grad_(True)
+        trained: list[nn.Module] = []
+    else:
+        model.head.requires_grad_(True)
+        if isinstance(model.head, LWSHead):
+            model.head.linear.requires_grad_(False)
+        trained = [model.head]
+    if parts == "last_block":
+        model.backbone.last_block.requires_grad_(True)
+        trained.append(model.backbone.last_block)
+    inside = {id(m) for part in trained for m in part.modules()}
+    above = {id(m) for m in model.modules() if any(id(s) in inside for s in m.modules()) and id(m) not in inside}
+    return [m for m in model.modules() if id(m) not in inside and id(m) not in above]
 
 
 class Method:
@@ -78,6 +104,28 @@ class Method:
         """Backbone + classifier."""
         backbone = build_backbone(self.cfg.arch, self.data.in_channels)
         return LTModel(backbone, build_head(self.cfg.head, backbone.out_dim, self.num_classes))
+
+    # -- stage 2: what a run started from a stage-1 run loads, trains and keeps in eval mode
+    def load_stage1(self, model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+        """Start from a stage-1 run's weights: the backbone always; the classifier too unless cfg.reinit_head (an
+        LWS head wraps it: its keys move under head.linear)."""
+        own = model.state_dict()
+        keep = {}
+        for k, v in state.items():
+            if k.startswith("head.") and self.cfg.reinit_head and self.cfg.train_parts != "lws":
+                continue
+            if isinstance(getattr(model, "head", None), LWSHead) and k.startswith("head."):
+                k = "head.linear." + k[len("head."):]
+            if k in own and own[k].shape == v.shape:
+                keep[k] = v
+        missing = [k for k in own if k.startswith("backbone.") and k not in keep]
+        if missing:
+            raise ConfigError(f"stage-1 run does not fit this model (missing {missing[:3]}...)")
+        model.load_state_dict(keep, strict=False)
+
+    def freeze(self, model: nn.Module) -> list[nn.Module]:
+        """Freeze what cfg.train_parts leaves fixed (freeze_parts); the modules kept in eval mode."""
+        return freeze_parts(model, self.cfg.train_parts)
 
     # -- batches
     def streams(self, epoch: int) -> list[str]:

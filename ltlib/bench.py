@@ -44,7 +44,7 @@ import torch.nn as nn
 from ltlib.config import RunConfig
 from ltlib.hardware import bf16_native, describe, resolve_precision
 from ltlib.data import ArrayData, LTData, long_tail_counts, make_long_tailed
-from ltlib.analysis import tsne_embed
+from ltlib.features import tsne_embed
 from ltlib.inference import DeviceData, autocast, evaluate, predict, resolve_device
 from ltlib.methods.base import Batch, Method, build_method
 from ltlib.paths import OUTPUTS
@@ -290,7 +290,7 @@ def time_eval(method: Method, model: nn.Module, dd: DeviceData, counts: list[int
 
 
 def time_tsne(method: Method, model: nn.Module, dd: DeviceData, points: int, seed: int = 0) -> dict[str, Any]:
-    """Seconds to extract features of `points` test images and to embed them (ltlib.analysis.tsne_embed, sklearn)."""
+    """Seconds to extract features of `points` test images and to embed them (ltlib.features.tsne_embed, sklearn)."""
     x = dd.splits["test"][0]
     x = x.repeat((-(-points // len(x)), 1, 1, 1))[:points]
     t0 = time.perf_counter()
@@ -299,7 +299,7 @@ def time_tsne(method: Method, model: nn.Module, dd: DeviceData, points: int, see
     tsne_embed(f, seed)
     t2 = time.perf_counter()
     return {"points": points, "feature_dim": int(f.shape[1]), "features_seconds": t1 - t0, "tsne_seconds": t2 - t1,
-            "how": "ltlib.analysis.tsne_embed (sklearn TSNE, PCA init, Barnes-Hut, 1 OpenMP thread)"}
+            "how": "ltlib.features.tsne_embed (sklearn TSNE, PCA init, Barnes-Hut, 1 OpenMP thread)"}
 
 
 # ------------------------------------------------------------------------------------ main

@@ -20,12 +20,12 @@ from typing import Mapping, Optional, Sequence, Union
 import pandas as pd
 
 from ltlib.errors import check_name, require
+from ltlib.metrics import GROUPS
 from ltlib.stats import fmt_mean_std, mean_std, welch_interval
 
 REPRODUCED, CONTRADICTED, INCONCLUSIVE, NOT_TESTED = "reproduced", "contradicted", "inconclusive", "not tested"
 OUTCOMES = (REPRODUCED, CONTRADICTED, INCONCLUSIVE, NOT_TESTED)
 KINDS = ("beats", "trades", "all")
-METRICS = ("acc", "many", "medium", "few", "head", "mid", "tail")
 COLUMNS = ["paper", "where", "claim", "outcome", "difference", "ci_low", "ci_high", "seeds", "detail"]
 
 Samples = Mapping[str, Mapping[str, Sequence[float]]]   # method key -> metric -> per-seed values (percent)
@@ -286,7 +286,7 @@ def samples_from_frame(df: pd.DataFrame, key: str = "method", metrics: Optional[
                        scale: float = 1.0) -> dict[str, dict[str, list[float]]]:
     """Samples from a long frame (one row per run: key, seed, metric columns); scale=100 turns fractions into %."""
     require(key in df.columns, f"samples_from_frame: no column '{key}' (columns: {', '.join(map(str, df.columns))})")
-    metrics = [m for m in (metrics or METRICS) if m in df.columns]
+    metrics = [m for m in (metrics or GROUPS) if m in df.columns]
     rows = df.sort_values("seed", kind="stable") if "seed" in df.columns else df
     return {str(k): {m: [float(v) * scale for v in pd.to_numeric(g[m], errors="coerce")] for m in metrics}
             for k, g in rows.groupby(key, sort=False)}

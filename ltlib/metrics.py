@@ -8,6 +8,8 @@ import numpy as np
 import torch
 
 MANY, FEW = 100, 20
+# The class groups every table reports: overall, Decoupling's shot groups, and frequency thirds (the one list).
+GROUPS = ["acc", "many", "medium", "few", "head", "mid", "tail"]
 
 
 def shot_groups(counts: list[int]) -> dict[str, list[int]]:
@@ -49,11 +51,23 @@ def accuracy_report(pred: torch.Tensor, y: torch.Tensor, counts: list[int]) -> d
     return out
 
 
-def beats_chance(acc: float, counts: Sequence[int], epochs: Optional[int] = None, min_images: int = 100,
-                 min_epochs: int = 5) -> bool:
-    """Accuracy `acc` (%) above chance (100 / classes); also True where so little trains that chance is no test
-    (< min_images training images, or fewer than min_epochs epochs when given): a result, not a tiny run's invariant."""
-    if sum(counts) < min_images or (epochs is not None and epochs < min_epochs):
-        return True
-    return acc > 100.0 / len(counts)
+def chance_is_a_test(counts: Sequence[int], epochs: Optional[int] = None, min_images: int = 100,
+                     min_epochs: int = 5) -> Optional[str]:
+    """None where "above chance" is a fair invariant, else why not (< min_images training images, or fewer than
+    min_epochs epochs when given: so little trains that chance is no test)."""
+    if sum(counts) < min_images:
+        return f"{sum(counts)} training images (< {min_images})"
+    if epochs is not None and epochs < min_epochs:
+        return f"{epochs} epochs (< {min_epochs})"
+    return None
 
+
+def check_beats_chance(acc: float, counts: Sequence[int], what: str, epochs: Optional[int] = None) -> str:
+    """Assert that accuracy `acc` (%) of `what` is above chance (100 / classes) wherever that is a fair test
+    (chance_is_a_test); the line saying what was checked, or why it was not."""
+    chance = 100.0 / len(counts)
+    why = chance_is_a_test(counts, epochs)
+    if why:
+        return f"{what}: {acc:.1f} % vs chance {chance:.1f} %, not checked ({why})"
+    assert acc > chance, f"{what} should beat chance: {acc:.1f} % <= {chance:.1f} %"
+    return f"{what}: {acc:.1f} % > chance {chance:.1f} % (checked)"

@@ -7,6 +7,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Iterable, Optional
 
 import torch
@@ -169,11 +170,9 @@ def run_groups(groups: dict[Any, list[RunConfig]], **kwargs: Any) -> dict[Any, l
     return {g: [flat[(g, i)] for i in range(len(cs))] for g, cs in groups.items()}
 
 
-def run_plan(main: dict[Any, list[RunConfig]], ablations: dict[Any, RunConfig],
-             **kwargs: Any) -> tuple[dict[Any, list[Run]], dict[Any, Run]]:
-    """A notebook's main rows (one config per seed) and its one-seed ablation rows, trained in one pool (a config
-    in both trains once): ({row: [run per seed]}, {ablation row: run})."""
-    groups = {**{("main", k): list(cs) for k, cs in main.items()}, **{("ablation", k): [c] for k, c in ablations.items()}}
+def run_plan(plan: Mapping[str, dict[Any, list[RunConfig]]], **kwargs: Any) -> dict[str, dict[Any, list[Run]]]:
+    """Every run of a plan (methods.recipe.Plan, or any section -> row -> configs mapping) in one pool, a config
+    shared by several rows training once: {section: {row: [run per config]}}."""
+    groups = {(sec, k): list(cs) for sec, rows in plan.items() for k, cs in rows.items()}
     out = run_groups(groups, **kwargs)
-    return ({k: rs for (g, k), rs in out.items() if g == "main"},
-            {k: rs[0] for (g, k), rs in out.items() if g == "ablation"})
+    return {sec: {k: out[(sec, k)] for k in rows} for sec, rows in plan.items()}

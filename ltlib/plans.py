@@ -16,7 +16,7 @@ from ltlib.config import RunConfig
 from ltlib.errors import ConfigError
 from ltlib.inference import load_data
 from ltlib.methods import aux, baselines, bbn, decoupling, reslt, switching
-from ltlib.methods.recipe import Plan, ablation_size, distinct_runs
+from ltlib.methods.recipe import Plan, ablation_size
 from ltlib.params import as_dict, profile_params
 from ltlib.paths import NOTEBOOKS, atomic_write_text
 from ltlib.recipes import study_configs
@@ -28,19 +28,19 @@ def _seeds(p: dict[str, Any], key: str = "n_seeds") -> list[int]:
 
 def plan_00(p: dict[str, Any]) -> Plan:
     """00: the CE run whose sampler draws and events the notebook inspects."""
-    return {"CE": {"CE": [baselines.baseline(p, "CE")]}}
+    return Plan({"CE": {"CE": [baselines.baseline(p, "CE")]}})
 
 
 def plan_10(p: dict[str, Any]) -> Plan:
     """10: BBN §3's representation x classifier grid, every seed (stage-1 runs come with their stage-2 runs)."""
     by_seed = [baselines.diagnosis({**p, "seed": s}, p["stage2_epochs"], p["representation_dataset"])
                for s in _seeds(p)]
-    return {"grid": {"+".join(k): [c[k] for c in by_seed] for k in by_seed[0]}}
+    return Plan({"grid": {k: [c[k] for c in by_seed] for k in by_seed[0]}})   # rows: (representation, classifier)
 
 
 def plan_11(p: dict[str, Any]) -> Plan:
     """11: every baseline of the protocol, every seed."""
-    return {"baselines": {m: [baselines.baseline(p, m, seed=s) for s in _seeds(p)] for m in p["methods"]}}
+    return Plan({"baselines": {m: [baselines.baseline(p, m, seed=s) for s in _seeds(p)] for m in p["methods"]}})
 
 
 def plan_20(p: dict[str, Any]) -> Plan:
@@ -61,19 +61,17 @@ def plan_40(p: dict[str, Any]) -> Plan:
 
 def plan_50(p: dict[str, Any]) -> Plan:
     """50: the aux main rows over seeds and the one-seed ablation rows."""
-    main, cfgs, _ = aux.notebook_plan(p, check=False)
-    return {"main": main, "ablations": {k: [c] for k, c in cfgs.items()}}
+    return aux.notebook_plan(p, check=False)
 
 
 def plan_60(p: dict[str, Any]) -> Plan:
     """60: IB→CR and its comparators over seeds, the one-seed ablation tables."""
-    plan = switching.notebook_plan(p, check=False)
-    return {"main": dict(plan.main), "ablations": {k: [c] for k, c in plan.ablations.items()}}
+    return switching.notebook_plan(p, check=False)
 
 
 def plan_70(p: dict[str, Any]) -> Plan:
     """70: the runs whose features are embedded."""
-    return {"t-SNE": {k: [c] for k, c in study_configs(p, p["tsne_methods"]).items()}}
+    return Plan({"t-SNE": {k: [c] for k, c in study_configs(p, p["tsne_methods"]).items()}})
 
 
 def plan_71(p: dict[str, Any]) -> Plan:
@@ -81,17 +79,19 @@ def plan_71(p: dict[str, Any]) -> Plan:
     size = ablation_size(p, p["bv_max_per_class"], p["bv_epochs"])
     by_k = [study_configs(dict(size["params"], seed=p["seed"] + k), p["bv_methods"], **size["changes"])
             for k in range(p["K"])]
-    return {"bias-variance": {m: [c[m] for c in by_k] for m in p["bv_methods"]}}
+    return Plan({"bias-variance": {m: [c[m] for c in by_k] for m in p["bv_methods"]}},
+                info={"max_per_class": size["params"]["max_per_class"], "epochs": size["params"]["epochs"]})
 
 
 def plan_72(p: dict[str, Any]) -> Plan:
-    """72: the runs whose training events are counted, and CE on a balanced set of the same data."""
+    """72: the runs whose training events are counted, and CE on a balanced set of the same data (at most
+    balanced_max_per_class images per class, never more than the profile's cap)."""
     cap = p["balanced_max_per_class"]
     if p["max_per_class"] is not None and cap is not None:
         cap = min(cap, p["max_per_class"])
     balanced = study_configs({**p, "imbalance_ratio": 1.0, "max_per_class": cap}, ["CE"])["CE"]
-    return {"memorisation": {**{k: [c] for k, c in study_configs(p, p["mem_methods"]).items()},
-                             "CE (balanced set)": [balanced]}}
+    return Plan({"memorisation": {k: [c] for k, c in study_configs(p, p["mem_methods"]).items()},
+                 "balanced": {"CE (balanced set)": [balanced]}}, info={"cap": cap})
 
 
 # Notebook -> its plan builder; 90_report trains nothing (it reads the runs of the others).
@@ -103,11 +103,15 @@ NOTEBOOK_PLANS: dict[str, Callable[[dict[str, Any]], Plan]] = {
 }
 
 
-def build_plan(notebook: str, params: Any) -> Plan:
-    """A notebook's plan from its validated parameters."""
+def notebook_plan(notebook: str, params: Any, check: bool = True) -> Plan:
+    """A notebook's whole plan from its validated parameters; check=True builds every distinct run on its data
+    (Plan.check) so a plan that cannot run fails before the first training step."""
     if notebook not in NOTEBOOK_PLANS:
         raise ConfigError(f"notebook {notebook} trains nothing (no plan); have: {', '.join(NOTEBOOK_PLANS)}")
-    return NOTEBOOK_PLANS[notebook](as_dict(params))
+    plan = NOTEBOOK_PLANS[notebook](as_dict(params))
+    if check:
+        plan.check()
+    return plan
 
 
 def profile_plans(profile: str, only: Optional[list[str]] = None) -> dict[str, Plan]:
@@ -115,7 +119,7 @@ def profile_plans(profile: str, only: Optional[list[str]] = None) -> dict[str, P
     missing = [nb for nb in NOTEBOOK_PLANS if not (NOTEBOOKS / f"{nb}.ipynb").exists()]
     if missing:
         raise ConfigError(f"no notebook for plan(s) {', '.join(missing)}")
-    return {nb: build_plan(nb, profile_params(profile, nb)) for nb in NOTEBOOK_PLANS
+    return {nb: notebook_plan(nb, profile_params(profile, nb), check=False) for nb in NOTEBOOK_PLANS
             if not only or any(nb.startswith(o) for o in only)}
 
 
@@ -124,7 +128,7 @@ def ordered_runs(plans: dict[str, Plan]) -> list[RunConfig]:
     every stage-1 run comes before any run that starts from it (level by level)."""
     seen: dict[str, tuple[int, RunConfig]] = {}
     for nb, plan in plans.items():
-        for h, (section, row, cfg) in distinct_runs(plan).items():
+        for h, (section, row, cfg) in plan.distinct_runs().items():
             if h not in seen:
                 seen[h] = (len(cfg.stages()), cfg if cfg.tag else cfg.replace(tag=row))
     return [c for _, c in sorted(seen.values(), key=lambda t: t[0])]

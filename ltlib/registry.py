@@ -5,7 +5,7 @@ imported, and nothing that checks a name has to import the code behind it.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Optional, TypeVar
 
 from ltlib.errors import check_name
 
@@ -43,4 +43,3 @@ SAMPLERS: Registry = Registry("sampler")         # sampler -> fn(labels, num_cla
 METHODS: Registry = Registry("method")           # method -> Method subclass                (ltlib.methods.*)
 DATASETS: Registry = Registry("dataset")         # dataset -> DatasetInfo                   (ltlib.data)
 RECIPES: Registry = Registry("study method")     # recipe key -> fn(params, **changes) -> RunConfig (ltlib.recipes)
-Builder = Callable[..., Any]

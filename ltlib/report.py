@@ -10,7 +10,7 @@ import pandas as pd
 
 from ltlib import claims as cl
 from ltlib import reference
-from ltlib.analysis import GROUPS
+from ltlib.metrics import GROUPS
 from ltlib.config import RunConfig
 from ltlib.errors import ConfigError
 from ltlib.methods import aux, baselines, decoupling
@@ -131,17 +131,6 @@ def with_reference(lb: pd.DataFrame, dataset: str, imbalance_ratio: float) -> pd
 def evaluate_claims(rows: pd.DataFrame, which: str = "last", claims: Sequence[cl.Claim] = tuple(CLAIMS)) -> pd.DataFrame:
     """One row per claim: paper, where, claim, outcome, difference, 95 % interval, seeds, detail."""
     return cl.judge_all(claims, samples(rows, which))
-
-
-def profile_rows(table: pd.DataFrame, dataset: str, imbalance_ratio: float, arch: str,
-                 max_per_class: Optional[int]) -> pd.DataFrame:
-    """Rows of the results table on one profile's data and model (every run, ablations included)."""
-    if table.empty:
-        return table
-    mpc = table["max_per_class"].astype(float)
-    keep = ((table["dataset"] == dataset) & (table["imbalance_ratio"].astype(float) == float(imbalance_ratio))
-            & (table["arch"] == arch) & ((mpc.isna() & (max_per_class is None)) | (mpc == (max_per_class or -1))))
-    return table[keep].reset_index(drop=True)
 
 
 def write_profile_csv(rows: pd.DataFrame, profile: str) -> Any:

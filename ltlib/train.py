@@ -32,6 +32,7 @@ from ltlib.errors import ConfigError, RunStoreError
 from ltlib.hardware import warn_if_emulated
 from ltlib.inference import DeviceData, autocast, build_for, evaluate, resolve_device
 from ltlib.methods.base import Batch, Method
+from ltlib.models import count_parameters
 from ltlib.params import load_param_file
 from ltlib.paths import display_path
 from ltlib.runs import (Run, check_writable, environment, git_revision, load_checkpoint, runs_root,
@@ -367,7 +368,7 @@ def _finish(loop: Loop, root: Path) -> None:
     np.savez_compressed(loop.run.path / "events.npz", events=loop.events.cpu().numpy())
     write_json(loop.run.path / "metrics.json", {
         "run_id": loop.run.run_id, "tag": cfg.tag, "counts": loop.data.counts, "classes": loop.data.classes,
-        "val_classes": loop.data.val_classes, "num_params": sum(p.numel() for p in loop.model.parameters()),
+        "val_classes": loop.data.val_classes, "num_params": count_parameters(loop.model),
         "last": loop.final, "best_val": loop.best,
         "train_seconds": train_time, "img_per_s": images / max(1e-9, train_time), "device": str(loop.device)})
     write_results_table(root)

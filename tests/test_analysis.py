@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ltlib import analysis, report
+from ltlib import analysis, biasvar, features, memorization, report
 
-X = analysis.NOT_DRAWN
+X = memorization.NOT_DRAWN
 
 
 def test_event_counts_hand_made():
@@ -19,7 +19,7 @@ def test_event_counts_hand_made():
                    [0, 0, X, 1],
                    [1, X, X, 1],
                    [1, 1, X, 1]], dtype=np.uint8)
-    c = analysis.event_counts(ev)
+    c = memorization.event_counts(ev)
     assert c["drawn"].tolist() == [5, 3, 0, 5]
     assert c["correct"].tolist() == [3, 2, 0, 5]
     assert c["learned"].tolist() == [2, 1, 0, 0]
@@ -33,7 +33,7 @@ def test_bias_variance_hand_made():
     preds = np.array([[0, 1, 1, 2],
                       [0, 2, 1, 2],
                       [1, 1, 2, 0]])
-    bv = analysis.bias_variance(preds, y, 3)
+    bv = biasvar.bias_variance(preds, y, 3)
     # main predictions: 0, 1, 1, 2 -> biased on images 2 and 3
     assert bv["bias2"] == pytest.approx(2 / 4)
     # disagreement with main: 1/3, 1/3, 1/3, 1/3
@@ -45,7 +45,7 @@ def test_bias_variance_hand_made():
     assert bv["error"] == pytest.approx(bv["bias2"] + bv["net_variance"])
     assert bv["var_unbiased"] == pytest.approx((1 / 3 + 1 / 3) / 4)
     assert bv["var_biased"] == pytest.approx((1 / 3 + 1 / 3) / 4)
-    tab = analysis.bias_variance_table({"m": preds}, y, [50, 20, 5])
+    tab = biasvar.bias_variance_table({"m": preds}, y, [50, 20, 5])
     assert set(tab["group"]) == {"all", "head", "mid", "tail"}
     assert tab.set_index("group").loc["all", "bias2"] == pytest.approx(0.5)
 
@@ -53,7 +53,7 @@ def test_bias_variance_hand_made():
 def test_bias_variance_identical_models_have_no_variance():
     y = np.array([0, 1, 1])
     p = np.tile(np.array([0, 1, 0]), (4, 1))
-    bv = analysis.bias_variance(p, y)
+    bv = biasvar.bias_variance(p, y)
     assert bv["variance"] == 0 and bv["bias2"] == pytest.approx(1 / 3) and bv["error"] == pytest.approx(1 / 3)
 
 
@@ -61,7 +61,7 @@ def test_irregularity_tiny():
     labels = np.array([0, 0, 1, 1, 1, 1])
     L = np.array([1.0, 3.0, 2.0, 2.0, 2.0, 2.0])
     F = np.array([0.0, 2.0, 1.0, 1.0, 1.0, 1.0])
-    t = analysis.irregularity(L, F, labels, 3)
+    t = memorization.irregularity(L, F, labels, 3)
     # class 0: var L = 1, var F = 1, cov = 1 (population) -> ||C||_F = 2, I = 2 / 2
     assert t.loc[0, "fnorm"] == pytest.approx(2.0)
     assert t.loc[0, "irregularity"] == pytest.approx(1.0)
@@ -71,11 +71,11 @@ def test_irregularity_tiny():
 
 def test_fixed_subset_is_seeded_and_balanced():
     labels = np.repeat(np.arange(4), 20)
-    a = analysis.fixed_subset(labels, [0, 2, 3], 5, seed=1)
-    assert np.array_equal(a, analysis.fixed_subset(labels, [0, 2, 3], 5, seed=1))
+    a = features.fixed_subset(labels, [0, 2, 3], 5, seed=1)
+    assert np.array_equal(a, features.fixed_subset(labels, [0, 2, 3], 5, seed=1))
     assert np.bincount(labels[a], minlength=4).tolist() == [5, 0, 5, 5]
-    assert analysis.spread_classes(list(range(100, 0, -1)), 10) == sorted(analysis.spread_classes(list(range(100, 0, -1)), 10))
-    assert len(analysis.spread_classes([5] * 100, 10)) == 10
+    assert features.spread_classes(list(range(100, 0, -1)), 10) == sorted(features.spread_classes(list(range(100, 0, -1)), 10))
+    assert len(features.spread_classes([5] * 100, 10)) == 10
 
 
 def _fake_run(root, cfg, acc, tail=None):

@@ -208,7 +208,7 @@ def test_tiny_fit_aux_and_per_class_history(tiny_cfg, tmp_path):
 
 
 def test_irregularity_sampler_follows_eqs_17_to_21():
-    from ltlib.analysis import event_counts, irregularity
+    from ltlib.memorization import event_counts, irregularity
     from ltlib.samplers import EVENT_SAMPLERS, class_irregularity, learned_forgotten
 
     g = torch.Generator().manual_seed(0)

@@ -31,15 +31,18 @@ P60 = {"dataset": "fmnist", "imbalance_ratio": 8.0, "max_per_class": 8, "arch": 
 
 def test_switching_plan_scales_short_runs_to_fit_and_says_so():
     plan = switching.notebook_plan(P60)
-    assert plan.S == 0 and plan.main["IB→CR"][0].sampler_switch == [[1, "cr"]] and len(plan.main["IB→CR"]) == 1
-    assert set(plan.ablations) == {"T6 S=0", "T10 cardinality", "T10 irregularity"}
-    assert plan.ablation_params["max_per_class"] == 8                       # never above the profile's cap
+    main = plan["main"]
+    assert plan.info["S"] == 0 and main["IB→CR"][0].sampler_switch == [[1, "cr"]] and len(main["IB→CR"]) == 1
+    assert set(plan["ablations"]) == {"T6 S=0", "T10 cardinality", "T10 irregularity"}
+    assert plan.info["ablation_params"]["max_per_class"] == 8               # never above the profile's cap
     text = " ".join(plan.notes)
     assert "S = 1 leaves no epoch" in text and "Table 7 skipped" in text and "[1, 5]" in text
-    assert all(c.batch_size == 64 for c in [*plan.main["IB→CR"], *plan.ablations.values()])
+    assert all(c.batch_size == 64 for c in [*main["IB→CR"], *plan.first("ablations").values()])
     full = switching.notebook_plan({**P60, "epochs": 200, "max_per_class": None, "ablations": switching.TABLES,
                                     "s_values": [0, 1, 5, 10, 50], "grid_samplers": ["ib", "cb", "cr"]})
-    assert not full.notes and full.S == 1 and len(full.rows("T7 ")) == 3 and len(full.rows("T9 ")) == 9
+    rows = list(full["ablations"])
+    assert not full.notes and full.info["S"] == 1
+    assert sum(r.startswith("T7 ") for r in rows) == 3 and sum(r.startswith("T9 ") for r in rows) == 9
     with pytest.raises(ConfigError, match="ablation table"):
         switching.notebook_plan({**P60, "ablations": ["grids"]})
     with pytest.raises(ConfigError):
@@ -49,7 +52,8 @@ def test_switching_plan_scales_short_runs_to_fit_and_says_so():
 def test_aux_plan_shares_rows_and_caps_size():
     p = {**P60, "variants": ["RRS-only", "CBS-only", "CBS+RRS"], "ft_epochs": 1, "rotation_augment": True,
          "ratios": [[0.0, 1.0], [0.5, 1.0], [1.0, 0.0]], "aux_max_per_class": 150, "aux_epochs": 3}
-    main, cfgs, size = aux.notebook_plan(p)
+    plan = aux.notebook_plan(p)
+    main, cfgs, size = plan["main"], plan.first("ablations"), plan.info
     assert size["max_per_class"] == 8 and size["epochs"] == 3 and size["note"] == "one seed, reduced size: not a verdict"
     assert list(main) == aux.MAIN_ROWS and all(len(cs) == 1 and cs[0].epochs == 2 for cs in main.values())
     assert cfgs["CBS:RRS 0.5:1"].run_id() == cfgs["CBS+RRS"].run_id() and "CBS+RRS+rot-aug" in cfgs
@@ -62,8 +66,8 @@ def test_main_rows_are_the_reports_runs_for_every_seed(profile):
     P50, P60, P90 = (profile_params(profile, nb) for nb in ("50_aux_learning", "60_class_reversed_switching", "90_report"))
     assert P50["n_seeds"] == P60["n_seeds"] == 3
     report_cfgs = report.recipe_configs(P90)
-    main50, _, _ = aux.notebook_plan(P50, check=False)
-    main60 = switching.notebook_plan(P60, check=False).main
+    main50 = aux.notebook_plan(P50, check=False)["main"]
+    main60 = switching.notebook_plan(P60, check=False)["main"]
     for rows, P, keys in ((main50, P50, {"CBS+RRS": "aux", "CBS-only": "CBS-only", "RRS-only": "RRS-only"}),
                           (main60, P60, {"IB→CR": "switching", "CE": "CE", "cRT": "cRT", "BBN": "BBN"})):
         for row, key in keys.items():
@@ -99,13 +103,13 @@ def test_ablation_tables_and_claims_cover_every_row():
 
     plan = switching.notebook_plan({**P60, "epochs": 200, "max_per_class": None, "ablations": switching.TABLES,
                                     "s_values": [0, 1, 5], "grid_samplers": ["ib", "cb", "cr"]}, check=False)
-    acc = {k: float(i) for i, k in enumerate(plan.ablations)}
+    acc = {k: float(i) for i, k in enumerate(plan["ablations"])}
     tables = switching.ablation_tables(acc, ["ib", "cb", "cr"])
     assert set(tables) == {f"Table {n}" for n in (6, 7, 9, 10, 11, 12)}
     assert tables["Table 9"].shape == (3, 3) and len(tables["Table 11"]) == 12 and len(tables["Table 12"]) == 6
     assert tables["Table 10"]["paper (C10 IR50)"].tolist() == [82.9, 82.8]
     assert tables["Table 11"]["paper (C10 IR50)"].notna().all() and tables["Table 12"]["paper (C10 IR50)"].notna().all()
-    keys = set(plan.ablations) | {"IB→CR", "CE", "cRT", "BBN"}
+    keys = set(plan["ablations"]) | {"IB→CR", "CE", "cRT", "BBN"}
     for c in claims.SWITCHING:                          # every claim names rows the notebook can produce
         assert {p.a for p in (c.parts or [c])} | {p.b for p in (c.parts or [c])} <= keys, c.text
     rows = set(aux.VARIANTS) | {"ftRRS+CBS"} | {f"CBS:RRS {aux.ratio_label(r)}" for r in aux.RATIOS}

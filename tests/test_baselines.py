@@ -13,6 +13,7 @@ from ltlib.methods.recipe import base_config
 from ltlib.heads import CosineHead
 from ltlib.losses import LDAMLoss, cb_weights, rw_weights
 from ltlib.methods.base import PlainMethod, sampler_at
+from ltlib.methods import baselines as B
 from ltlib.methods.baselines import BASELINES, MANNERS, baseline, baselines, diagnosis, retrain_classifier
 from ltlib.train import fit
 
@@ -131,10 +132,10 @@ def test_diagnosis_grid_and_claim():
     acc = {("CE", "CE"): .60, ("CE", "RW"): .64, ("CE", "RS"): .65, ("RW", "CE"): .55, ("RW", "RW"): .58,
            ("RW", "RS"): .59, ("RS", "CE"): .54, ("RS", "RW"): .57, ("RS", "RS"): .58}
     runs = {k: _fake(v) for k, v in acc.items()}
-    grid = analysis.diagnosis_grid(runs)
+    grid = B.diagnosis_grid(runs)
     assert grid.index.tolist() == ["CE", "RW", "RS"] and grid.columns.tolist() == ["CE", "RW", "RS"]
     assert grid.loc["CE", "RS"] == pytest.approx(35.0)
-    note = analysis.diagnosis_note(grid).replace("**", "")
+    note = B.diagnosis_note(grid).replace("**", "")
     rows, cols = grid.mean(axis=1), grid.mean(axis=0)
     assert ("Mean error by representation: " + ", ".join(f"{k} {v:.2f}" for k, v in rows.items())
             + "; by classifier: " + ", ".join(f"{k} {v:.2f}" for k, v in cols.items())) in note
@@ -143,7 +144,7 @@ def test_diagnosis_grid_and_claim():
     assert note.endswith("which matches.")
     s = analysis.run_samples(runs)
     assert set(s) == {f"{r}+{c}" for r, c in acc} and s["CE+RS"]["acc"] == [pytest.approx(65.0)]
-    seeds = analysis.diagnosis_groups({("CE", "CE"): [_fake(.6, .2), _fake(.8, .4)]})
+    seeds = B.diagnosis_groups({("CE", "CE"): [_fake(.6, .2), _fake(.8, .4)]})
     assert seeds.loc[("CE", "CE"), "overall"] == pytest.approx(30.0) and seeds.loc[("CE", "CE"), "tail"] == pytest.approx(70.0)
 
 
@@ -182,7 +183,7 @@ def test_baseline_claims_and_note():
     assert list(t["outcome"]) == [claims.REPRODUCED] * len(claims.BASELINE_CLAIMS)
     assert t.loc[5, "difference"] == pytest.approx(1.0)               # LDAM-DRW − CE-DRW
     table = analysis.summary(runs)
-    note = analysis.baselines_note(table, "fmnist", 100)
+    note = B.baselines_note(table, "fmnist", 100)
     assert "Best overall:** LDAM-DRW at 77.00%" in note and "No published numbers" in note
 
 

@@ -19,16 +19,14 @@ PINNED = Path(__file__).parent / "data" / "run_hashes.json"
 
 @pytest.mark.parametrize("profile", ["smoke", "quick"])
 def test_export_is_every_run_the_notebooks_train(profile, native_bf16, tmp_path):
-    """The export holds exactly the pinned runs of every notebook (and 72's balanced-set CE), each once, every
-    stage-1 run before the runs that start from it."""
+    """The export holds exactly the pinned runs of every notebook's plan, each once, every stage-1 run before the
+    runs that start from it."""
     path = tmp_path / "runs.yaml"
     cfgs = plans.export_runs(profile, path)
     ids = [c.run_id() for c in cfgs]
     assert len(ids) == len(set(ids))
     pinned = {h for nb in json.loads(PINNED.read_text())[profile].values() for h in nb.values()}
-    extra = set(ids) - pinned
-    assert pinned <= set(ids) and len(extra) == 1
-    assert {c.imbalance_ratio for c in cfgs if c.run_id() in extra} == {1.0}          # CE on the balanced set
+    assert set(ids) == pinned
     pos = {h: i for i, h in enumerate(ids)}
     for c in cfgs:
         for anc in c.stages()[:-1]:

@@ -42,7 +42,7 @@ from ltlib.errors import ConfigError, check_name, check_type
 from ltlib.heads import build_head
 from ltlib.methods.base import Batch, Method
 from ltlib.methods.baselines import retrain_classifier
-from ltlib.methods.recipe import ablation_size, base_config, check_data, non_default
+from ltlib.methods.recipe import Plan, ablation_size, base_config, non_default
 from ltlib.params import as_dict
 from ltlib.models import LTModel, build_backbone
 from ltlib.reference import PUBLISHED
@@ -270,12 +270,11 @@ def accuracy_gains(per_class: dict[str, Sequence[Optional[float]]], ours: str, b
 
 # ------------------------------------------------------------------ notebook 50's whole plan, before any training
 
-def notebook_plan(params: Any, check: bool = True
-                  ) -> tuple[dict[str, list[RunConfig]], dict[str, RunConfig], dict[str, Any]]:
-    """Every run of notebook 50, built and validated before anything trains: the main rows ({row: [config per
-    seed]}: MAIN_ROWS at the profile's own size, seeds seed .. seed + n_seeds - 1, the very configs the report
-    finds by family hash), the one-seed ablation rows ({row name: config}: Table 1 rows, ftRRS+CBS, Table 4 ratios,
-    Table 5 rot-aug) and the size those run at ({"max_per_class", "epochs", "reduced", "note": their caption}).
+def notebook_plan(params: Any, check: bool = True) -> Plan:
+    """Every run of notebook 50, built and validated before anything trains: section "main" (MAIN_ROWS at the
+    profile's own size, one config per seed, seed .. seed + n_seeds - 1: the very configs the report finds by
+    family hash), section "ablations" (one seed: Table 1 rows, ftRRS+CBS, Table 4 ratios, Table 5 rot-aug) and, as
+    info, the size those run at ({"max_per_class", "epochs", "reduced", "note": their caption}).
 
     The aux size cap is never larger than the profile's own max_per_class; rows that are the same run (the ratio
     sweep's ends and 0.5:1) share one config and hash. check=True also builds their long-tailed data sets."""
@@ -291,7 +290,9 @@ def notebook_plan(params: Any, check: bool = True
     cfgs.update({f"CBS:RRS {ratio_label(r)}": ratio_config(S, r, **extra) for r in p["ratios"]})
     if p["rotation_augment"]:
         cfgs["CBS+RRS+rot-aug"] = aux_config(S, "CBS+RRS+rot-aug", **extra)
-    if check:
-        check_data([*cfgs.values(), *(c for cs in main.values() for c in cs)])
     note = f"one seed{', reduced size' if extra else ''}: not a verdict"
-    return main, cfgs, {"max_per_class": S["max_per_class"], "epochs": S["epochs"], "reduced": bool(extra), "note": note}
+    plan = Plan({"main": main, "ablations": {k: [c] for k, c in cfgs.items()}},
+                info={"max_per_class": S["max_per_class"], "epochs": S["epochs"], "reduced": bool(extra), "note": note})
+    if check:
+        plan.check()
+    return plan

@@ -31,7 +31,7 @@ from ltlib.inference import classifier_norms
 from ltlib.methods.base import Batch, Method, sampler_at
 from ltlib.methods.baselines import baselines, diagnosis, retrain_classifier
 from ltlib.methods.mixup import mixup_configs
-from ltlib.methods.recipe import Plan, ablation_size, base_config, check_plan, non_default
+from ltlib.methods.recipe import Plan, ablation_size, base_config, non_default
 from ltlib.models import LTModel, build_backbone
 from ltlib.params import as_dict
 from ltlib.reference import select
@@ -288,7 +288,7 @@ def branch_retrain_config(stage1: RunConfig, branch: str, manner: str = "RS", ep
 def notebook_plan(params: Any, check: bool = True) -> Plan:
     """Every run of notebook 30, by section: Table 1 (baselines, mixup rows, BBN; every seed), Table 3 (samplers),
     Table 4 (adaptors), Table 5 (frozen backbones + fresh classifier); the ablations on the first seed. check=True
-    also builds each distinct run's data, method and model (recipe.check_plan) before anything trains."""
+    also builds each distinct run's data, method and model (Plan.check) before anything trains."""
     p = as_dict(params)
     seeds = [p["seed"] + i for i in range(p.get("n_seeds", 1))]
     main = {**baselines(p, p["compare"]), **mixup_configs(p, p["mixups"]), "BBN": bbn_config(p)}
@@ -296,12 +296,12 @@ def notebook_plan(params: Any, check: bool = True) -> Plan:
         main["BBN (official)"] = official_config(p)
     abl = ablation_configs(p, p["samplers"], p["adaptors"], p["ablation_max_per_class"], p["ablation_epochs"])
     fq = feature_quality_configs(p, main["BBN"], p["feature_manner"], p["stage2_epochs"])
-    plan: Plan = {"Table 1": {k: [c.replace(seed=s) for s in seeds] for k, c in main.items()},
-                  "Table 3": {k: [c] for k, c in abl["sampler"].items()},
-                  "Table 4": {k: [c] for k, c in abl["adaptor"].items()},
-                  "Table 5": {k: [c] for k, c in fq.items()}}
+    plan = Plan({"Table 1": {k: [c.replace(seed=s) for s in seeds] for k, c in main.items()},
+                 "Table 3": {k: [c] for k, c in abl["sampler"].items()},
+                 "Table 4": {k: [c] for k, c in abl["adaptor"].items()},
+                 "Table 5": {k: [c] for k, c in fq.items()}})
     if check:
-        check_plan(plan)
+        plan.check()
     return plan
 
 

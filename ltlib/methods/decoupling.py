@@ -20,7 +20,7 @@ from ltlib.errors import ConfigError, check_name
 from ltlib.heads import NCMHead, tau_normalize
 from ltlib.inference import DeviceData, predict, resolve_device
 from ltlib.methods.baselines import baseline, retrain_classifier
-from ltlib.methods.recipe import Plan, check_plan
+from ltlib.methods.recipe import Plan
 from ltlib.params import as_dict
 from ltlib.metrics import accuracy_report
 from ltlib.plots import GROUP_COLORS
@@ -283,15 +283,15 @@ def notebook_plan(params: Any, seeds: Sequence[int], backbones: Sequence[str], c
     p = as_dict(params)
     joint = {s: [joint_configs(p, seed=sd)[s] for sd in seeds_of(s, seeds, p["ablation_seeds"])] for s in SAMPLERS}
     stage2 = p["stage2_epochs"]
-    plan: Plan = {
+    plan = Plan({
         "joint": joint,
         "stage 2": {"cRT": [crt_config(c, stage2) for c in joint["IB"]],
                     "LWS": [lws_config(c, stage2) for c in joint["IB"]]},
         "parts": {k: [parts_configs(c, stage2)[k] for c in joint["IB"]][:len(seeds_of(k, seeds, p["ablation_seeds"]))]
                   for k in PARTS},
         "backbones": {s: [crt_config(c, stage2) for c in joint[s]] for s in dict.fromkeys(["IB", *backbones])},
-    }
+    })
     if check:
-        check_plan(plan)
+        plan.check()
     return plan
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterable, Optional
+from collections.abc import Mapping
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 import pandas as pd
 
@@ -54,52 +55,86 @@ def non_default(args_cls: type, args: dict[str, Any]) -> dict[str, Any]:
 
 # ---- a notebook's whole plan: every run config of every cell, built and checked before any training
 
-Plan = dict[str, dict[str, list[RunConfig]]]      # section -> row name -> configs (one per seed)
+Rows = dict[str, list[RunConfig]]                 # row name -> configs (one per seed)
 
 
-def check_plan(plan: Plan) -> int:
-    """Build the method and model of every distinct run of a plan on its data; the number of distinct runs.
+class Plan(Mapping[str, Rows]):
+    """A notebook's whole plan: section -> row -> configs (one per seed), with notes on what was scaled or skipped
+    and `info` (the sizes and schedule choices its cells print). Read as a mapping of sections; every transformation
+    (an export, a regime) is `map`, written once."""
 
-    A combination that cannot run (an arch without hidden states for Manifold Mixup, the authors' ResLT split on
-    a dataset with another number of classes, a data size too small to draw from) fails here, naming the row,
-    before any training starts.
-    """
-    data: dict[tuple, Any] = {}
-    runs = distinct_runs(plan)
-    for section, name, cfg in runs.values():
-        key = (cfg.dataset, cfg.imbalance_ratio, cfg.max_per_class, cfg.lt_seed, cfg.val_per_class, cfg.data_root)
-        try:
-            if key not in data:
-                data[key] = load_data(cfg)
-            build_method(cfg, data[key]).build_model()
-        except ConfigError as e:
-            raise ConfigError(f"plan row '{section} / {name}' cannot run: {e}") from None
-    return len(runs)
+    def __init__(self, sections: dict[str, Rows], notes: Optional[list[str]] = None,
+                 info: Optional[dict[str, Any]] = None) -> None:
+        self.sections = {k: dict(v) for k, v in sections.items()}
+        self.notes = list(notes or [])
+        self.info = dict(info or {})
 
+    def __getitem__(self, section: str) -> Rows:
+        return self.sections[section]
 
-def distinct_runs(plan: Plan) -> dict[str, tuple[str, str, RunConfig]]:
-    """Every distinct run of a plan (stage-1 ancestors included), by hash: (section, row, config) of its first use."""
-    out: dict[str, tuple[str, str, RunConfig]] = {}
-    for section, rows in plan.items():
-        for name, cfgs in rows.items():
-            for cfg in (c for top in cfgs for c in top.stages()):
-                out.setdefault(cfg.run_id(), (section, name, cfg))
-    return out
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.sections)
 
+    def __len__(self) -> int:
+        return len(self.sections)
 
-def plan_summary(plan: Plan) -> pd.DataFrame:
-    """One row per section: rows, distinct runs, seeds, data size (n_max), epochs and backbones."""
-    out = []
-    for section, rows in plan.items():
-        cfgs = [c for cs in rows.values() for c in cs]
-        out.append({"section": section, "rows": len(rows), "runs": len({c.run_id() for c in cfgs}),
-                    "seeds": len({c.seed for c in cfgs}),
-                    "n_max": ", ".join(sorted({str(c.max_per_class or "full") for c in cfgs})),
-                    "epochs": ", ".join(str(e) for e in sorted({c.epochs for c in cfgs})),
-                    "arch": ", ".join(sorted({c.arch for c in cfgs}))})
-    return pd.DataFrame(out).set_index("section")
+    def __repr__(self) -> str:
+        return f"Plan({', '.join(f'{k}: {len(v)} rows' for k, v in self.sections.items())})"
+
+    def first(self, section: str) -> dict[str, RunConfig]:
+        """Row -> its first config: the one-seed sections (ablations) as plain configs."""
+        return {k: cs[0] for k, cs in self.sections[section].items()}
+
+    def configs(self) -> list[RunConfig]:
+        """Every config of every row (stage-1 ancestors not included), in order."""
+        return [c for rows in self.sections.values() for cs in rows.values() for c in cs]
+
+    def map(self, fn: Callable[[RunConfig], RunConfig]) -> "Plan":
+        """The same plan with every config passed through fn (its rows, notes and info kept)."""
+        return Plan({s: {k: [fn(c) for c in cs] for k, cs in rows.items()} for s, rows in self.sections.items()},
+                    self.notes, self.info)
+
+    def distinct_runs(self) -> dict[str, tuple[str, str, RunConfig]]:
+        """Every distinct run (stage-1 ancestors included), by hash: (section, row, config) of its first use."""
+        out: dict[str, tuple[str, str, RunConfig]] = {}
+        for section, rows in self.sections.items():
+            for name, cfgs in rows.items():
+                for cfg in (c for top in cfgs for c in top.stages()):
+                    out.setdefault(cfg.run_id(), (section, name, cfg))
+        return out
+
+    def check(self) -> int:
+        """Build the method and model of every distinct run on its data; the number of distinct runs.
+
+        A combination that cannot run (an arch without hidden states for Manifold Mixup, the authors' ResLT split
+        on a dataset with another number of classes, a data size too small to draw from) fails here, naming the
+        row, before any training starts.
+        """
+        data: dict[tuple, Any] = {}
+        runs = self.distinct_runs()
+        for section, name, cfg in runs.values():
+            key = (cfg.dataset, cfg.imbalance_ratio, cfg.max_per_class, cfg.lt_seed, cfg.val_per_class, cfg.data_root)
+            try:
+                if key not in data:
+                    data[key] = load_data(cfg)
+                build_method(cfg, data[key]).build_model()
+            except ConfigError as e:
+                raise ConfigError(f"plan row '{section} / {name}' cannot run: {e}") from None
+        return len(runs)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per section: rows, distinct runs, seeds, data size (n_max), epochs and backbones."""
+        out = []
+        for section, rows in self.sections.items():
+            cfgs = [c for cs in rows.values() for c in cs]
+            out.append({"section": section, "rows": len(rows), "runs": len({c.run_id() for c in cfgs}),
+                        "seeds": len({c.seed for c in cfgs}),
+                        "n_max": ", ".join(sorted({str(c.max_per_class or "full") for c in cfgs})),
+                        "epochs": ", ".join(str(e) for e in sorted({c.epochs for c in cfgs})),
+                        "arch": ", ".join(sorted({c.arch for c in cfgs}))})
+        return pd.DataFrame(out).set_index("section")
 
 
 def check_data(cfgs: Iterable[RunConfig]) -> None:
-    """check_plan for a flat list of configs: each run's data, method and model built before the first training step."""
-    check_plan({"runs": {f"{c.tag or c.method} ({c.run_id()})": [c] for c in cfgs}})
+    """Plan.check for a flat list of configs: each run's data, method and model built before the first step."""
+    Plan({"runs": {f"{c.tag or c.method} ({c.run_id()})": [c] for c in cfgs}}).check()

@@ -56,7 +56,7 @@ from ltlib.inference import DeviceData, predict, resolve_device
 from ltlib.methods.base import Batch, Method
 from ltlib.methods.baselines import baseline, baselines
 from ltlib.methods.bbn import bbn_config
-from ltlib.methods.recipe import Plan, ablation_size, base_config, check_plan, non_default
+from ltlib.methods.recipe import Plan, ablation_size, base_config, non_default
 from ltlib.metrics import accuracy_report
 from ltlib.models import build_backbone
 from ltlib.params import as_dict
@@ -417,7 +417,7 @@ def main_args(params: Any) -> dict[str, Any]:
 def notebook_plan(params: Any, num_classes: int, check: bool = True) -> Plan:
     """Every run of notebook 40, by section: main (baselines + ResLT, every seed) and, at ablation size on the
     first seed, Table 1 (naive fusion), variants, groups, α, the text-vs-code choices and model size (Fig. 5).
-    check=True also builds each distinct run's data, method and model (recipe.check_plan) before anything trains."""
+    check=True also builds each distinct run's data, method and model (Plan.check) before anything trains."""
     p = as_dict(params)
     if "CE" not in p["baseline_names"]:
         raise ConfigError("baseline_names must include 'CE' (the reference of every ResLT claim)")
@@ -428,8 +428,8 @@ def notebook_plan(params: Any, num_classes: int, check: bool = True) -> Plan:
     sets = ablation_configs(a, main, p["group_counts"], p["alpha_sweep"], p["extra_ablations"])
     sets["choices"] = choice_configs(a, main, num_classes)
     sets["widths"] = width_configs(a, main, p["width_archs"])
-    plan: Plan = {"main": {k: [c.replace(seed=s) for s in seeds] for k, c in cfgs.items()},
-                  **{k: {n: [c] for n, c in d.items()} for k, d in sets.items()}}
+    plan = Plan({"main": {k: [c.replace(seed=s) for s in seeds] for k, c in cfgs.items()},
+                 **{k: {n: [c] for n, c in d.items()} for k, d in sets.items()}}, info={"ablation_params": a})
     if check:
-        check_plan(plan)
+        plan.check()
     return plan

@@ -14,7 +14,6 @@ retraining (Table 12; decoupled = `ltlib.methods.baselines.retrain_classifier`).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 import pandas as pd
@@ -23,7 +22,7 @@ from ltlib.config import RunConfig
 from ltlib.errors import ConfigError, check_name
 from ltlib.methods.baselines import baseline, retrain_classifier
 from ltlib.methods.bbn import bbn_config
-from ltlib.methods.recipe import ablation_size, base_config, check_data
+from ltlib.methods.recipe import Plan, ablation_size, base_config
 from ltlib.params import as_dict
 from ltlib.reference import select
 from ltlib.runs import Run
@@ -223,23 +222,6 @@ def progressive_fits(epochs: int, S: int, stage_epochs: int) -> bool:
     return S <= max_S(epochs) and e + max(1, scale_epoch(stage_epochs, epochs)) <= epochs - 1
 
 
-@dataclass
-class Plan:
-    """Every run config of notebook 60, keyed by its row name (ablation rows prefixed by their table), and notes.
-    A main row holds one config per seed (seed .. seed + n_seeds - 1); an ablation row is one seed."""
-
-    main: dict[str, list[RunConfig]]
-    ablations: dict[str, RunConfig]
-    S: int
-    ablation_S: int
-    ablation_params: dict[str, Any]
-    notes: list[str] = field(default_factory=list)
-
-    def rows(self, prefix: str) -> dict[str, RunConfig]:
-        """The ablation rows of one table ('T6 ', 'T7 ', ...)."""
-        return {k: c for k, c in self.ablations.items() if k.startswith(prefix)}
-
-
 def _fit_S(epochs: int, S: int, what: str, notes: list[str]) -> int:
     if S < 0:
         raise ConfigError(f"S must be >= 0, got {S}")
@@ -251,7 +233,9 @@ def _fit_S(epochs: int, S: int, what: str, notes: list[str]) -> int:
 
 
 def notebook_plan(params: Any, check: bool = True) -> Plan:
-    """Notebook 60's configs, all built (and validated) before anything trains; schedules that do not fit the
+    """Notebook 60's configs, all built (and validated) before anything trains: sections "main" (one config per
+    seed) and "ablations" (one seed, rows prefixed by their table: "T6 S=1", ...), info S / ablation_S /
+    ablation_params; schedules that do not fit the
     epochs are scaled to fit (S lowered) or their table skipped, each with a note saying so. check=True also
     builds their long-tailed data sets (an impossible data setting fails here, not halfway)."""
     p = as_dict(params)
@@ -299,9 +283,11 @@ def notebook_plan(params: Any, check: bool = True) -> Plan:
         feats = {"standard": switching_config(A, "ib", "ib", SA, **kw), "switching": switching_config(A, S=SA, **kw)}
         out.update({f"T12 {f} + {_label(s)}": c
                     for (f, s), c in feature_quality_configs(feats, p["grid_samplers"], p["stage2_epochs"]).items()})
+    plan = Plan({"main": main, "ablations": {k: [c] for k, c in out.items()}}, notes,
+                {"S": S, "ablation_S": SA, "ablation_params": A})
     if check:
-        check_data([*(c for cs in main.values() for c in cs), *out.values()])
-    return Plan(main, out, S, SA, A, notes)
+        plan.check()
+    return plan
 
 
 def decoupling_label(key: tuple[str, bool, bool]) -> str:

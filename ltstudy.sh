@@ -45,6 +45,9 @@ case "$cmd" in
     exec "$PY" -m jupyterlab --ServerApp.root_dir="$PWD/notebooks" "${root_ok[@]}" "$@" ;;
   test)
     setup
-    exec "$PY" -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=1800 -q -p no:cacheprovider ;;
+    # Every run the tests train goes to a temporary run store: outputs/runs stays as it was (a test checks it).
+    LTSTUDY_RUNS=$(mktemp -d "${TMPDIR:-/tmp}/ltstudy-test-runs.XXXXXX"); export LTSTUDY_RUNS
+    trap 'rm -rf "$LTSTUDY_RUNS"' EXIT
+    "$PY" -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=1800 -q -p no:cacheprovider ;;
   *) echo "usage: $0 study [PROFILE] | test | lab [ARGS] | setup" >&2; exit 2 ;;
 esac

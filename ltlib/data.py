@@ -77,7 +77,7 @@ def search_roots(data_root: str | None) -> list[Path]:
     roots = [resolve(data_root)] if data_root else []
     if os.environ.get("LTSTUDY_DATA"):
         roots.append(Path(os.environ["LTSTUDY_DATA"]))
-    roots += [REPO_ROOT / "data", REPO_ROOT.parent / "shared" / "data", Path("/usr/share/datasets")]
+    roots += [REPO_ROOT / "data", Path("/usr/share/datasets")]
     return roots
 
 

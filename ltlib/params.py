@@ -6,8 +6,11 @@ any declared name and nothing else. Values are checked here before any work star
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import types
+import typing
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -19,11 +22,41 @@ from ltlib.errors import ConfigError, check_type, closest
 from ltlib.hardware import PRECISIONS
 from ltlib.paths import NOTEBOOKS, PARAMS
 
-# The names every notebook accepts (one parameter file can drive the whole study), with their types.
-SHARED: dict[str, Any] = {
-    "dataset": str, "imbalance_ratio": float, "data_root": Optional[str], "max_per_class": Optional[int],
-    "arch": str, "epochs": int, "batch_size": int, "lr": float, "seed": int, "device": str,
-    "runs_dir": str, "precision": str,
+@dataclass(frozen=True)
+class Shared:
+    """The names every notebook accepts (one parameter file can drive the whole study), typed, with their
+    smoke-sized defaults stated once: each notebook's parameters cell declares the same (a test checks it; the
+    exceptions are SMOKE_EXCEPTIONS)."""
+
+    dataset: str = "fmnist"
+    imbalance_ratio: float = 100.0
+    data_root: Optional[str] = None
+    max_per_class: Optional[int] = 300
+    arch: str = "resnet8"
+    epochs: int = 2
+    batch_size: int = 128
+    lr: float = 0.1
+    seed: int = 0
+    device: str = "auto"
+    runs_dir: str = "outputs/runs"
+    precision: str = "auto"
+
+    @classmethod
+    def of(cls, params: Any) -> "Shared":
+        """The shared names of a notebook's validated parameters (a mapping or namespace), checked."""
+        p = as_dict(params)
+        hints = typing.get_type_hints(cls)
+        out = cls(**{f.name: check_type(f.name, p.get(f.name, f.default), hints[f.name]) for f in fields(cls)})
+        check_values(dataclasses.asdict(out))
+        return out
+
+
+# name -> type of every shared name
+SHARED: dict[str, Any] = typing.get_type_hints(Shared)
+# Notebooks whose smoke-sized default of a shared name differs from Shared's, and why.
+SMOKE_EXCEPTIONS: dict[str, dict[str, Any]] = {
+    "60_class_reversed_switching": {"epochs": 4},      # an IB epoch, the lr drop, and a switched epoch after it
+    "50_aux_learning": {"batch_size": 64},             # k = B/Z classes of Z = 4 images: 16 on 10 classes
 }
 
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}

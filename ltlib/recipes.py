@@ -8,7 +8,7 @@ from ltlib import registry
 from ltlib.config import RunConfig
 from ltlib.errors import ConfigError
 from ltlib.methods import aux, baselines, bbn, decoupling, reslt, switching
-from ltlib.params import as_dict
+from ltlib.params import Shared, as_dict
 
 RECIPES = registry.RECIPES
 
@@ -31,7 +31,7 @@ def lws(params: Any, **changes: Any) -> RunConfig:
 
 def ib_cr(params: Any, **changes: Any) -> RunConfig:
     """IB -> CR switching at m_n + 1 (the latest switch that fits when the run is too short for S = 1)."""
-    epochs = int(as_dict(params).get("epochs", 200))
+    epochs = Shared.of(params).epochs
     try:
         return switching.switching_config(params, **changes)
     except ConfigError:

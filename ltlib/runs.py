@@ -23,8 +23,14 @@ from ltlib.inference import build_for
 from ltlib.paths import REPO_ROOT, RUNS, atomic_write_text, resolve
 
 
+DEFAULT_RUNS_DIR = "outputs/runs"        # every notebook's default runs_dir
+
+
 def runs_root(runs_dir: str | os.PathLike | None = None) -> Path:
-    """The runs folder: runs_dir (relative to the repository root) or outputs/runs."""
+    """The runs folder: runs_dir (relative to the repository root), else outputs/runs; $LTSTUDY_RUNS, when set,
+    replaces that default (the test command points it at a temporary store, leaving outputs/runs as it was)."""
+    if (runs_dir is None or str(runs_dir) == DEFAULT_RUNS_DIR) and os.environ.get("LTSTUDY_RUNS"):
+        return resolve(os.environ["LTSTUDY_RUNS"])
     return resolve(runs_dir, RUNS)
 
 

@@ -7,6 +7,26 @@ import numpy as np
 import pytest
 
 from ltlib.data import find_dataset
+from ltlib.paths import RUNS
+
+
+def _store_state() -> dict[str, int]:
+    """outputs/runs as it is: every file under it and its modification time."""
+    return {str(p.relative_to(RUNS)): p.stat().st_mtime_ns for p in RUNS.rglob("*") if p.is_file()} \
+        if RUNS.exists() else {}
+
+
+_STORE_AT_START = _store_state()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The test command leaves the user's run store as it was: a test session that wrote to outputs/runs fails."""
+    after = _store_state()
+    if after != _STORE_AT_START:
+        changed = sorted(set(after.items()) ^ set(_STORE_AT_START.items()))[:5]
+        print(f"\nFAILED: the tests changed outputs/runs (e.g. {[k for k, _ in changed]}); train into a temporary "
+              f"run store (LTSTUDY_RUNS, runs_dir=tmp_path) instead")
+        session.exitstatus = 1
 
 
 def have_fmnist() -> bool:

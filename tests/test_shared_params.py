@@ -72,3 +72,27 @@ def test_one_small_file_executes_every_notebook(notebook, small_runs, tmp_path, 
     validate_params(params, notebook)
     pm.execute_notebook(str(NOTEBOOKS / f"{notebook}.ipynb"), str(tmp_path / f"{notebook}.ipynb"),
                         parameters=params, cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOK_NAMES)
+def test_shared_defaults_are_stated_once(notebook):
+    """Each notebook's parameters cell declares Shared's defaults (bar the listed smoke-size exceptions)."""
+    import dataclasses
+
+    from ltlib.params import SMOKE_EXCEPTIONS, Shared
+
+    declared = declared_params(notebook)
+    want = {**dataclasses.asdict(Shared()), **SMOKE_EXCEPTIONS.get(notebook, {})}
+    assert {k: declared[k][1] for k in want} == want
+
+
+def test_shared_is_typed_and_checked():
+    from ltlib.errors import ConfigError
+    from ltlib.params import Shared
+
+    s = Shared.of({"epochs": 7, "imbalance_ratio": 10, "unrelated": 1})
+    assert s.epochs == 7 and s.imbalance_ratio == 10.0 and s.arch == "resnet8"
+    with pytest.raises(ConfigError):
+        Shared.of({"epochs": 0})
+    with pytest.raises(ConfigError):
+        Shared.of({"epochs": "ten"})

@@ -12,7 +12,7 @@ from ltlib.errors import ConfigError
 from ltlib.hardware import resolve_precision
 from ltlib.inference import load_data
 from ltlib.methods.base import build_method
-from ltlib.params import as_dict
+from ltlib.params import Shared, as_dict
 from ltlib.schedules import preset
 
 # Notebook parameters that go into every run config as they are.
@@ -25,10 +25,10 @@ def base_config(params: Any, schedule: str = "ldam", **changes: Any) -> RunConfi
 
     The notebook's batch_size and lr override the preset's; epochs scale the preset's milestones.
     """
-    p = as_dict(params)
-    d = preset(schedule, p.get("epochs", 200))
+    p, s = as_dict(params), Shared.of(params)
+    d = preset(schedule, s.epochs)
     d.update({k: p[k] for k in RUN_FIELDS if k in p})
-    d["precision"] = resolve_precision(p.get("precision", "auto"), p.get("device", "auto"))
+    d["precision"] = resolve_precision(s.precision, s.device)
     d.update(changes)
     return RunConfig.from_dict(d)
 
@@ -36,11 +36,11 @@ def base_config(params: Any, schedule: str = "ldam", **changes: Any) -> RunConfi
 def ablation_size(params: Any, max_per_class: Optional[int], epochs: Optional[int]) -> dict[str, Any]:
     """Params at an ablation size (None: the notebook's), never larger than the profile's own max_per_class; smaller
     runs are evaluated at their last epoch only."""
-    p = as_dict(params)
-    if max_per_class is not None and p.get("max_per_class") is not None:
-        max_per_class = min(max_per_class, p["max_per_class"])
-    size = {"max_per_class": p.get("max_per_class") if max_per_class is None else max_per_class,
-            "epochs": p.get("epochs", 200) if epochs is None else epochs}
+    p, s = as_dict(params), Shared.of(params)
+    if max_per_class is not None and s.max_per_class is not None:
+        max_per_class = min(max_per_class, s.max_per_class)
+    size = {"max_per_class": s.max_per_class if max_per_class is None else max_per_class,
+            "epochs": s.epochs if epochs is None else epochs}
     extra = {} if all(size[k] == p.get(k) for k in size) else {"eval_every": size["epochs"]}
     p.update(size)
     return {"params": p, "changes": extra}

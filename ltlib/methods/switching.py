@@ -23,7 +23,7 @@ from ltlib.errors import ConfigError, check_name
 from ltlib.methods.baselines import baseline, retrain_classifier
 from ltlib.methods.bbn import bbn_config
 from ltlib.methods.recipe import Plan, ablation_size, base_config
-from ltlib.params import as_dict
+from ltlib.params import Shared, as_dict
 from ltlib.reference import select
 from ltlib.runs import Run
 from ltlib.schedules import PRESETS, preset, scale_epoch
@@ -40,7 +40,7 @@ def _label(s: str) -> str:
 
 
 def _epochs(params: Any) -> int:
-    return int(as_dict(params).get("epochs", 200))
+    return Shared.of(params).epochs
 
 
 def last_milestone(epochs: int) -> int:

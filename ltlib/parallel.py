@@ -151,8 +151,7 @@ def run_many(cfgs: dict[Any, RunConfig] | Iterable[RunConfig], workers: Optional
     distinct = {c.run_id(): c for _, c in items}
     done = {h: Run(root / h).finished for h in distinct}                 # one look per run, in the callers' order
     pending = [distinct[h] for h, d in done.items() if not d]
-    for h in (h for h, d in done.items() if d):
-        report_reused(Run(root / h), distinct[h], kwargs.get("progress", "auto"))
+    report_reused([(Run(root / h), distinct[h]) for h, d in done.items() if d], kwargs.get("progress", "auto"))
     n = parallel_workers(pending, kwargs.get("device", "auto"), workers) if len(pending) > 1 else 1
     if n > 1:
         for c in pending:

@@ -378,15 +378,23 @@ def _finish(loop: Loop, root: Path) -> None:
          show=loop.progress in ("line", "run"))
 
 
-def report_reused(run: Run, cfg: RunConfig, progress: str = "auto") -> None:
-    """One line for a finished run that is reused (its folder: the hash under the run store; not in train.log)."""
-    if progress_mode(progress) not in ("line", "run"):
+def report_reused(found: list[tuple[Run, RunConfig]], progress: str = "auto") -> None:
+    """Finished runs that are reused, in one line (each: its tag, epochs and test accuracy; its folder is the hash
+    under the run store; not in train.log); a single run gets its own line with where and how long it trained."""
+    if progress_mode(progress) not in ("line", "run") or not found:
         return
-    m = run.metrics
-    t = m["last"]["test"]
-    print(f"[{cfg.tag or cfg.method} {run.run_id}] reused ({cfg.epochs} epochs, trained in "
-          f"{m.get('train_seconds', float('nan')):.0f} s on {m.get('device', '?')}): test {_fmt(t['acc'])}% (head "
-          f"{_fmt(t['head'])} mid {_fmt(t['mid'])} tail {_fmt(t['tail'])})", flush=True)
+    if len(found) == 1:
+        run, cfg = found[0]
+        m = run.metrics
+        t = m["last"]["test"]
+        print(f"[{cfg.tag or cfg.method} {run.run_id}] reused ({cfg.epochs} epochs, trained in "
+              f"{m.get('train_seconds', float('nan')):.0f} s on {m.get('device', '?')}): test {_fmt(t['acc'])}% (head "
+              f"{_fmt(t['head'])} mid {_fmt(t['mid'])} tail {_fmt(t['tail'])})", flush=True)
+        return
+    parts = [f"{cfg.tag or cfg.method} {_fmt(run.metrics['last']['test']['acc']).strip()}" for run, cfg in found]
+    secs = sum(run.metrics.get("train_seconds") or 0 for run, _ in found)
+    print(f"[reused {len(found)} finished runs, trained in {secs / 60:.1f} min; test %] " + ", ".join(parts),
+          flush=True)
 
 
 # ------------------------------------------------------------------------------------ fit

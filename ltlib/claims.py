@@ -8,8 +8,10 @@ A − B < 0 where the paper claims a drop), *contradicted* when the whole interv
 so such a claim is never reproduced or contradicted: it is inconclusive, and its row says "1 seed".
 A compound claim (several comparisons: "beats" against several methods, "trades" = higher tail and lower head,
 "all" = a list of parts) is contradicted when any part is contradicted, otherwise not tested when any part is
-not tested, reproduced when every part is reproduced, and inconclusive otherwise. No correction is made for
-multiple comparisons.
+not tested, reproduced when every part is reproduced, and inconclusive otherwise. Each verdict is at 95 % on its
+own; `with_holm` adds the verdict after Holm's step-down correction over a report's claims (family-wise 5 %, on
+the Welch p-value of what decided each claim: the largest p of a reproduced compound's parts, the smallest of a
+contradicted one's), and `holm_note` says in one sentence what that changes.
 """
 from __future__ import annotations
 
@@ -17,16 +19,18 @@ import math
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence, Union
 
+import numpy as np
 import pandas as pd
 
 from ltlib.errors import check_name, require
 from ltlib.metrics import GROUPS
-from ltlib.stats import fmt_mean_std, mean_std, welch_interval
+from ltlib.stats import fmt_mean_std, holm, mean_std, welch_interval, welch_p
 
 REPRODUCED, CONTRADICTED, INCONCLUSIVE, NOT_TESTED = "reproduced", "contradicted", "inconclusive", "not tested"
 OUTCOMES = (REPRODUCED, CONTRADICTED, INCONCLUSIVE, NOT_TESTED)
 KINDS = ("beats", "trades", "all")
-COLUMNS = ["paper", "where", "claim", "outcome", "difference", "ci_low", "ci_high", "seeds", "detail"]
+COLUMNS = ["paper", "where", "claim", "outcome", "difference", "ci_low", "ci_high", "seeds", "detail", "p"]
+ALPHA = 0.05                                   # the 95 % intervals' level; Holm's family-wise level over a report
 
 Samples = Mapping[str, Mapping[str, Sequence[float]]]   # method key -> metric -> per-seed values (percent)
 
@@ -280,6 +284,7 @@ class Verdict:
     n_b: int = 0
     detail: str = ""
     parts: list["Verdict"] = field(default_factory=list)
+    p: float = math.nan                         # Welch p of the decisive comparison (NaN: none or not decisive)
 
 
 def samples_from_frame(df: pd.DataFrame, key: str = "method", metrics: Optional[Sequence[str]] = None,
@@ -312,7 +317,7 @@ def _compare(c: Claim, samples: Samples) -> Verdict:
     side = "" if s > 0 else " (claimed < 0)"
     detail = (f"{label}{c.a} {fmt_mean_std(ma, sa, na)} vs {c.b} {fmt_mean_std(mb, sb, nb)}: "
               f"{iv.diff:+.2f}{ci}{side}")
-    return Verdict(outcome, iv.diff, iv.lo, iv.hi, na, nb, detail)
+    return Verdict(outcome, iv.diff, iv.lo, iv.hi, na, nb, detail, p=welch_p(xa, xb))
 
 
 def judge(claim: Claim, samples: Union[Samples, pd.DataFrame]) -> Verdict:
@@ -325,8 +330,11 @@ def judge(claim: Claim, samples: Union[Samples, pd.DataFrame]) -> Verdict:
     outcome = (CONTRADICTED if CONTRADICTED in outs else NOT_TESTED if NOT_TESTED in outs
                else REPRODUCED if outs == {REPRODUCED} else INCONCLUSIVE)
     one = vs[0] if len(vs) == 1 else Verdict(outcome)
+    # the p of what decided it: every part (intersection-union: the largest p), or the strongest contradiction
+    p = (max(v.p for v in vs) if outcome == REPRODUCED else
+         min(v.p for v in vs if v.outcome == CONTRADICTED) if outcome == CONTRADICTED else math.nan)
     return Verdict(outcome, one.diff, one.lo, one.hi, min(v.n_a for v in vs), min(v.n_b for v in vs),
-                   "; ".join(v.detail for v in vs), vs)
+                   "; ".join(v.detail for v in vs), vs, p)
 
 
 def judge_all(claims: Sequence[Claim], samples: Union[Samples, pd.DataFrame]) -> pd.DataFrame:
@@ -337,8 +345,30 @@ def judge_all(claims: Sequence[Claim], samples: Union[Samples, pd.DataFrame]) ->
         v = judge(c, samples)
         rows.append({"paper": c.paper, "where": c.where, "claim": c.text, "outcome": v.outcome,
                      "difference": v.diff, "ci_low": v.lo, "ci_high": v.hi, "seeds": f"{v.n_a} vs {v.n_b}",
-                     "detail": v.detail})
+                     "detail": v.detail, "p": v.p})
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def with_holm(table: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
+    """judge_all's rows with Holm's correction over all of them: p_holm and outcome_holm (a reproduced or
+    contradicted verdict whose Holm-adjusted p is not below alpha becomes inconclusive)."""
+    decisive = table["outcome"].isin([REPRODUCED, CONTRADICTED])
+    adj = holm(np.where(decisive | table["p"].notna(), table["p"], np.nan))
+    keep = decisive & (adj < alpha)
+    return table.assign(p_holm=adj, outcome_holm=np.where(keep | ~decisive, table["outcome"], INCONCLUSIVE))
+
+
+def holm_note(table: pd.DataFrame) -> str:
+    """One sentence on what Holm's correction over a report's claims changes."""
+    t = table if "outcome_holm" in table else with_holm(table)
+    m = int(t["p"].notna().sum())
+    lost = t[t["outcome"] != t["outcome_holm"]]
+    decisive = int(t["outcome"].isin([REPRODUCED, CONTRADICTED]).sum())
+    what = (f"{len(lost)} of the {decisive} reproduced / contradicted verdicts become inconclusive ("
+            + "; ".join(f"{r.claim}: was {r.outcome}" for r in lost.itertuples()) + ")") if len(lost) else \
+        f"all {decisive} reproduced / contradicted verdicts stand"
+    return (f"Holm's correction over the {m} claims with a test (family-wise error {100 * ALPHA:.0f} %, "
+            f"Welch p-values): {what}.")
 
 
 def outcome_counts(table: pd.DataFrame) -> dict[str, int]:

@@ -129,8 +129,9 @@ def with_reference(lb: pd.DataFrame, dataset: str, imbalance_ratio: float) -> pd
 
 
 def evaluate_claims(rows: pd.DataFrame, which: str = "last", claims: Sequence[cl.Claim] = tuple(CLAIMS)) -> pd.DataFrame:
-    """One row per claim: paper, where, claim, outcome, difference, 95 % interval, seeds, detail."""
-    return cl.judge_all(claims, samples(rows, which))
+    """One row per claim: paper, where, claim, outcome, difference, 95 % interval, seeds, detail, and the outcome
+    after Holm's correction over these claims (claims.with_holm)."""
+    return cl.with_holm(cl.judge_all(claims, samples(rows, which)))
 
 
 def write_profile_csv(rows: pd.DataFrame, profile: str) -> Any:
@@ -159,7 +160,9 @@ def claims_html(verdicts: pd.DataFrame) -> str:
     def cell(x: Any) -> str:
         return html.escape("" if x is None or (isinstance(x, float) and np.isnan(x)) else str(x))
 
-    head = ["Paper", "Where", "Claim", "Outcome", "A − B (pp)", "95 % CI", "Seeds", "Measured"]
+    holm = "outcome_holm" in verdicts
+    head = ["Paper", "Where", "Claim", "Outcome", *(["After Holm"] if holm else []), "A − B (pp)", "95 % CI", "Seeds",
+            "Measured"]
     left = "style='text-align:left'"                        # notebook renderers right-align cells by default
     out = ["<table class='claims'><tr>" + "".join(f"<th {left}>{h}</th>" for h in head) + "</tr>"]
     for r in verdicts.itertuples():
@@ -167,11 +170,17 @@ def claims_html(verdicts: pd.DataFrame) -> str:
         ci = (f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}]" if np.isfinite(r.ci_low) and np.isfinite(r.ci_high)
               else "—" if pd.notna(r.difference) else "")        # one seed on a side: no interval
         color = OUTCOME_COLORS.get(r.outcome, "#ffffff")
+        after = ""
+        if holm:
+            p = "" if pd.isna(r.p_holm) else f" (p = {r.p_holm:.3g})"
+            after = (f"<td class='holm' style='text-align:left;white-space:nowrap;background:{OUTCOME_COLORS.get(r.outcome_holm)}'>"
+                     f"{cell(r.outcome_holm)}{p}</td>")
         out.append(f"<tr><td {left}>{cell(r.paper)}</td><td {left}>{cell(r.where)}</td><td {left}>{cell(r.claim)}</td>"
-                   f"<td class='outcome' style='text-align:left;background:{color}'><b>{cell(r.outcome)}</b></td>"
+                   f"<td class='outcome' style='text-align:left;background:{color}'><b>{cell(r.outcome)}</b></td>{after}"
                    f"<td class='num'>{diff}</td><td class='num' style='white-space:nowrap'>{ci}</td>"
                    f"<td {left}>{cell(r.seeds)}</td><td class='detail' {left}>{cell(r.detail)}</td></tr>")
     counts = cl.outcome_counts(verdicts)
     summary = ", ".join(f"<span style='background:{OUTCOME_COLORS[o]};padding:0 4px'>{n} {o}</span>"
                         for o, n in counts.items())
-    return "\n".join(out) + "</table>\n<p>" + summary + "</p>"
+    note = f"<p>{html.escape(cl.holm_note(verdicts))}</p>" if holm else ""
+    return "\n".join(out) + "</table>\n<p>" + summary + "</p>" + note

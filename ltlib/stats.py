@@ -90,6 +90,34 @@ class Interval:
         return math.isfinite(self.lo) and math.isfinite(self.hi)
 
 
+def welch_p(a: Iterable[float], b: Iterable[float]) -> float:
+    """Two-sided p-value of Welch's t test of mean(a) = mean(b) (scipy.stats.ttest_ind, equal_var=False): below
+    0.05 exactly when welch_interval's 95 % interval excludes 0. NaN with < 2 values on a side; with zero variance
+    on both sides 0 for a difference and 1 for none."""
+    x, y = _clean(a), _clean(b)
+    if len(x) < 2 or len(y) < 2:
+        return math.nan
+    if float(x.var(ddof=1)) + float(y.var(ddof=1)) == 0:
+        return 0.0 if x.mean() != y.mean() else 1.0
+    from scipy.stats import ttest_ind
+
+    return float(ttest_ind(x, y, equal_var=False).pvalue)
+
+
+def holm(p: Iterable[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error rate) of a family of p-values; NaN stays NaN and does
+    not count in the family size."""
+    p = np.array([np.nan if v is None else v for v in p], dtype=float)
+    out = np.full(len(p), np.nan)
+    idx = np.flatnonzero(~np.isnan(p))
+    m = len(idx)
+    running = 0.0
+    for rank, i in enumerate(idx[np.argsort(p[idx], kind="stable")]):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out
+
+
 def welch_interval(a: Iterable[float], b: Iterable[float], level: float = 0.95) -> Interval:
     """Welch t interval of mean(a) − mean(b) (Welch–Satterthwaite df), NaN values ignored.
 

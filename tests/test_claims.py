@@ -195,7 +195,7 @@ def test_samples_from_frame_and_judge_all_markdown():
               beats("BBN", "Table 1", "BBN beats CE", "BBN", "CE")]
     table = judge_all(claims, s)
     assert list(table.columns) == ["paper", "where", "claim", "outcome", "difference", "ci_low", "ci_high",
-                                   "seeds", "detail"]
+                                   "seeds", "detail", "p"]
     assert list(table["outcome"]) == [REPRODUCED, CONTRADICTED, INCONCLUSIVE, NOT_TESTED, NOT_TESTED]
     assert table["seeds"].iloc[0] == "3 vs 3"
     assert judge_all(claims, df.assign(acc=df.acc * 100))["outcome"].tolist() == table["outcome"].tolist()
@@ -235,3 +235,32 @@ def test_decoupling_claims_by_the_numbers():
     assert t.loc[DECOUPLING[1].text, "outcome"] == REPRODUCED                  # untouched claims stand
     no_pb = {k: v for k, v in paper.items() if k != "cRT on PB"}
     assert judge_all(DECOUPLING, no_pb).loc[8, "outcome"] == NOT_TESTED
+
+
+def test_welch_p_matches_the_interval_and_holm_adjusts():
+    import numpy as np
+
+    from ltlib.stats import holm, welch_interval, welch_p
+
+    a, b = [80.0, 81.0, 82.5], [70.0, 72.0, 71.0]
+    assert welch_p(a, b) < 0.05 and welch_interval(a, b).lo > 0
+    c = [80.0, 75.0, 70.0]
+    assert welch_p(c, b) > 0.05 and welch_interval(c, b).lo < 0
+    assert np.isnan(welch_p([1.0], b))
+    adj = holm([0.01, 0.04, np.nan, 0.03])
+    assert np.allclose(adj[[0, 1, 3]], [0.03, 0.06, 0.06]) and np.isnan(adj[2])
+
+
+def test_holm_turns_weak_verdicts_inconclusive():
+    from ltlib import claims as cl
+
+    s = {"A": {"acc": [90.0, 90.5, 91.0]}, "B": {"acc": [70.0, 70.5, 71.0]},        # p ~ 1e-6
+         "C": {"acc": [80.0, 82.0, 84.0]}, "D": {"acc": [76.0, 77.0, 78.0]},        # p ~ 0.032
+         "E": {"acc": [80.0, 81.0, 84.0]}}                                          # E vs D: p ~ 0.042
+    claims = [cl.Claim("p", "w", "A beats B", a="A", b="B"), cl.Claim("p", "w", "C beats D", a="C", b="D"),
+              cl.Claim("p", "w", "E beats D", a="E", b="D")]
+    t = cl.with_holm(cl.judge_all(claims, s))
+    assert list(t["outcome"]) == [cl.REPRODUCED] * 3
+    assert (t["p"].iloc[1:] < 0.05).all() and (t["p_holm"].iloc[1:] > 0.05).all()
+    assert list(t["outcome_holm"]) == [cl.REPRODUCED, cl.INCONCLUSIVE, cl.INCONCLUSIVE]
+    assert "2 of the 3" in cl.holm_note(t) and "C beats D" in cl.holm_note(t)

@@ -17,7 +17,7 @@ from ltlib.methods import aux, baselines, decoupling
 from ltlib.params import as_dict
 from ltlib.paths import OUTPUTS, atomic_write_text
 from ltlib.recipes import RECIPES
-from ltlib.runs import Run, results_table, runs_root
+from ltlib.runs import DIGITS, Run, results_table, runs_root
 from ltlib.stats import fmt_mean_std
 
 # Leaderboard rows: the study's named recipes (registry keys) in this order.
@@ -137,7 +137,7 @@ def evaluate_claims(rows: pd.DataFrame, which: str = "last", claims: Sequence[cl
 def write_profile_csv(rows: pd.DataFrame, profile: str) -> Any:
     """outputs/<profile>/results.csv: the rows of this profile's recipes, one per run and seed (atomic write)."""
     path = OUTPUTS / profile / "results.csv"
-    atomic_write_text(path, rows.to_csv(index=False))
+    atomic_write_text(path, rows.round(DIGITS).to_csv(index=False))
     return path
 
 

@@ -24,6 +24,7 @@ from ltlib.paths import REPO_ROOT, RUNS, atomic_write_text, resolve
 
 
 DEFAULT_RUNS_DIR = "outputs/runs"        # every notebook's default runs_dir
+DIGITS = 4                                # results tables: accuracies as fractions to 0.01 percentage points
 
 
 def runs_root(runs_dir: str | os.PathLike | None = None) -> Path:
@@ -213,7 +214,7 @@ def row_of(run: Run) -> dict[str, Any]:
     row = {"run_id": run.run_id, "tag": cfg.tag, "method": cfg.method, "dataset": cfg.dataset,
            "imbalance_ratio": cfg.imbalance_ratio, "max_per_class": cfg.max_per_class, "arch": cfg.arch,
            "epochs": cfg.epochs, "sampler": cfg.sampler, "loss": cfg.loss, "loss_weights": cfg.loss_weights,
-           "train_parts": cfg.train_parts, "seed": cfg.seed}
+           "train_parts": cfg.train_parts, "precision": cfg.precision, "seed": cfg.seed}
     for key, prefix in (("last", ""), ("best_val", "bestval_")):
         for k, v in m[key]["test"].items():
             if k != "per_class":
@@ -223,6 +224,8 @@ def row_of(run: Run) -> dict[str, Any]:
     row["train_seconds"] = m.get("train_seconds")
     row["img_per_s"] = m.get("img_per_s")
     row["device"] = m.get("device")
+    for c, a in enumerate(m["last"]["test"].get("per_class") or []):   # last epoch, class index order
+        row[f"class_{c}"] = a
     return row
 
 
@@ -248,7 +251,7 @@ def write_results_table(runs_dir: str | os.PathLike | None = None) -> Path:
     path = root / "results.csv"
     try:
         with FileLock(str(root / ".results.lock")):
-            atomic_write_text(path, results_table(root).to_csv(index=False))
+            atomic_write_text(path, results_table(root).round(DIGITS).to_csv(index=False))
     except OSError as e:
         raise RunStoreError(f"cannot write {path}: {e.strerror or e}; free disk space or choose another "
                             f"runs_dir") from None

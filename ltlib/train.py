@@ -173,6 +173,7 @@ class Loop:
     final: dict[str, Any] = field(default_factory=dict)
     start: int = 0
     bar: Any = None
+    tb: Any = None
 
     @property
     def rank_batch(self) -> int:
@@ -326,6 +327,37 @@ def _checkpoint(loop: Loop, epoch: int) -> None:
     os.replace(path / ".history.tmp", path / "history.csv")
 
 
+def event_dir(run: Run, cfg: RunConfig) -> Path:
+    """Where a run's TensorBoard events go: <run>/events/<tag or method>-seed<seed>, so `tensorboard --logdir
+    outputs/runs` names every run by its hash, method and seed."""
+    name = "".join(c if c.isalnum() or c in "+-_." else "_" for c in (cfg.tag or cfg.method))
+    return run.path / "events" / f"{name}-seed{cfg.seed}"
+
+
+def _tensorboard(loop: Loop, row: dict[str, Any]) -> None:
+    """The epoch's scalars as TensorBoard events (rank 0; skipped, with one note, where tensorboard is missing)."""
+    if not loop.is_main:
+        return
+    if loop.tb is None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            loop.tb = False
+            _log(loop, f"[{loop.name}] note: tensorboard is not installed; no event files", show=False)
+            return
+        loop.tb = SummaryWriter(str(event_dir(loop.run, loop.cfg)), purge_step=loop.start + 1)
+    if loop.tb is False:
+        return
+    e = row["epoch"]
+    for key in ("loss", "train_acc", "lr", "img_per_s"):
+        loop.tb.add_scalar(f"train/{key}", row[key], e)
+    for key in ("val_acc", "test_acc", "head", "mid", "tail", "many", "medium", "few"):
+        v = row.get(key)
+        if v is not None and v == v:
+            loop.tb.add_scalar(f"eval/{key}", v, e)
+    loop.tb.flush()
+
+
 def _log(loop: Loop, line: str, show: bool) -> None:
     """Append a line to the run's train.log (rank 0); print it too when show."""
     if loop.is_main:
@@ -355,6 +387,8 @@ def _finish(loop: Loop, root: Path) -> None:
     cfg = loop.cfg
     if loop.bar is not None:
         loop.bar.close()
+    if loop.tb:
+        loop.tb.close()
     if loop.start >= cfg.epochs:         # resumed after the last epoch's checkpoint (stopped before metrics.json)
         loop.final = {"epoch": cfg.epochs, "test": evaluate(loop.method, loop.model, loop.dd, "test", loop.data.counts,
                                                             cfg.precision),
@@ -455,10 +489,13 @@ def _train(loop: Loop, root: Path, stop_after: Optional[int]) -> Run:
         row["img_per_s"] = len(names) * seen / seconds
         loop.history.append(row)
         _checkpoint(loop, epoch)
+        _tensorboard(loop, row)
         _report(loop, row)
         if stop_after is not None and epoch + 1 - loop.start >= stop_after and epoch < cfg.epochs - 1:
             if loop.bar is not None:
                 loop.bar.close()
+            if loop.tb:
+                loop.tb.close()
             return loop.run
     _finish(loop, root)
     if loop.world > 1:

@@ -92,3 +92,39 @@ def test_papermill_sees_every_declared_parameter():
 
     for nb in sorted(NOTEBOOKS.glob("[0-9]*.ipynb")):
         assert set(pm.inspect_notebook(str(nb))) == set(declared_params(nb)), nb.name
+
+
+def test_every_run_writes_tensorboard_events_named_by_method_and_seed(tiny_cfg, tmp_path):
+    """`tensorboard --logdir outputs/runs` shows each run's curves: read back with TensorBoard's own reader; a
+    resumed run does not repeat epochs."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from ltlib.train import event_dir, fit
+
+    cfg = tiny_cfg.replace(epochs=3, tag="CE")
+    fit(cfg, tmp_path, progress="none", stop_after_epochs=2)
+    run = fit(cfg, tmp_path, progress="none")
+    folder = event_dir(run, cfg)
+    assert folder.name == f"CE-seed{cfg.seed}" and folder.parent.parent == run.path
+    acc = EventAccumulator(str(folder))
+    acc.Reload()
+    tags = acc.Tags()["scalars"]
+    assert {"train/loss", "train/train_acc", "eval/test_acc", "eval/tail"} <= set(tags)
+    steps = [e.step for e in acc.Scalars("train/loss")]
+    assert steps == [1, 2, 3]
+    assert abs(acc.Scalars("eval/test_acc")[-1].value - run.metrics["last"]["test"]["acc"]) < 1e-6
+
+
+def test_results_table_is_rounded_with_per_class_accuracy(tiny_cfg, tmp_path):
+    import pandas as pd
+
+    from ltlib.train import fit
+
+    run = fit(tiny_cfg.replace(epochs=1), tmp_path, progress="none")
+    table = pd.read_csv(tmp_path / "results.csv")
+    per_class = run.metrics["last"]["test"]["per_class"]
+    assert [f"class_{c}" for c in range(len(per_class))] <= list(table.columns)
+    assert table["precision"].iloc[0] == "fp32"
+    text = (tmp_path / "results.csv").read_text()
+    assert all(len(x.split(".")[1]) <= 4 for x in text.replace("\n", ",").split(",") if x.replace(".", "").isdigit()
+               and "." in x)

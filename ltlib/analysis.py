@@ -66,13 +66,21 @@ def summary(runs: dict[str, Run | Sequence[Run]], which: str = "last", percent: 
     return report_table(reports, percent)
 
 
+def drop_empty(table: pd.DataFrame) -> pd.DataFrame:
+    """The table without columns that hold nothing on this profile (all NaN / None / '–': e.g. 'few' where no class
+    has under 20 images, a published column on a dataset the papers never used)."""
+    empty = [c for c in table.columns if all(v is None or v in ("–", "—") or (isinstance(v, float) and v != v)
+                                              for v in table[c])]
+    return table.drop(columns=empty)
+
+
 def mean_std(table: pd.DataFrame, cols: Sequence[str] = ("acc", "many", "medium", "few")) -> pd.DataFrame:
-    """Format 'mean ± std' strings (or 'mean' for one seed) for display."""
+    """Format 'mean ± std' strings (or 'mean' for one seed) for display; groups empty on this profile dropped."""
     out = pd.DataFrame(index=table.index)
     for c in cols:
         stds = table[f"{c}_std"] if f"{c}_std" in table else [None] * len(table)
         out[c] = [fmt_mean_std(m, s) for m, s in zip(table[c], stds)]
-    return out
+    return drop_empty(out)
 
 
 def per_class(runs: dict[str, Run], which: str = "last") -> dict[str, list]:

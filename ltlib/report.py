@@ -125,7 +125,8 @@ def with_reference(lb: pd.DataFrame, dataset: str, imbalance_ratio: float) -> pd
                      "published on": f"{ref_ds} IR{imbalance_ratio:g}" + ("" if same else " (other dataset)"),
                      "source": reference.MAIN_SOURCE[name]})
     cols = ["method", "ours", "published", "difference", "published on", "source"]
-    return pd.DataFrame(rows, columns=cols).set_index("method")       # empty where nothing is published (e.g. IR 8)
+    out = pd.DataFrame(rows, columns=cols).set_index("method")        # empty where nothing is published (e.g. IR 8)
+    return out if same or out.empty else out.drop(columns=["difference"])   # other dataset: no difference column
 
 
 def evaluate_claims(rows: pd.DataFrame, which: str = "last", claims: Sequence[cl.Claim] = tuple(CLAIMS)) -> pd.DataFrame:

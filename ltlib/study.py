@@ -43,8 +43,28 @@ def plan(profile: str, only: Optional[list[str]] = None) -> list[tuple[Path, dic
     return out
 
 
+# Rendered pages read as a report: code folded (a button shows it), the notebook's title, links to the front page
+# and the neighbouring notebooks.
+PAGE_STYLE = ("<style>body:not(.show-code) .jp-CodeCell .jp-Cell-inputWrapper{display:none}"
+              "body:not(.show-code) .jp-CodeCell.jp-mod-noOutputs{display:none}"
+              "nav.ltstudy{position:sticky;top:0;z-index:10;background:#f7f7f7;border-bottom:1px solid #ddd;"
+              "padding:6px 12px;font:14px system-ui,sans-serif;display:flex;gap:14px;align-items:center}"
+              "nav.ltstudy a{color:#0b57d0;text-decoration:none}nav.ltstudy button{margin-left:auto}</style>")
+
+
+def page_nav(nb: Path) -> str:
+    """The bar at the top of a rendered notebook: front page, previous / next notebook, show / hide code."""
+    names = [p.stem for p in sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))]
+    i = names.index(nb.stem) if nb.stem in names else -1
+    prev = f"<a href='{names[i - 1]}.html'>← {html.escape(names[i - 1])}</a>" if i > 0 else ""
+    nxt = f"<a href='{names[i + 1]}.html'>{html.escape(names[i + 1])} →</a>" if 0 <= i < len(names) - 1 else ""
+    return (f"<nav class='ltstudy'><a href='index.html'>ltstudy report (front page)</a>{prev}{nxt}"
+            "<button onclick=\"document.body.classList.toggle('show-code')\">show / hide code</button></nav>")
+
+
 def render_html(ipynb: Path) -> Path:
-    """Executed notebook -> HTML beside it; papermill's record of the machine's paths made repository-relative."""
+    """Executed notebook -> HTML beside it, as a report page (page_nav, PAGE_STYLE, its title); papermill's record
+    of the machine's paths made repository-relative."""
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -55,7 +75,10 @@ def render_html(ipynb: Path) -> Path:
             if pm_meta.get(k):
                 pm_meta[k] = display_path(pm_meta[k])
         atomic_write_text(ipynb, nbformat.writes(node))
-    body, _ = HTMLExporter().from_notebook_node(node)
+    title, _ = notebook_question(NOTEBOOKS / ipynb.name if (NOTEBOOKS / ipynb.name).exists() else ipynb)
+    body, _ = HTMLExporter().from_notebook_node(node, resources={"metadata": {"name": f"{ipynb.stem[:2]} · {title}"}})
+    body = body.replace("</head>", PAGE_STYLE + "</head>", 1)
+    body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + page_nav(ipynb), body, count=1)
     out = ipynb.with_suffix(".html")
     atomic_write_text(out, body)
     return out

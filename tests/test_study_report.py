@@ -90,3 +90,17 @@ def test_rendered_notebook_keeps_no_machine_paths(tmp_path):
     assert meta["input_path"] == "notebooks/00_data_and_samplers.ipynb"
     assert meta["output_path"] == "outputs/quick/00_data_and_samplers.ipynb"
     assert f.with_suffix(".html").exists()
+
+
+def test_rendered_pages_read_as_a_report(tmp_path):
+    """Code folded behind a button, the notebook's own title, links to the front page and the neighbours."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 30 · BBN\n\n**Question.** q"),
+                                         nbformat.v4.new_code_cell("1 + 1")])
+    path = tmp_path / "30_bbn.ipynb"
+    nbformat.write(nb, path)
+    page = study.render_html(path).read_text()
+    assert "<title>30 · BBN: bilateral-branch network" in page                # the notebook's title, not "Notebook"
+    assert "href='index.html'" in page and "href='20_decoupling.html'" in page and "href='40_reslt.html'" in page
+    assert "body:not(.show-code) .jp-CodeCell .jp-Cell-inputWrapper{display:none}" in page and "show-code" in page

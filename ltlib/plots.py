@@ -17,6 +17,22 @@ def _subplots(*args, **kwargs) -> tuple[plt.Figure, Any]:
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
         return plt.subplots(*args, **kwargs)
 
+# Axis labels in words for the history columns.
+LABELS = {"test_acc": "test accuracy (%)", "val_acc": "held-out accuracy (%)", "train_acc": "training accuracy (%)",
+          "loss": "training loss", "lr": "learning rate", "head": "head-third accuracy (%)",
+          "mid": "mid-third accuracy (%)", "tail": "tail-third accuracy (%)"}
+
+
+def palette(n: int) -> list:
+    """n distinct colours: tab10 up to 10 lines, tab20 up to 20, evenly spaced hues beyond (never a repeat)."""
+    return sns.color_palette("tab10" if n <= 10 else "tab20" if n <= 20 else "husl", n)
+
+
+def _legend_outside(ax: plt.Axes, **kw: Any) -> None:
+    """The legend beside the axes, never over the data."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8, **kw)
+
+
 GROUP_COLORS = {"many": "#4C72B0", "medium": "#DD8452", "few": "#C44E52",
                 "head": "#4C72B0", "mid": "#DD8452", "tail": "#C44E52"}
 
@@ -31,7 +47,7 @@ def class_counts(profiles: dict[str, Sequence[int]], log: bool = True) -> plt.Fi
     if log:
         ax.set_yscale("log")
     ax.set(xlabel="class index (sorted by size)", ylabel="training images", title="Long-tailed profiles")
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     fig.tight_layout()
     return fig
 
@@ -50,6 +66,7 @@ def per_class_accuracy(results: dict[str, Sequence[Optional[float]]], counts: Se
     """Per-class test accuracy against training-class size, one line per method."""
     fig, ax = _subplots(figsize=(7, 3.5))
     order = np.argsort(-np.asarray(counts), kind="stable")
+    ax.set_prop_cycle(color=palette(len(results)))
     for name, acc in results.items():
         a = np.array([np.nan if v is None else v for v in acc], dtype=float)
         ax.plot(range(len(order)), 100 * a[order], marker="o", ms=3, label=name)
@@ -59,7 +76,7 @@ def per_class_accuracy(results: dict[str, Sequence[Optional[float]]], counts: Se
     ax2.set_yscale("log")
     ax2.set_ylabel("training images", color="grey")
     ax2.grid(False)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.12, 1.0), frameon=False, fontsize=8)   # right of the twin axis
     fig.tight_layout()
     return fig
 
@@ -67,25 +84,29 @@ def per_class_accuracy(results: dict[str, Sequence[Optional[float]]], counts: Se
 def history(histories: dict[str, pd.DataFrame], metric: str = "test_acc") -> plt.Figure:
     """A metric over epochs for several runs."""
     fig, ax = _subplots(figsize=(7, 3.2))
+    ax.set_prop_cycle(color=palette(len(histories)))
     for name, h in histories.items():
         if metric in h:
             d = h[["epoch", metric]].dropna()                   # runs evaluated every k epochs: their points only
             ax.plot(d["epoch"], 100 * d[metric] if "acc" in metric else d[metric], label=name,
                     marker="o" if len(d) < len(h) else None, ms=3)
-    ax.set(xlabel="epoch", ylabel=metric, title=f"{metric} over epochs")
-    ax.legend(fontsize=8)
+    label = LABELS.get(metric, metric.replace("_", " "))
+    ax.set(xlabel="epoch", ylabel=label, title=f"{label[0].upper()}{label[1:].replace(' (%)', '')} over epochs")
+    _legend_outside(ax)
     fig.tight_layout()
     return fig
 
 
 def heatmap(table: pd.DataFrame, title: str, fmt: str = ".1f", cmap: str = "rocket_r",
-            xlabel: str = "", ylabel: str = "", ax: Optional[plt.Axes] = None) -> plt.Figure:
-    """Annotated heatmap of a small table (e.g. the 3x3 diagnosis grid)."""
+            xlabel: str = "", ylabel: str = "", ax: Optional[plt.Axes] = None, vmin: Optional[float] = None,
+            vmax: Optional[float] = None, cbar: bool = True, cbar_label: str = "") -> plt.Figure:
+    """Annotated heatmap of a small table (e.g. the 3x3 diagnosis grid), with its colour bar."""
     if ax is None:
         fig, ax = _subplots(figsize=(4.2, 3.6))
     else:
         fig = ax.figure
-    sns.heatmap(table.astype(float), annot=True, fmt=fmt, cmap=cmap, cbar=False, ax=ax)
+    sns.heatmap(table.astype(float), annot=True, fmt=fmt, cmap=cmap, vmin=vmin, vmax=vmax, cbar=cbar, ax=ax,
+                cbar_kws={"label": cbar_label} if cbar else None)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     fig.tight_layout()
     return fig
@@ -95,11 +116,12 @@ def weight_norms(norms: dict[str, Sequence[float]], counts: Sequence[int]) -> pl
     """Per-class classifier weight norms (classes sorted by size), one line per classifier."""
     fig, ax = _subplots(figsize=(7, 3.2))
     order = np.argsort(-np.asarray(counts), kind="stable")
+    ax.set_prop_cycle(color=palette(len(norms)))
     for name, n in norms.items():
         n = np.asarray(n, dtype=float)
         ax.plot(range(len(order)), n[order] / n.max(), marker="o", ms=3, label=name)
-    ax.set(xlabel="class, largest first", ylabel="||w_c|| / max", title="Classifier weight norms")
-    ax.legend(fontsize=8)
+    ax.set(xlabel="class, largest first", ylabel="weight norm / largest", title="Classifier weight norms")
+    _legend_outside(ax)
     fig.tight_layout()
     return fig
 
@@ -127,11 +149,16 @@ def group_names(counts: Sequence[int]) -> dict[int, str]:
 
 
 def heatmaps(tables: dict[str, pd.DataFrame], fmt: str = ".1f", cmap: str = "rocket_r", xlabel: str = "",
-             ylabel: str = "", suptitle: str = "") -> plt.Figure:
-    """Several annotated heatmaps side by side (e.g. the diagnosis grid overall and on the tail)."""
-    fig, axes = _subplots(1, len(tables), figsize=(4.0 * len(tables), 3.6), squeeze=False)
-    for ax, (title, table) in zip(axes[0], tables.items()):
-        heatmap(table, title, fmt=fmt, cmap=cmap, xlabel=xlabel, ylabel=ylabel, ax=ax)
+             ylabel: str = "", suptitle: str = "", cbar_label: str = "") -> plt.Figure:
+    """Several annotated heatmaps side by side (e.g. the diagnosis grid overall and on the tail), on one colour
+    scale with one colour bar, so equal colours mean equal values across panels."""
+    fig, axes = _subplots(1, len(tables), figsize=(4.0 * len(tables) + 0.8, 3.6), squeeze=False)
+    values = np.concatenate([t.to_numpy(dtype=float).ravel() for t in tables.values()]) if tables else np.zeros(1)
+    lo, hi = (float(np.nanmin(values)), float(np.nanmax(values))) if np.isfinite(values).any() else (None, None)
+    for i, (ax, (title, table)) in enumerate(zip(axes[0], tables.items())):
+        last = i == len(tables) - 1
+        heatmap(table, title, fmt=fmt, cmap=cmap, xlabel=xlabel, ylabel=ylabel, ax=ax, vmin=lo, vmax=hi,
+                cbar=last, cbar_label=cbar_label)
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
@@ -206,12 +233,13 @@ def event_scatter(per_sample: pd.DataFrame, class_names: Sequence[str], counts: 
 def irregularity(tables: dict[str, pd.DataFrame]) -> plt.Figure:
     """Per-class irregularity I_j against class size n_j (log-log), one line per method."""
     fig, ax = _subplots(figsize=(5.5, 3.4))
+    ax.set_prop_cycle(color=palette(len(tables)))
     for name, t in tables.items():
         t = t[t["n"] > 0].sort_values("n")
         ax.plot(t["n"], t["irregularity"], marker="o", ms=4, label=name)
     ax.set(xscale="log", yscale="log", xlabel="training images of the class n_j",
            ylabel="irregularity I_j", title="Irregularity vs class size")
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     fig.tight_layout()
     return fig
 
@@ -219,9 +247,9 @@ def irregularity(tables: dict[str, pd.DataFrame]) -> plt.Figure:
 def curves(table: pd.DataFrame, x: str, y: str, hue: str, title: str = "", ylabel: str = "") -> plt.Figure:
     """Lines of y against x, one per value of hue (long table; e.g. BBN's α per epoch for each adaptor)."""
     fig, ax = _subplots(figsize=(6.5, 3.2))
-    sns.lineplot(table, x=x, y=y, hue=hue, marker="o", ms=4, ax=ax)
-    ax.set(title=title, ylabel=ylabel or y)
-    ax.legend(fontsize=8)
+    sns.lineplot(table, x=x, y=y, hue=hue, marker="o", ms=4, ax=ax, palette=palette(table[hue].nunique()))
+    ax.set(title=title, ylabel=ylabel or LABELS.get(y, y.replace("_", " ")), xlabel=x.replace("_", " "))
+    _legend_outside(ax, title=hue)
     fig.tight_layout()
     return fig
 
@@ -232,12 +260,12 @@ def accuracy_gains(gains: pd.DataFrame, title: str = "Per-class accuracy gain") 
     gains: long table with columns rank (0 = largest class), n_train, baseline, gain.
     """
     fig, ax = _subplots(figsize=(7, 3.4))
-    sns.barplot(gains, x="rank", y="gain", hue="baseline", ax=ax)
+    sns.barplot(gains, x="rank", y="gain", hue="baseline", ax=ax, palette=palette(gains["baseline"].nunique()))
     ax.axhline(0, color="black", lw=0.8)
     ax.set(xlabel="class, largest first", ylabel="accuracy gain (pts)", title=title)
     sizes = gains.drop_duplicates("rank").sort_values("rank")["n_train"].tolist()
     ax.set_xticks(range(len(sizes)), [str(n) for n in sizes], rotation=90, fontsize=7)
-    ax.legend(fontsize=8)
+    _legend_outside(ax, title="against")
     fig.tight_layout()
     return fig
 
@@ -255,7 +283,8 @@ def per_class_over_epochs(pc: pd.DataFrame, marks: dict[str, float], title: str 
         ax.axvline(e, color="grey", ls="--" if i == 0 else ":", lw=1)
         ax.text(e, 101, name, fontsize=7, ha="center", va="bottom", color="grey")
     ax.set(xlabel="epoch", ylabel="test accuracy (%)", title=title, ylim=(0, 108))
-    ax.legend(title="train images", fontsize=7, title_fontsize=7, loc="lower right", ncol=2)
+    ax.legend(title="train images", fontsize=7, title_fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              frameon=False)
     fig.tight_layout()
     return fig
 
@@ -279,8 +308,7 @@ def leaderboard(lb: pd.DataFrame, groups: Sequence[str] = ("acc", "head", "mid",
         ax.barh(pos, lb[g].to_numpy(dtype=float), height=height, xerr=err, capsize=2,
                 color=GROUP_COLORS_OVERALL.get(name), label=name, error_kw={"lw": 0.8})
     ax.set_yticks(y, [f"{m}  (n={int(s)})" for m, s in zip(lb.index, lb["seeds"])])
-    lo = np.nanmin(lb[list(groups)].to_numpy(dtype=float)) if n else 0.0
-    ax.set_xlim(max(0.0, 10 * np.floor((lo - 5) / 10)) if np.isfinite(lo) else 0.0, 100)
+    ax.set_xlim(0, 100)                                      # bars from 0: lengths compare as values
     ax.set(xlabel="test accuracy (%)", title=title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
     fig.tight_layout()

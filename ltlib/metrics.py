@@ -48,7 +48,14 @@ def accuracy_report(pred: torch.Tensor, y: torch.Tensor, counts: list[int]) -> d
     for name, classes in shot_groups(counts).items():
         out[name] = group_mean(pc, classes)
     out["per_class"] = [None if math.isnan(a) else float(a) for a in pc]
+    out["confusion"] = confusion(pred, y, len(counts))
     return out
+
+
+def confusion(pred: torch.Tensor, y: torch.Tensor, num_classes: int) -> list[list[int]]:
+    """Confusion counts: row = true class, column = predicted class."""
+    idx = y.long().cpu() * num_classes + pred.long().cpu()
+    return torch.bincount(idx, minlength=num_classes * num_classes).view(num_classes, num_classes).tolist()
 
 
 def chance_is_a_test(counts: Sequence[int], epochs: Optional[int] = None, min_images: int = 100,

@@ -313,3 +313,24 @@ def leaderboard(lb: pd.DataFrame, groups: Sequence[str] = ("acc", "head", "mid",
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
     fig.tight_layout()
     return fig
+
+
+def confusion_grid(matrices: dict[str, np.ndarray], class_names: Sequence[str], cols: int = 4) -> plt.Figure:
+    """Row-normalised confusion matrices (row = true class, %), one small panel per method, one colour scale."""
+    n = len(matrices)
+    rows = max(1, -(-n // cols))
+    size = 2.6 if len(class_names) <= 10 else 3.2
+    fig, axes = _subplots(rows, cols, figsize=(size * cols + 1, size * rows + 0.4), squeeze=False)
+    ticks = list(class_names) if len(class_names) <= 10 else False
+    for ax, (name, m) in zip(axes.flat, matrices.items()):
+        sns.heatmap(100 * m, vmin=0, vmax=100, cmap="mako_r", cbar=False, square=True, ax=ax,
+                    xticklabels=ticks, yticklabels=ticks)
+        ax.set_title(name, fontsize=10)
+        ax.tick_params(labelsize=6)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.supxlabel("predicted class")
+    fig.supylabel("true class")
+    fig.colorbar(plt.cm.ScalarMappable(norm=plt.Normalize(0, 100), cmap="mako_r"), ax=axes, shrink=0.6,
+                 label="% of the true class")
+    return fig

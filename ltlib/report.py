@@ -7,15 +7,17 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 
 from ltlib import claims as cl
 from ltlib import reference
-from ltlib.metrics import GROUPS
+from ltlib.analysis import run_outputs
 from ltlib.config import RunConfig
 from ltlib.errors import ConfigError
 from ltlib.methods import aux, baselines, decoupling
 from ltlib.params import as_dict
 from ltlib.paths import OUTPUTS, atomic_write_text
+from ltlib.metrics import GROUPS, confusion
 from ltlib.recipes import RECIPES
 from ltlib.runs import DIGITS, Run, results_table, runs_root
 from ltlib.stats import fmt_mean_std
@@ -127,6 +129,40 @@ def with_reference(lb: pd.DataFrame, dataset: str, imbalance_ratio: float) -> pd
     cols = ["method", "ours", "published", "difference", "published on", "source"]
     out = pd.DataFrame(rows, columns=cols).set_index("method")        # empty where nothing is published (e.g. IR 8)
     return out if same or out.empty else out.drop(columns=["difference"])   # other dataset: no difference column
+
+
+def confusions(rows: pd.DataFrame, runs_dir: str | os.PathLike | None = None,
+               names: Sequence[str] = LEADERBOARD) -> dict[str, np.ndarray]:
+    """Each leaderboard method's test confusion matrix at the last epoch, summed over its seeds and normalised by
+    row (row = true class: each row sums to 1). From metrics.json, or recomputed from the checkpoint of a run
+    written before it was stored there."""
+    root = runs_root(runs_dir)
+    out: dict[str, np.ndarray] = {}
+    for name in names:
+        total = None
+        for rid in rows.loc[rows["method"] == name, "run_id"] if len(rows) else []:
+            run = Run(root / rid)
+            if not run.finished:
+                continue
+            cm = run.metrics["last"]["test"].get("confusion")
+            if cm is None:
+                logits, y = run_outputs(run)
+                cm = confusion(torch.as_tensor(logits.argmax(1)), torch.as_tensor(y), logits.shape[1])
+            cm = np.asarray(cm, dtype=float)
+            total = cm if total is None else total + cm
+        if total is not None:
+            out[name] = total / np.maximum(total.sum(1, keepdims=True), 1)
+    return out
+
+
+def class_names(rows: pd.DataFrame, runs_dir: str | os.PathLike | None = None) -> list[str]:
+    """The class names of the profile's data (from its first finished run)."""
+    root = runs_root(runs_dir)
+    for rid in rows["run_id"] if len(rows) else []:
+        run = Run(root / rid)
+        if run.finished:
+            return list(run.metrics.get("classes") or [])
+    return []
 
 
 def evaluate_claims(rows: pd.DataFrame, which: str = "last", claims: Sequence[cl.Claim] = tuple(CLAIMS)) -> pd.DataFrame:

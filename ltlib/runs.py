@@ -217,7 +217,7 @@ def row_of(run: Run) -> dict[str, Any]:
            "train_parts": cfg.train_parts, "precision": cfg.precision, "seed": cfg.seed}
     for key, prefix in (("last", ""), ("best_val", "bestval_")):
         for k, v in m[key]["test"].items():
-            if k != "per_class":
+            if k not in ("per_class", "confusion"):
                 row[f"{prefix}{k}"] = v
     row["best_epoch"] = m["best_val"]["epoch"]
     row["val_acc"] = m["last"]["val"].get("acc") if m["last"].get("val") else None

@@ -136,3 +136,21 @@ def test_reference_beside_ours(tmp_path):
     assert pd.isna(ref.loc["ResLT", "ours"])
     other = report.with_reference(lb, "fmnist", 100)
     assert "difference" not in other and other.loc["CE", "published"] == pytest.approx(70.36)   # new numbers
+
+
+def test_confusion_is_stored_and_summed_over_seeds(tiny_cfg, tmp_path):
+    import numpy as np
+
+    from ltlib.metrics import confusion
+    from ltlib.runs import results_table
+    from ltlib.train import fit
+
+    import torch
+    assert confusion(torch.tensor([0, 1, 1]), torch.tensor([0, 0, 1]), 2) == [[1, 1], [0, 1]]
+    runs = [fit(tiny_cfg.replace(epochs=1, seed=s, tag="CE"), tmp_path, progress="none") for s in (0, 1)]
+    cm = runs[0].metrics["last"]["test"]["confusion"]
+    assert np.asarray(cm).shape == (4, 4) and sum(map(sum, cm)) == 40
+    rows = results_table(tmp_path).assign(method="CE")
+    m = report.confusions(rows, tmp_path, ["CE"])["CE"]
+    assert np.allclose(m.sum(1), 1.0)
+    assert report.class_names(rows, tmp_path) == [f"class{c}" for c in range(4)]

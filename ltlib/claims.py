@@ -353,7 +353,9 @@ def with_holm(table: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
     """judge_all's rows with Holm's correction over all of them: p_holm and outcome_holm (a reproduced or
     contradicted verdict whose Holm-adjusted p is not below alpha becomes inconclusive)."""
     decisive = table["outcome"].isin([REPRODUCED, CONTRADICTED])
-    adj = holm(np.where(decisive | table["p"].notna(), table["p"], np.nan))
+    # every tested claim is in the family; one with no single p (an inconclusive compound) counts as p = 1
+    p = np.where(table["p"].notna(), table["p"], np.where(table["outcome"] == NOT_TESTED, np.nan, 1.0))
+    adj = holm(p)
     keep = decisive & (adj < alpha)
     return table.assign(p_holm=adj, outcome_holm=np.where(keep | ~decisive, table["outcome"], INCONCLUSIVE))
 
@@ -361,14 +363,14 @@ def with_holm(table: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
 def holm_note(table: pd.DataFrame) -> str:
     """One sentence on what Holm's correction over a report's claims changes."""
     t = table if "outcome_holm" in table else with_holm(table)
-    m = int(t["p"].notna().sum())
+    m = int(t["p_holm"].notna().sum())
     lost = t[t["outcome"] != t["outcome_holm"]]
     decisive = int(t["outcome"].isin([REPRODUCED, CONTRADICTED]).sum())
     what = (f"{len(lost)} of the {decisive} reproduced / contradicted verdicts become inconclusive ("
             + "; ".join(f"{r.claim}: was {r.outcome}" for r in lost.itertuples()) + ")") if len(lost) else \
         f"all {decisive} reproduced / contradicted verdicts stand"
-    return (f"Holm's correction over the {m} claims with a test (family-wise error {100 * ALPHA:.0f} %, "
-            f"Welch p-values): {what}.")
+    return (f"Holm's correction over the {m} tested claims (family-wise error {100 * ALPHA:.0f} %, Welch "
+            f"p-values; a claim without a single p counts as p = 1): {what}.")
 
 
 def outcome_counts(table: pd.DataFrame) -> dict[str, int]:

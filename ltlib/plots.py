@@ -316,21 +316,27 @@ def leaderboard(lb: pd.DataFrame, groups: Sequence[str] = ("acc", "head", "mid",
 
 
 def confusion_grid(matrices: dict[str, np.ndarray], class_names: Sequence[str], cols: int = 4) -> plt.Figure:
-    """Row-normalised confusion matrices (row = true class, %), one small panel per method, one colour scale."""
+    """Row-normalised confusion matrices (row = true class, %), one small panel per method, one colour scale;
+    class names on the left column and the bottom row only."""
     n = len(matrices)
     rows = max(1, -(-n // cols))
-    size = 2.6 if len(class_names) <= 10 else 3.2
-    fig, axes = _subplots(rows, cols, figsize=(size * cols + 1, size * rows + 0.4), squeeze=False)
-    ticks = list(class_names) if len(class_names) <= 10 else False
-    for ax, (name, m) in zip(axes.flat, matrices.items()):
+    size = 2.4 if len(class_names) <= 10 else 3.0
+    with sns.axes_style("white"), sns.plotting_context("notebook"):
+        fig, axes = plt.subplots(rows, cols, figsize=(size * cols + 2.2, size * rows + 1.2), squeeze=False,
+                                 constrained_layout=True)
+    names = list(class_names) if len(class_names) <= 10 else []
+    for i, (ax, (name, m)) in enumerate(zip(axes.flat, matrices.items())):
+        r, c = divmod(i, cols)
+        bottom = i + cols >= n
         sns.heatmap(100 * m, vmin=0, vmax=100, cmap="mako_r", cbar=False, square=True, ax=ax,
-                    xticklabels=ticks, yticklabels=ticks)
+                    xticklabels=names if (bottom and names) else False,
+                    yticklabels=names if (c == 0 and names) else False)
         ax.set_title(name, fontsize=10)
-        ax.tick_params(labelsize=6)
+        ax.tick_params(labelsize=7, length=0)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     fig.supxlabel("predicted class")
     fig.supylabel("true class")
-    fig.colorbar(plt.cm.ScalarMappable(norm=plt.Normalize(0, 100), cmap="mako_r"), ax=axes, shrink=0.6,
+    fig.colorbar(plt.cm.ScalarMappable(norm=plt.Normalize(0, 100), cmap="mako_r"), ax=axes, shrink=0.5,
                  label="% of the true class")
     return fig

@@ -209,8 +209,8 @@ def claims_html(verdicts: pd.DataFrame) -> str:
         color = OUTCOME_COLORS.get(r.outcome, "#ffffff")
         after = ""
         if holm:
-            p = "" if pd.isna(r.p_holm) else f" (p = {r.p_holm:.3g})"
-            after = (f"<td class='holm' style='text-align:left;white-space:nowrap;background:{OUTCOME_COLORS.get(r.outcome_holm)}'>"
+            p = "" if pd.isna(r.p_holm) else f"<br><small>adj. p = {r.p_holm:.2g}</small>"
+            after = (f"<td class='holm' style='text-align:left;background:{OUTCOME_COLORS.get(r.outcome_holm)}'>"
                      f"{cell(r.outcome_holm)}{p}</td>")
         out.append(f"<tr><td {left}>{cell(r.paper)}</td><td {left}>{cell(r.where)}</td><td {left}>{cell(r.claim)}</td>"
                    f"<td class='outcome' style='text-align:left;background:{color}'><b>{cell(r.outcome)}</b></td>{after}"

@@ -263,4 +263,4 @@ def test_holm_turns_weak_verdicts_inconclusive():
     assert list(t["outcome"]) == [cl.REPRODUCED] * 3
     assert (t["p"].iloc[1:] < 0.05).all() and (t["p_holm"].iloc[1:] > 0.05).all()
     assert list(t["outcome_holm"]) == [cl.REPRODUCED, cl.INCONCLUSIVE, cl.INCONCLUSIVE]
-    assert "2 of the 3" in cl.holm_note(t) and "C beats D" in cl.holm_note(t)
+    assert "2 of the 3" in cl.holm_note(t) and "C beats D" in cl.holm_note(t) and "3 tested claims" in cl.holm_note(t)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ltlib.analysis import new_numbers
 from ltlib.claims import Markdown
-from ltlib.metrics import shot_groups
+from ltlib.metrics import thirds
 
 
 def bias_variance(preds: np.ndarray, y: np.ndarray, num_classes: Optional[int] = None) -> dict[str, float]:
@@ -39,8 +39,7 @@ def bias_variance(preds: np.ndarray, y: np.ndarray, num_classes: Optional[int] =
 
 def bias_variance_table(preds: dict[str, np.ndarray], y: np.ndarray, counts: Sequence[int]) -> pd.DataFrame:
     """bias_variance per method, overall and per head/mid/tail (long format: method, group, ...)."""
-    groups = {"all": list(range(len(counts)))}
-    groups.update({g: c for g, c in shot_groups(counts).items() if g in ("head", "mid", "tail")})
+    groups = thirds(counts)
     rows = []
     for name, p in preds.items():
         for g, cls in groups.items():

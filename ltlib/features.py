@@ -9,7 +9,7 @@ import pandas as pd
 
 from ltlib.analysis import new_numbers
 from ltlib.claims import Markdown
-from ltlib.metrics import shot_groups
+from ltlib.metrics import thirds
 
 
 def spread_classes(counts: Sequence[int], k: int = 10) -> list[int]:
@@ -59,8 +59,7 @@ def feature_quality(features: np.ndarray, labels: np.ndarray, counts: Sequence[i
     cv = StratifiedKFold(max(2, folds), shuffle=True, random_state=seed)
     hit = cross_val_predict(knn, features, labels, cv=cv) == labels
     sil = silhouette_samples(features, labels, metric="cosine") if len(np.unique(labels)) > 1 else np.zeros(len(labels))
-    groups = {"all": list(range(len(counts)))}
-    groups.update({g: c for g, c in shot_groups(counts).items() if g in ("head", "mid", "tail")})
+    groups = thirds(counts)
     rows = []
     for g, cls in groups.items():
         m = np.isin(labels, cls)

@@ -13,7 +13,7 @@ from ltlib.augment import normalize
 from ltlib.config import RunConfig
 from ltlib.data import LTData, make_long_tailed
 from ltlib.errors import ConfigError
-from ltlib.hardware import resolve_precision
+from ltlib.hardware import default_device, resolve_precision
 from ltlib.methods.base import Method, build_method
 from ltlib.metrics import accuracy_report
 
@@ -23,7 +23,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if isinstance(device, torch.device):
         return device
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return default_device()
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device={device!r} asked for but no CUDA GPU is visible; use device='auto' or 'cpu'")
     return torch.device(device)

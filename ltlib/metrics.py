@@ -26,6 +26,12 @@ def shot_groups(counts: list[int]) -> dict[str, list[int]]:
     return groups
 
 
+def thirds(counts: list[int]) -> dict[str, list[int]]:
+    """Class indices of 'all' classes and of the head / mid / tail thirds by frequency (the analyses' groups)."""
+    groups = shot_groups(counts)
+    return {"all": list(range(len(counts))), **{g: groups[g] for g in ("head", "mid", "tail")}}
+
+
 def per_class_accuracy(pred: torch.Tensor, y: torch.Tensor, num_classes: int) -> np.ndarray:
     """Accuracy of each class (NaN for a class with no test image)."""
     correct = torch.bincount(y[pred == y], minlength=num_classes).double()

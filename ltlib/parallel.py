@@ -18,15 +18,10 @@ from ltlib.data import load_dataset
 from ltlib.errors import ConfigError
 from ltlib.inference import resolve_device
 from ltlib.runs import Run, runs_root
-from ltlib.train import fit, progress_mode, report_reused
+from ltlib.train import balanced_bins, fit, progress_mode, report_reused, run_work
 
 
-def _work(cfg: RunConfig) -> int:
-    """A rough size of a run (epochs x images of the largest class), to order and gate parallel training."""
-    return cfg.epochs * (cfg.max_per_class or 5000)
-
-
-# Below this much pending work (sum of _work) run_many trains in-process: spawning workers costs seconds.
+# Below this much pending work (sum of run_work) run_many trains in-process: spawning workers costs seconds.
 PARALLEL_MIN_WORK = 20_000
 
 
@@ -38,7 +33,7 @@ def parallel_workers(pending: list[RunConfig], device: str | torch.device = "aut
         workers = int(os.environ["LTSTUDY_WORKERS"])
     if workers is None:
         if (resolve_device(device).type != "cpu" or int(os.environ.get("WORLD_SIZE", "1")) > 1
-                or sum(_work(c) for c in pending) < PARALLEL_MIN_WORK):
+                or sum(run_work(c) for c in pending) < PARALLEL_MIN_WORK):
             return 1
         workers = os.cpu_count() or 1
     return max(1, min(workers, len(pending)))
@@ -59,14 +54,8 @@ def _spawn_fit(cfgs: list[RunConfig], threads: int, path: Path, kwargs: dict[str
 
 
 def _partition(cfgs: list[RunConfig], bins: int) -> list[list[RunConfig]]:
-    """Longest-first greedy split of configs into `bins` lists of about equal work."""
-    out: list[list[RunConfig]] = [[] for _ in range(bins)]
-    load = [0] * bins
-    for c in sorted(cfgs, key=_work, reverse=True):
-        i = load.index(min(load))
-        out[i].append(c)
-        load[i] += _work(c)
-    return [b for b in out if b]
+    """Longest-first greedy split of configs into `bins` non-empty lists of about equal work."""
+    return [b for b in balanced_bins(cfgs, bins, run_work) if b]
 
 
 def _speed(threads: int) -> float:
@@ -79,13 +68,13 @@ def plan_waves(cfgs: list[RunConfig], workers: int, threads: int) -> list[tuple[
     evenly, the largest ones that way and the last few afterwards with the threads shared out, if faster."""
     per = max(1, threads // workers)
     plans = [[(_partition(cfgs, workers), per)]]
-    ordered = sorted(cfgs, key=_work, reverse=True)
+    ordered = sorted(cfgs, key=run_work, reverse=True)
     for r in range(1, workers):
         if len(cfgs) > r:
             plans.append([(_partition(ordered[:-r], workers), per), (_partition(ordered[-r:], r), max(1, threads // r))])
 
     def seconds(plan: list[tuple[list[list[RunConfig]], int]]) -> float:
-        return sum(max(sum(map(_work, b)) for b in bins) / _speed(t) for bins, t in plan)
+        return sum(max(sum(map(run_work, b)) for b in bins) / _speed(t) for bins, t in plan)
     return min(plans, key=seconds)
 
 

@@ -358,6 +358,14 @@ def _tensorboard(loop: Loop, row: dict[str, Any]) -> None:
     loop.tb.flush()
 
 
+def _close_progress(loop: Loop) -> None:
+    """Close the progress bar and the TensorBoard writer (when the run finishes or stops early)."""
+    if loop.bar is not None:
+        loop.bar.close()
+    if loop.tb:
+        loop.tb.close()
+
+
 def _log(loop: Loop, line: str, show: bool) -> None:
     """Append a line to the run's train.log (rank 0); print it too when show."""
     if loop.is_main:
@@ -385,10 +393,7 @@ def _report(loop: Loop, row: dict[str, Any]) -> None:
 def _finish(loop: Loop, root: Path) -> None:
     """metrics.json (written last: the run is finished once it exists), events, the results table, one line."""
     cfg = loop.cfg
-    if loop.bar is not None:
-        loop.bar.close()
-    if loop.tb:
-        loop.tb.close()
+    _close_progress(loop)
     if loop.start >= cfg.epochs:         # resumed after the last epoch's checkpoint (stopped before metrics.json)
         loop.final = {"epoch": cfg.epochs, "test": evaluate(loop.method, loop.model, loop.dd, "test", loop.data.counts,
                                                             cfg.precision),
@@ -492,10 +497,7 @@ def _train(loop: Loop, root: Path, stop_after: Optional[int]) -> Run:
         _tensorboard(loop, row)
         _report(loop, row)
         if stop_after is not None and epoch + 1 - loop.start >= stop_after and epoch < cfg.epochs - 1:
-            if loop.bar is not None:
-                loop.bar.close()
-            if loop.tb:
-                loop.tb.close()
+            _close_progress(loop)
             return loop.run
     _finish(loop, root)
     if loop.world > 1:
@@ -529,19 +531,31 @@ def parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
+def run_work(cfg: RunConfig) -> int:
+    """A rough size of a run (epochs x images of the largest class), to balance and gate training."""
+    return cfg.epochs * (cfg.max_per_class or 5000)
+
+
+def balanced_bins(items: list[Any], bins: int, weight: Any) -> list[list[Any]]:
+    """Longest-first greedy split of items into `bins` lists of about equal total weight (ties keep their order)."""
+    out: list[list[Any]] = [[] for _ in range(bins)]
+    load = [0] * bins
+    for x in sorted(items, key=weight, reverse=True):
+        j = load.index(min(load))
+        out[j].append(x)
+        load[j] += weight(x)
+    return out
+
+
 def shard(cfgs: list[RunConfig], i: int, n: int) -> list[RunConfig]:
     """Shard i of n: runs grouped by their first stage (a stage-1 run and every run that starts from it share a
     shard, so no shard waits on another), groups dealt longest-first to the least-loaded shard; order kept."""
     groups: dict[str, list[int]] = {}
     for k, c in enumerate(cfgs):
         groups.setdefault(c.stages()[0].run_id(), []).append(k)
-    load, owner = [0] * n, {}
-    work = {g: sum(cfgs[k].epochs * (cfgs[k].max_per_class or 5000) for k in ks) for g, ks in groups.items()}
-    for g in sorted(groups, key=lambda g: (-work[g], g)):
-        j = load.index(min(load))
-        owner[g], load[j] = j, load[j] + work[g]
-    mine = sorted(k for g, ks in groups.items() if owner[g] == i for k in ks)
-    return [cfgs[k] for k in mine]
+    work = {g: sum(run_work(cfgs[k]) for k in ks) for g, ks in groups.items()}
+    mine = balanced_bins(sorted(groups), n, work.__getitem__)[i]
+    return [cfgs[k] for k in sorted(k for g in mine for k in groups[g])]
 
 
 def main(argv: Optional[list[str]] = None) -> int:

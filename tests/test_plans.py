@@ -110,3 +110,21 @@ def test_launch_rejects_a_bad_run_file_before_submitting(tmp_path):
     bad.write_text("runs: [{arch: resnet9000}]\n")
     assert main([str(bad), "--executor", "local", "--shards", "2", "--folder", str(tmp_path / "l")]) == 2
     assert not (tmp_path / "l").exists()
+
+
+def test_a_plan_is_transformed_once_for_every_row():
+    """Plan.map: a regime or an export changes every config of a plan, rows, notes and info kept."""
+    from ltlib.params import validate_params
+
+    plan = plans.notebook_plan("11_baselines", validate_params({"epochs": 2}, "11_baselines"), check=False)
+    longer = plan.map(lambda c: c.replace(epochs=4))
+    assert list(longer["baselines"]) == list(plan["baselines"]) and longer.notes == plan.notes
+    assert all(c.epochs == 4 for cs in longer["baselines"].values() for c in cs)
+    assert all(c.epochs == 2 for cs in plan["baselines"].values() for c in cs)
+
+
+def test_balanced_bins_deal_longest_first():
+    from ltlib.train import balanced_bins
+
+    assert balanced_bins([1, 5, 2, 4], 2, lambda x: x) == [[5, 1], [4, 2]]
+    assert balanced_bins([3], 2, lambda x: x) == [[3], []]

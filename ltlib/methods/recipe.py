@@ -85,10 +85,6 @@ class Plan(Mapping[str, Rows]):
         """Row -> its first config: the one-seed sections (ablations) as plain configs."""
         return {k: cs[0] for k, cs in self.sections[section].items()}
 
-    def configs(self) -> list[RunConfig]:
-        """Every config of every row (stage-1 ancestors not included), in order."""
-        return [c for rows in self.sections.values() for cs in rows.values() for c in cs]
-
     def map(self, fn: Callable[[RunConfig], RunConfig]) -> "Plan":
         """The same plan with every config passed through fn (its rows, notes and info kept)."""
         return Plan({s: {k: [fn(c) for c in cs] for k, cs in rows.items()} for s, rows in self.sections.items()},

@@ -11,6 +11,7 @@ import pandas as pd
 from ltlib.errors import ConfigError
 from ltlib.params import check_param_file
 from ltlib.runs import results_table, runs_root
+from ltlib.store import merge
 from ltlib.study import main as study_main
 
 RUN_COLUMNS = ["run_id", "tag", "dataset", "imbalance_ratio", "max_per_class", "arch", "epochs", "seed", "acc",
@@ -84,10 +85,18 @@ def main(argv: Optional[list[str]] = None) -> int:
     r.add_argument("--where", nargs="*", default=[], metavar="COLUMN=VALUE", help="e.g. tag=BBN arch=resnet8")
     r.add_argument("--sort", default=None, help="column to sort by, descending (e.g. acc)")
     r.add_argument("--columns", nargs="*", default=None, help=f"default: {' '.join(RUN_COLUMNS)}")
+    g = sub.add_parser("merge", help="copy the finished records of other run stores (folders or .tar) into this one")
+    g.add_argument("sources", nargs="+", help="run stores or tar files (gpu_run's runs.tar, a shard's --runs-dir)")
+    g.add_argument("--runs-dir", default=None, help="run store to merge into (default outputs/runs)")
+    g.add_argument("--checkpoints", action="store_true", help="copy final checkpoints too, where present")
     args = ap.parse_args(argv)
     try:
         if args.cmd == "check":
             return check(args.files, args.notebook)
+        if args.cmd == "merge":
+            counts = merge(args.sources, args.runs_dir, args.checkpoints)
+            print(f"[merge] into {runs_root(args.runs_dir)}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+            return 0
         return runs(args.runs_dir, args.where, args.sort, args.columns)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -4,6 +4,7 @@ features (70), biasvar (71), memorization (72); the diagnosis grid and the basel
 methods.baselines."""
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
@@ -89,9 +90,34 @@ def per_class(runs: dict[str, Run], which: str = "last") -> dict[str, list]:
 
 
 def weight_norms(run: Run) -> np.ndarray:
-    """Per-class L2 norms of a run's classifier weights (the weights its method predicts with)."""
+    """Per-class L2 norms of a run's classifier weights (the weights its method predicts with), from its record."""
+    norms = run.diagnostics.get("classifier_norms")
+    if norms is not None:
+        return np.asarray(norms)
     method, model, _ = run.load()
     return classifier_norms(method.classifier_weight(model))
+
+
+def test_predictions(run: Run) -> np.ndarray:
+    """The final model's predicted class for every test image (stored in the run's record)."""
+    pred = run.diagnostics.get("test_predictions")
+    if pred is None:
+        logits, _ = run_outputs(run)
+        pred = logits.argmax(1)
+    return np.asarray(pred).astype(np.int64)
+
+
+def subset_key(idx: np.ndarray) -> str:
+    """A short name of a fixed subset of test images (its size and a digest of its indices)."""
+    return f"n{len(idx)}_{hashlib.sha256(np.asarray(idx, dtype=np.int64).tobytes()).hexdigest()[:10]}"
+
+
+def test_features(run: Run, idx: np.ndarray, device: str = "auto", data: Any = None) -> np.ndarray:
+    """Penultimate features (float16, as kept in the record) of a fixed subset of the test set: computed once
+    from the final model, then read from the run's record (t-SNE renders without checkpoints)."""
+    def compute() -> np.ndarray:
+        return run_outputs(run, idx, device, features=True, data=data)[0].astype(np.float16)
+    return np.asarray(run.derived(("test_features", subset_key(idx)), compute)).astype(np.float32)
 
 
 # ------------------------------------------------------------------ a run's outputs on the test set (70, 71)

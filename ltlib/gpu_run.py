@@ -9,7 +9,7 @@ method), each seed's runs are split into `--jobs` shards (a stage-1 run and the 
 trained by that many `python -m ltlib.train --shard` processes on the one GPU. At the budget every process is
 stopped; a stopped run keeps its last epoch's checkpoint and resumes wherever the tar is unpacked. OUT gets
 `runs.tar` (the run folders, to unpack into outputs/runs) and `gpu_run.json` (the machine and what finished).
-Back home: `tar -xf OUT/runs.tar -C outputs/runs && python -m ltlib.study --profile PROFILE --only 90`.
+Back home: `python -m ltlib merge OUT/runs.tar && python -m ltlib study --profile PROFILE --only 90`.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from ltlib.hardware import describe
 from ltlib.methods.recipe import check_data
 from ltlib.params import load_param_file, profile_params, validate_params
 from ltlib.recipes import study_configs
-from ltlib.runs import Run, runs_root
+from ltlib.runs import RECORD_FILES, Run, runs_root
 from ltlib.train import shard
 
 LEADERBOARD = ("CE", "LDAM-DRW", "cRT", "BBN", "ResLT", "switching")
@@ -91,15 +91,20 @@ def _train(cfgs: list[RunConfig], jobs: int, runs_dir: Path, device: str, deadli
     return True
 
 
-def write_tar(cfgs: list[RunConfig], runs_dir: Path, out: Path) -> list[str]:
-    """The run folders of the configs and their stage-1 runs (finished or stopped) as out/runs.tar."""
+def write_tar(cfgs: list[RunConfig], runs_dir: Path, out: Path, checkpoints: bool = False) -> list[str]:
+    """out/runs.tar: the records of the finished runs (and stage-1 runs) among the configs, their checkpoints only
+    when asked, and the whole folder of a stopped run (to resume elsewhere). `python -m ltlib merge` takes it in."""
     ids = list(dict.fromkeys(c.run_id() for top in cfgs for c in top.stages()))
     have = [h for h in ids if (runs_dir / h).is_dir()]
+    keep = {*RECORD_FILES, "derived", *(["last.pt"] if checkpoints else [])}
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / ".runs.tar.tmp"
     with tarfile.open(tmp, "w") as tar:
         for h in have:
-            tar.add(runs_dir / h, arcname=h, filter=lambda t: None if t.name.endswith(".lock") else t)
+            done = Run(runs_dir / h).finished
+            for f in sorted((runs_dir / h).iterdir()):
+                if f.name in keep or (not done and not f.name.endswith(".lock")):
+                    tar.add(f, arcname=f"{h}/{f.name}")
     os.replace(tmp, out / "runs.tar")
     return have
 

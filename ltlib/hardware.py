@@ -9,6 +9,7 @@ a run's config.json names the precision it really trained in.
 from __future__ import annotations
 
 import functools
+import platform
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,18 @@ def cpu_capability() -> str:
         return str(torch.backends.cpu.get_cpu_capability())
     except (AttributeError, RuntimeError):
         return "unknown"
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo, else platform), recorded with every run."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
 
 
 @functools.lru_cache(maxsize=None)

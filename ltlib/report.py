@@ -221,3 +221,27 @@ def claims_html(verdicts: pd.DataFrame) -> str:
                         for o, n in counts.items())
     note = f"<p>{html.escape(cl.holm_note(verdicts))}</p>" if holm else ""
     return "\n".join(out) + "</table>\n<p>" + summary + "</p>" + note
+
+
+def provenance(rows: pd.DataFrame, runs_dir: str | os.PathLike | None = None) -> str:
+    """Where the rows' records came from, in one line: the git revisions and the machines (CPU or GPU, threads,
+    precision) that trained them, with run counts."""
+    root = runs_root(runs_dir)
+    revs: dict[str, int] = {}
+    machines: dict[str, int] = {}
+    for rid in rows["run_id"] if len(rows) and "run_id" in rows else []:
+        try:
+            meta, cfg = Run(root / rid).meta, Run(root / rid).config
+        except (OSError, ValueError, ConfigError):
+            continue
+        g = meta.get("git") or {}
+        rev = (g.get("commit") or "unknown")[:8] + (" (uncommitted changes)" if g.get("dirty") else "")
+        dev = meta.get("device", "?")
+        where = (f"{meta.get('cpu') or 'CPU'} ({meta.get('cpu_capability', '?')}), {meta.get('threads', '?')} "
+                 f"thread(s)" if str(dev).startswith("cpu") else dev) + f", {cfg.precision}"
+        revs[rev] = revs.get(rev, 0) + 1
+        machines[where] = machines.get(where, 0) + 1
+    if not revs:
+        return "no records"
+    fmt = lambda d: "; ".join(f"{k} ({v} run{'s' * (v != 1)})" for k, v in sorted(d.items(), key=lambda t: -t[1]))
+    return f"git revision {fmt(revs)} — trained on {fmt(machines)}"

@@ -1,15 +1,20 @@
-"""Run store: one folder per run hash with config, meta, history, metrics and atomic checkpoints."""
+"""Run store: one folder per run hash. Its record (config, meta, history, metrics with diagnostics, derived
+analyses, training events) is small, sealed and committed; its checkpoints and TensorBoard events are not."""
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import json
 import os
 import platform
 import subprocess
 import sys
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import pandas as pd
@@ -18,9 +23,9 @@ from filelock import FileLock
 
 from ltlib.config import RunConfig
 from ltlib.errors import ConfigError, RunStoreError
-from ltlib.hardware import bf16_native, cpu_capability
+from ltlib.hardware import bf16_native, cpu_capability, cpu_model
 from ltlib.inference import build_for
-from ltlib.paths import REPO_ROOT, RUNS, atomic_write_text, resolve
+from ltlib.paths import REPO_ROOT, RUNS, atomic_write_text, display_path, resolve
 
 
 DEFAULT_RUNS_DIR = "outputs/runs"        # every notebook's default runs_dir
@@ -62,23 +67,112 @@ def environment(device: torch.device) -> dict[str, Any]:
     if device.type == "cuda":
         dev = f"{device} ({torch.cuda.get_device_name(device)})"
     return {"versions": versions, "device": dev, "threads": torch.get_num_threads(),
-            "cpu_capability": cpu_capability(), "bf16_native": bf16_native(device),
+            "cpu": cpu_model(), "cpu_capability": cpu_capability(), "bf16_native": bf16_native(device),
             "platform": platform.platform(), "argv": sys.argv[:3]}
 
 
-def write_json(path: Path, obj: Any) -> None:
-    """Atomic JSON write (NaN written as null)."""
-    def clean(o: Any) -> Any:
-        if isinstance(o, float) and o != o:
-            return None
-        if isinstance(o, dict):
-            return {k: clean(v) for k, v in o.items()}
-        if isinstance(o, (list, tuple)):
-            return [clean(v) for v in o]
-        if isinstance(o, (np.floating, np.integer)):
-            return clean(o.item())
-        return o
-    atomic_write_text(path, json.dumps(clean(obj), indent=1, allow_nan=False))
+def _clean(o: Any) -> Any:
+    """Plain JSON values: NaN as null, numpy scalars as Python ones, tuples as lists."""
+    if isinstance(o, float) and o != o:
+        return None
+    if isinstance(o, dict):
+        return {k: _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    if isinstance(o, (np.floating, np.integer, np.bool_)):
+        return _clean(o.item())
+    return o
+
+
+def _scalar(o: Any) -> bool:
+    return o is None or isinstance(o, (bool, int, float, str))
+
+
+def to_json(o: Any, indent: int = 0) -> str:
+    """Compact, diff-friendly JSON: a dict key per line, a list of numbers on one line, a matrix a row per line,
+    a short flat mapping inline."""
+    pad, inner = " " * indent, " " * (indent + 1)
+    if isinstance(o, dict):
+        flat = json.dumps(o, allow_nan=False, separators=(",", ":"))
+        if not o or (all(map(_scalar, o.values())) and len(flat) <= 160):
+            return flat
+        items = [f"{inner}{json.dumps(k)}:{to_json(v, indent + 1)}" for k, v in o.items()]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(o, list) and o and all(isinstance(r, list) and all(map(_scalar, r)) for r in o):
+        rows = [inner + json.dumps(r, allow_nan=False, separators=(",", ":")) for r in o]
+        return "[\n" + ",\n".join(rows) + "\n" + pad + "]"
+    if isinstance(o, list) and not all(map(_scalar, o)):
+        return "[\n" + ",\n".join(inner + to_json(v, indent + 1) for v in o) + "\n" + pad + "]"
+    return json.dumps(o, allow_nan=False, separators=(",", ":"))
+
+
+def seal_of(obj: dict[str, Any]) -> str:
+    """sha256 of a record object's canonical JSON (its own 'sha256' key left out)."""
+    body = {k: v for k, v in obj.items() if k != "sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def write_json(path: Path, obj: Any, seal: bool = False) -> None:
+    """Atomic compact JSON write (NaN written as null); seal adds the sha256 that read_json checks."""
+    obj = _clean(obj)
+    if seal:
+        obj = {**obj, "sha256": seal_of(obj)}
+    atomic_write_text(path, to_json(obj) + "\n")
+
+
+def read_json(path: Path, sealed: bool = False) -> Any:
+    """A record file; a truncated, unreadable or (sealed) edited one raises RunStoreError naming the file."""
+    try:
+        obj = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise RunStoreError(f"{display_path(path)}: unreadable record file ({type(e).__name__}: {e}); delete its "
+                            f"run folder to retrain the run") from None
+    if sealed and (not isinstance(obj, dict) or obj.get("sha256") != seal_of(obj)):
+        raise RunStoreError(f"{display_path(path)}: record does not match its seal (truncated or edited by hand); "
+                            f"restore it from git or delete its run folder to retrain the run")
+    return obj
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def encode(o: Any) -> Any:
+    """JSON-able form of analysis results: arrays / tensors as compressed .npy (base64), DataFrames as split
+    dicts, mappings and sequences element by element (decode inverts it)."""
+    if isinstance(o, torch.Tensor):
+        o = o.detach().cpu().float().numpy() if o.is_floating_point() else o.detach().cpu().numpy()
+    if isinstance(o, np.ndarray):
+        buf = io.BytesIO()
+        np.save(buf, o, allow_pickle=False)
+        return {"__array__": base64.b64encode(zlib.compress(buf.getvalue(), 9)).decode(), "shape": list(o.shape),
+                "dtype": str(o.dtype)}
+    if isinstance(o, pd.DataFrame):
+        return {"__frame__": encode(o.reset_index().to_dict(orient="list")), "index": list(o.index.names)}
+    if isinstance(o, dict):
+        return {str(k): encode(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [encode(v) for v in o]
+    return _clean(o)
+
+
+def decode(o: Any) -> Any:
+    """Inverse of encode."""
+    if isinstance(o, dict) and "__array__" in o:
+        return np.load(io.BytesIO(zlib.decompress(base64.b64decode(o["__array__"]))), allow_pickle=False)
+    if isinstance(o, dict) and "__frame__" in o:
+        df = pd.DataFrame(decode(o["__frame__"]))
+        idx = [n for n in o["index"] if n is not None] or [df.columns[0]]
+        out = df.set_index(idx)
+        if o["index"] == [None]:
+            out.index.name = None
+        return out
+    if isinstance(o, dict):
+        return {k: decode(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [decode(v) for v in o]
+    return o
 
 
 def check_writable(folder: Path) -> None:
@@ -117,8 +211,9 @@ def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> None:
 REQUIRED_KEYS = {"epoch", "model", "optimizer", "history", "run_id", "best", "events"}
 
 
-def load_checkpoint(run_dir: Path, run_id: str) -> Optional[dict[str, Any]]:
-    """Newest good checkpoint (last.pt, else prev.pt); a corrupt one is set aside, never loaded."""
+def load_checkpoint(run_dir: Path, run_id: str, epoch: Optional[int] = None) -> Optional[dict[str, Any]]:
+    """Newest good checkpoint (last.pt, else prev.pt); a corrupt one is set aside, never loaded. With epoch, only a
+    checkpoint of that epoch is returned (a finished run's weights: never the previous epoch's prev.pt)."""
     for name in ("last.pt", "prev.pt"):
         path = run_dir / name
         if not path.exists():
@@ -127,7 +222,6 @@ def load_checkpoint(run_dir: Path, run_id: str) -> Optional[dict[str, Any]]:
             state = torch.load(path, map_location="cpu", weights_only=True)
             if not isinstance(state, dict) or not REQUIRED_KEYS <= set(state) or state["run_id"] != run_id:
                 raise ValueError("missing keys or another run's checkpoint")
-            return state
         except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is set aside
             bad = path.with_name(f"{name}.corrupt-{int(time.time())}")
             try:
@@ -136,14 +230,30 @@ def load_checkpoint(run_dir: Path, run_id: str) -> Optional[dict[str, Any]]:
                 pass
             print(f"[ltlib] checkpoint {path} is unreadable ({type(e).__name__}); moved to {bad.name}",
                   file=sys.stderr)
+            continue
+        if epoch is None or int(state["epoch"]) == epoch:
+            return state
     return None
 
 
 # ------------------------------------------------------------------------------------- runs
 
+RECORD_FILES = ("config.json", "meta.json", "history.csv", "events.npz", "metrics.json")   # + derived/*.json
+DERIVED = "derived"
+
+
+class MissingWeights(ConfigError):
+    """A recorded run whose final checkpoint is not here (a record from git or another machine)."""
+
+
+# "weights": retrain a recorded run for its final checkpoint (ltlib.train fills it when imported).
+REBUILD: dict[str, Callable[["Run"], None]] = {}
+
+
 @dataclass
 class Run:
-    """A run folder: config.json, meta.json, history.csv, metrics.json, last.pt, indices.npz, events.npz."""
+    """A run folder. Record (committed): config.json, meta.json, history.csv, events.npz, metrics.json (written last,
+    sealed with the digests of the others), derived/*.json. Not committed: last.pt / prev.pt, events/, train.log."""
 
     path: Path
 
@@ -155,29 +265,50 @@ class Run:
     @property
     def config(self) -> RunConfig:
         """The run's configuration."""
-        return RunConfig.from_dict(json.loads((self.path / "config.json").read_text()))
+        return RunConfig.from_dict(read_json(self.path / "config.json"))
 
     @property
     def finished(self) -> bool:
         """True once metrics.json (written last) exists."""
         return (self.path / "metrics.json").exists()
 
+    def check(self) -> "Run":
+        """Raise RunStoreError (one line naming the file) unless the record is whole, unedited and current: metrics
+        sealed, every other record file matching the digest metrics.json holds, the config hashing to the folder."""
+        m = read_json(self.path / "metrics.json", sealed=True)
+        for name, digest in (m.get("files") or {}).items():
+            f = self.path / name
+            if not f.exists() or file_digest(f) != digest:
+                raise RunStoreError(f"{display_path(f)}: {'missing' if not f.exists() else 'changed'} record file "
+                                    f"(its digest is sealed in metrics.json); restore it from git or delete "
+                                    f"{display_path(self.path)} to retrain the run")
+        today = self.config.run_id()
+        if today != self.run_id:
+            raise StaleRecord(f"{display_path(self.path)}: stale record: its config hashes to {today} with today's "
+                              f"code (made before a protocol change); it is never shown")
+        return self
+
     @property
     def metrics(self) -> dict[str, Any]:
         """Final metrics (see ltlib.train.fit); an empty class group (stored as null) reads as NaN."""
-        m = json.loads((self.path / "metrics.json").read_text())
+        m = read_json(self.path / "metrics.json", sealed=True)
         for key in ("last", "best_val"):
             for split in ("test", "val"):
                 rep = (m.get(key) or {}).get(split) or {}
                 for g, v in rep.items():
-                    if v is None and g != "per_class":
+                    if v is None and g not in ("per_class", "confusion"):
                         rep[g] = float("nan")
         return m
 
     @property
+    def diagnostics(self) -> dict[str, Any]:
+        """What the run computed of itself at its end (weight digests, classifier norms, method readings), decoded."""
+        return decode(self.metrics.get("diagnostics") or {})
+
+    @property
     def meta(self) -> dict[str, Any]:
-        """Git revision, versions, device."""
-        return json.loads((self.path / "meta.json").read_text())
+        """Git revision, versions, device, CPU and threads."""
+        return read_json(self.path / "meta.json")
 
     @property
     def history(self) -> pd.DataFrame:
@@ -193,12 +324,33 @@ class Run:
         z = np.load(self.path / "indices.npz")
         return {k: z[k] for k in z.files}
 
+    def derived_path(self, key: tuple[str, ...]) -> Path:
+        """Where an analysis result of this run is kept: derived/<key parts joined by '-'>.json."""
+        name = "-".join("".join(c if c.isalnum() or c in "._=+" else "_" for c in str(k)) for k in key)
+        return self.path / DERIVED / f"{name}.json"
+
+    def derived(self, key: tuple[str, ...], compute: Callable[[], Any]) -> Any:
+        """An analysis of the final model, computed once (compute() may need the weights) and kept in the record,
+        so a report renders from records alone."""
+        path = self.derived_path(key)
+        if path.exists():
+            obj = read_json(path, sealed=True)
+            if obj.get("key") == list(key):
+                return decode(obj["value"])
+        value = compute()
+        write_json(path, {"key": list(key), "run_id": self.run_id, "value": encode(value)}, seal=True)
+        return value
+
     def state_dict(self) -> dict[str, torch.Tensor]:
-        """Final model weights."""
-        state = load_checkpoint(self.path, self.run_id)
+        """Final model weights (the final epoch's checkpoint only); MissingWeights when the record has none here."""
+        epochs = read_json(self.path / "config.json")["epochs"]
+        state = load_checkpoint(self.path, self.run_id, epoch=epochs)
+        if state is None and "weights" in REBUILD and self.finished:
+            REBUILD["weights"](self)
+            state = load_checkpoint(self.path, self.run_id, epoch=epochs)
         if state is None:
-            raise ConfigError(f"run {self.run_id} has no checkpoint (copied without last.pt?); delete "
-                              f"{self.path} to retrain it")
+            raise MissingWeights(f"run {self.run_id} has a record but no final checkpoint here; import ltlib.train "
+                                 f"(it retrains a recorded run for its weights) or delete {display_path(self.path)}")
         return state["model"]
 
     def load(self, device: str | torch.device = "cpu", data: Any = None):
@@ -206,6 +358,10 @@ class Run:
         method, model, data = build_for(self.config, data)
         model.load_state_dict(self.state_dict())
         return method, model.to(device).eval(), data
+
+
+class StaleRecord(RunStoreError):
+    """A record whose config no longer hashes to its folder (a protocol change since it was made)."""
 
 
 def row_of(run: Run) -> dict[str, Any]:
@@ -232,12 +388,19 @@ def row_of(run: Run) -> dict[str, Any]:
 def results_table(runs_dir: str | os.PathLike | None = None) -> pd.DataFrame:
     """Every finished run in the runs folder, one row each (built from the run folders, never typed)."""
     root = runs_root(runs_dir)
-    rows = []
+    rows, stale = [], 0
     for p in sorted(root.glob("*/metrics.json")) if root.exists() else []:
         try:
-            rows.append(row_of(Run(p.parent)))
+            rows.append(row_of(Run(p.parent).check()))
+        except StaleRecord:
+            stale += 1
+        except RunStoreError as e:
+            print(f"[ltlib] skipped: {e}", file=sys.stderr)
         except (OSError, ValueError, KeyError, ConfigError):
             continue
+    if stale:
+        print(f"[ltlib] {stale} stale record(s) in {display_path(root)} not shown (made before a protocol change)",
+              file=sys.stderr)
     return pd.DataFrame(rows)
 
 

@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import pandas as pd
 
-from ltlib import plots, report
+from ltlib import plots, report, store
 from ltlib.data import dataset_label
 from ltlib.errors import ConfigError, closest
 from ltlib.params import check_param_file, check_profile, profile_params
@@ -157,6 +157,7 @@ def write_index(folder: Path, profile: str, timings: Optional[pd.DataFrame] = No
                       f"{p['stage2_epochs']}), batch {p['batch_size']}, lr {p['lr']:g}",
              "seeds": (f"{len(seeds)} ({', '.join(map(str, seeds))}); {len(rows)} runs of "
                        f"{rows['method'].nunique()} methods, from {html.escape(source)}") if len(rows) else "no runs",
+             "records": html.escape(report.provenance(rows, p.get("runs_dir"))),
              "total time": total}
     parts = [f"<h1>ltstudy report · profile <code>{html.escape(profile)}</code></h1>",
              "<p>Five papers on re-balancing for long-tailed recognition (BBN, ResLT, Decoupling, To balance or not, "
@@ -250,11 +251,35 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--html-only", action="store_true", help="re-render existing executed notebooks and the front page")
     ap.add_argument("--index-only", action="store_true",
                     help="rebuild only outputs/<profile>/index.html from the run store (or results.csv)")
+    ap.add_argument("--status", action="store_true",
+                    help="per notebook: recorded and missing runs, and the estimated time of the missing ones here")
+    ap.add_argument("--budget", metavar="MINUTES", type=float, default=None,
+                    help="train the profile's missing runs for at most MINUTES (a run that cannot finish in the time "
+                         "left is not started; records are written as runs end) and stop; call again to go on")
+    ap.add_argument("--reproduce", metavar="N", type=int, default=None,
+                    help="retrain N recorded runs of the profile (a seeded draw, --seed) from nothing into a scratch "
+                         "store and print each recorded metric beside the new one")
+    ap.add_argument("--seed", type=int, default=0, help="the draw of --reproduce")
+    ap.add_argument("--workers", type=int, default=None, help="training processes of --budget (default: one a core)")
     ap.add_argument("--export-runs", metavar="FILE", default=None,
                     help="write every distinct run of the profile (stage-1 runs first) to FILE and stop; train it "
                          "anywhere with python -m ltlib.train FILE [--shard i/N] (docs/clusters.md)")
     args = ap.parse_args(argv)
     try:
+        if args.status or args.budget is not None or args.reproduce is not None:
+            plan(args.profile, args.only)                   # a known profile, valid parameter files
+            if args.status:
+                print(store.status(args.profile, workers=args.workers).to_string())
+            if args.budget is not None:
+                store.train_budget(args.profile, args.budget, workers=args.workers, only=args.only)
+            if args.reproduce is not None:
+                table = store.reproduce(args.profile, args.reproduce, args.seed)
+                print(table.round(4).to_string(index=False))
+                if not table["identical"].all() and (table["expected"] == "identical").all():
+                    print("[reproduce] NOT identical where it should be: the code or the environment changed",
+                          file=sys.stderr)
+                    return 1
+            return 0
         if args.export_runs:
             plan(args.profile, args.only)                   # a known profile, valid parameter files
             cfgs = export_runs(args.profile, resolve(args.export_runs), args.only)

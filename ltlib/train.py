@@ -8,9 +8,11 @@ draw indices -> batches -> step -> evaluate -> checkpoint -> report.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from contextlib import nullcontext
@@ -30,13 +32,13 @@ from ltlib.config import RunConfig
 from ltlib.data import LTData, load_dataset
 from ltlib.errors import ConfigError, RunStoreError
 from ltlib.hardware import warn_if_emulated
-from ltlib.inference import DeviceData, autocast, build_for, evaluate, resolve_device
+from ltlib.inference import DeviceData, autocast, build_for, classifier_norms, evaluate, predict, resolve_device
 from ltlib.methods.base import Batch, Method
 from ltlib.models import count_parameters
 from ltlib.params import load_param_file
 from ltlib.paths import display_path
-from ltlib.runs import (Run, check_writable, environment, git_revision, load_checkpoint, runs_root,
-                        save_checkpoint, write_json, write_results_table)
+from ltlib.runs import (REBUILD, RECORD_FILES, Run, check_writable, encode, environment, file_digest,
+                        git_revision, load_checkpoint, runs_root, save_checkpoint, write_json, write_results_table)
 from ltlib.samplers import Sampler, build_run_sampler, shard_batches
 from ltlib.schedules import lr_at
 
@@ -405,16 +407,53 @@ def _finish(loop: Loop, root: Path) -> None:
     train_time = sum(h["epoch_seconds"] for h in loop.history)
     images = sum(h["img_per_s"] * h["epoch_seconds"] for h in loop.history)
     np.savez_compressed(loop.run.path / "events.npz", events=loop.events.cpu().numpy())
+    files = {n: file_digest(loop.run.path / n) for n in RECORD_FILES[:-1] if (loop.run.path / n).exists()}
     write_json(loop.run.path / "metrics.json", {
         "run_id": loop.run.run_id, "tag": cfg.tag, "counts": loop.data.counts, "classes": loop.data.classes,
         "val_classes": loop.data.val_classes, "num_params": count_parameters(loop.model),
         "last": loop.final, "best_val": loop.best,
-        "train_seconds": train_time, "img_per_s": images / max(1e-9, train_time), "device": str(loop.device)})
+        "train_seconds": train_time, "img_per_s": images / max(1e-9, train_time), "device": str(loop.device),
+        "threads": torch.get_num_threads(), "diagnostics": encode(diagnostics(loop)), "files": files}, seal=True)
     write_results_table(root)
     t = loop.final["test"]
     _log(loop, f"[{loop.name}] done: {cfg.epochs} epochs in {train_time:.0f} s, test {_fmt(t['acc'])}% (head "
                f"{_fmt(t['head'])} mid {_fmt(t['mid'])} tail {_fmt(t['tail'])}) -> {display_path(loop.run.path)}",
          show=loop.progress in ("line", "run"))
+
+
+def diagnostics(loop: Loop) -> dict[str, Any]:
+    """What a report reads of the final model, kept in the record so nothing needs the checkpoint: a digest per
+    weight tensor (a frozen part is checked by comparing them), the classifier's per-class norms, the test-set
+    predictions (bias-variance), and the method's own readings (Method.diagnostics)."""
+    model, dd = loop.model, loop.dd
+    digests = {k: hashlib.sha256(v.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
+               for k, v in model.state_dict().items()}
+    w = loop.method.classifier_weight(model)
+    pred = predict(loop.method, model, dd.splits["test"][0], dd, precision=loop.cfg.precision).argmax(1)
+    out = {"weight_digests": digests, "classifier_norms": None if w is None else classifier_norms(w),
+           "test_predictions": pred.to(torch.int16 if loop.data.num_classes > 127 else torch.int8).cpu().numpy()}
+    out.update(loop.method.diagnostics(model, dd, loop.data))
+    return out
+
+
+def rebuild_weights(run: Run, device: str | torch.device = "auto", progress: str = "auto") -> None:
+    """Retrain a recorded run whose final checkpoint is not here (a record from git or another machine) in a scratch
+    store, said in one line, and put its checkpoint beside the record (which stays as it is)."""
+    cfg = run.config
+    scratch = run.path.parent / ".rebuild"
+    print(f"[{cfg.tag or cfg.method} {run.run_id}] recorded without its weights here: retraining it for them "
+          f"({cfg.epochs} epochs)", flush=True)
+    again = fit(cfg, scratch, device, "none" if progress_mode(progress) == "bar" else progress)
+    shutil.copy2(again.path / "last.pt", run.path / ".last.rebuilt.tmp")
+    os.replace(run.path / ".last.rebuilt.tmp", run.path / "last.pt")
+    new, old = again.metrics["last"]["test"]["acc"], run.metrics["last"]["test"]["acc"]
+    if new != old:
+        print(f"[{cfg.tag or cfg.method} {run.run_id}] note: the retrained weights score {100 * new:.2f}% against "
+              f"{100 * old:.2f}% recorded (another CPU, precision or thread count)", flush=True)
+    shutil.rmtree(again.path, ignore_errors=True)
+
+
+REBUILD["weights"] = rebuild_weights
 
 
 def report_reused(found: list[tuple[Run, RunConfig]], progress: str = "auto") -> None:
@@ -452,7 +491,7 @@ def fit(cfg: RunConfig, runs_dir: str | os.PathLike | None = None, device: str |
     check_writable(root)
     run = Run(root / cfg.run_id())
     if run.finished:
-        return run
+        return run.check()
     load_dataset(cfg.dataset, cfg.data_root)                   # a missing/corrupt dataset fails before any write
     rank, _, dev = init_distributed(resolve_device(device))     # DDP under torchrun: rank 0 alone writes
     warn_if_emulated(cfg.precision, dev)
@@ -513,6 +552,13 @@ def read_run_file(path: str | os.PathLike) -> list[RunConfig]:
     if "runs" in d and not isinstance(d["runs"], list):
         raise ConfigError(f"{path}: 'runs' must be a list of run configs, got {type(d['runs']).__name__}")
     return [RunConfig.from_dict(x) for x in d["runs"]] if "runs" in d else [RunConfig.from_dict(d)]
+
+
+def read_limits(path: str | os.PathLike) -> tuple[Optional[float], dict[str, float]]:
+    """A run file's optional time limit (what `study --budget` writes): the deadline (Unix time) and each run's
+    estimated seconds until it is recorded."""
+    d = load_param_file(path)
+    return d.get("deadline"), {str(k): float(v) for k, v in (d.get("estimates") or {}).items()}
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -576,8 +622,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = ap.parse_args(argv)
     try:
         cfgs = [c for f in args.files for c in read_run_file(f)]
+        limits = [read_limits(f) for f in args.files]
+        deadline = min((d for d, _ in limits if d), default=None)
+        estimates = {k: v for _, e in limits for k, v in e.items()}
         if args.shard:
             cfgs = shard(cfgs, *parse_shard(args.shard))
+        if deadline:                         # a budget: stage-1 runs first, then the longest first
+            cfgs.sort(key=lambda c: (len(c.stages()), -estimates.get(c.run_id(), 0.0)))
         if args.list:
             root = runs_root(args.runs_dir)
             for c in cfgs:
@@ -586,6 +637,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         if args.shard:
             print(f"shard {args.shard}: {len(cfgs)} run(s)", flush=True)
         for c in cfgs:
+            need, left = estimates.get(c.run_id(), 0.0), (deadline or 0) - time.time()
+            if deadline and need > left and not Run(runs_root(args.runs_dir) / c.run_id()).finished:
+                print(f"[budget] {c.tag or c.method} {c.run_id()} not started: ~{need / 60:.1f} min needed, "
+                      f"{max(0.0, left) / 60:.1f} min left", flush=True)
+                continue
             r = fit(c, args.runs_dir, args.device, args.progress, channels_last=args.channels_last)
             if int(os.environ.get("RANK", "0")) == 0 and args.progress in ("line", "bar"):  # torchrun: rank 0
                 print(f"{r.run_id} acc {r.metrics['last']['test']['acc']:.4f} -> {display_path(r.path)}")

@@ -89,7 +89,7 @@ def _fake_run(root, cfg, acc, tail=None):
         test["tail"] = tail
     write_json(d / "config.json", cfg.to_dict())
     write_json(d / "metrics.json", {"last": {"epoch": cfg.epochs, "test": test, "val": {"acc": acc}},
-                                    "best_val": {"epoch": cfg.epochs, "test": test, "val": {"acc": acc}}})
+                                    "best_val": {"epoch": cfg.epochs, "test": test, "val": {"acc": acc}}}, seal=True)
 
 
 PARAMS = {"dataset": "fmnist", "imbalance_ratio": 100.0, "max_per_class": 50, "arch": "resnet8", "epochs": 4,

@@ -152,6 +152,10 @@ class Method:
         """Penultimate features (t-SNE, NCM)."""
         return model.features(x)
 
+    def diagnostics(self, model: nn.Module, dd: Any, data: LTData) -> dict[str, Any]:
+        """Readings of the final model that only this method has (kept in the run's record); none by default."""
+        return {}
+
     def classifier_weight(self, model: nn.Module) -> Optional[torch.Tensor]:
         """(C, D) classifier weights for weight-norm plots, where the head has them."""
         w = getattr(model.head, "weight", None)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -27,11 +28,12 @@ from ltlib import registry
 from ltlib.config import RunConfig
 from ltlib.errors import ConfigError, check_name
 from ltlib.heads import build_head
-from ltlib.inference import classifier_norms
+from ltlib.inference import classifier_norms, predict
 from ltlib.methods.base import Batch, Method, sampler_at
 from ltlib.methods.baselines import baselines, diagnosis, retrain_classifier
 from ltlib.methods.mixup import mixup_configs
 from ltlib.methods.recipe import Plan, ablation_size, base_config, non_default
+from ltlib.metrics import accuracy_report
 from ltlib.models import LTModel, build_backbone
 from ltlib.params import as_dict
 from ltlib.reference import select
@@ -178,6 +180,15 @@ def split_weight(model: BBNModel) -> dict[str, torch.Tensor]:
     return {"BBN-CB": w[:, :d], "BBN-RB": w[:, d:], "BBN-ALL": w}
 
 
+def _mixed_at(model: BBNModel, x: torch.Tensor, alpha: float, d: int) -> torch.Tensor:
+    """Logits of the two branches mixed with a test-time α."""
+    f = model.features(x)
+    return model.mix(f[:, :d], f[:, d:], alpha)
+
+
+ALPHA_SWEEP = (1.0, 0.8, 0.64, 0.5, 0.0)      # test-time α of the diagnostics (1: conventional branch alone)
+
+
 def branch_weight_norms(model: BBNModel) -> dict[str, np.ndarray]:
     """Per-class L2 norms of W_c, W_r and [W_c | W_r] (BBN Fig. 4)."""
     return {k: classifier_norms(w) for k, w in split_weight(model).items()}
@@ -227,6 +238,21 @@ class BBNMethod(Method):
         a = self.alpha(epoch, progress)
         z = model.mix(f_c, f_r, a)
         return self.mixed_loss(z, b_c.y, b_r.y, a), model.branch_logits(f_c.detach(), "conventional")
+
+    def diagnostics(self, model: nn.Module, dd: Any, data: Any) -> dict[str, Any]:
+        """Kept in the record: per-class norms of W_c, W_r, [W_c | W_r] (Fig. 4) and the test accuracy (head / mid /
+        tail) of the mixed prediction at each α of ALPHA_SWEEP (α = 1: the conventional branch alone; 0: the
+        re-balancing branch alone; 0.5: the paper's test-time rule)."""
+        if self.args.branch:
+            return {}
+        x, y = dd.splits["test"]
+        d = model.backbone.branch_dim
+        sweep = {}
+        for a in ALPHA_SWEEP:
+            z = predict(self, model, x, dd, precision=self.cfg.precision, fn=partial(_mixed_at, alpha=a, d=d))
+            rep = accuracy_report(z.argmax(1), y, data.counts)
+            sweep[f"{a:g}"] = {k: v for k, v in rep.items() if k != "confusion"}
+        return {"branch_norms": branch_weight_norms(model), "alpha_sweep": sweep}
 
     # predict / features / classifier_weight are Method's: the model's forward tests with α = 0.5,
     # its features are [f_c, f_r] and its head weight is [W_c | W_r] ('BBN-ALL').

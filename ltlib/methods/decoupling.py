@@ -176,11 +176,17 @@ class PostHoc:
 
 
 def posthoc(run: Run, device: str | torch.device = "cpu", taus: Sequence[float] = TAUS) -> PostHoc:
-    """The training-free classifiers of Decoupling §4 on a finished joint run."""
-    fs = extract_features(run, device)
-    tn = tau_norm(fs, taus)
-    reports = {"NCM-L2": ncm(fs, "l2")[1], "NCM-cos": ncm(fs, "cosine")[1], "τ-norm": tn.reports}
-    return PostHoc(run.run_id, reports, tn)
+    """The training-free classifiers of Decoupling §4 on a finished joint run: computed once from its final model,
+    then read from its record (derived/posthoc-…)."""
+    def compute() -> dict[str, Any]:
+        fs = extract_features(run, device)
+        tn = tau_norm(fs, taus)
+        reports = {"NCM-L2": ncm(fs, "l2")[1], "NCM-cos": ncm(fs, "cosine")[1], "τ-norm": tn.reports}
+        return {"reports": reports, "tau": tn.tau, "curve": tn.curve, "tau_reports": tn.reports,
+                "weight": tn.weight.float().cpu().numpy()}
+    d = run.derived(("posthoc", "taus=" + ",".join(f"{t:g}" for t in taus)), compute)
+    tn = TauNorm(float(d["tau"]), d["curve"], d["tau_reports"], torch.as_tensor(np.asarray(d["weight"])))
+    return PostHoc(run.run_id, d["reports"], tn)
 
 
 # ------------------------------------------------------------------------------------ tables

@@ -52,7 +52,7 @@ from ltlib import registry
 from ltlib.config import RunConfig
 from ltlib.data import LTData
 from ltlib.errors import ConfigError, check_fields, check_name
-from ltlib.inference import DeviceData, predict, resolve_device
+from ltlib.inference import DeviceData, predict
 from ltlib.methods.base import Batch, Method
 from ltlib.methods.baselines import baseline, baselines
 from ltlib.methods.bbn import bbn_config
@@ -294,6 +294,10 @@ class ResLTMethod(Method):
         """(B, G, C) branch logits (for per-branch analyses)."""
         return model.branch_logits(x)
 
+    def diagnostics(self, model: nn.Module, dd: Any, data: LTData) -> dict[str, Any]:
+        """The cumulative-branch table (branch 1, 1+2, ..., all summed), kept in the record."""
+        return {"cumulative_branches": branch_table(model, dd, data, self.cfg.precision, self)}
+
     def classifier_weight(self, model: nn.Module) -> Optional[torch.Tensor]:
         """The effective classifier of the summed logits (shared fc, or per-branch fcs concatenated)."""
         return model.head.weight.detach()
@@ -323,11 +327,14 @@ def reslt_config(params: Any, tag: str = "ResLT", **changes: Any) -> "RunConfig"
 
 
 def cumulative_branches(run: Any, device: str = "auto") -> pd.DataFrame:
-    """Test accuracy (%) of branch 1 alone, branches 1+2, ..., all summed: overall and per head/mid/tail."""
-    dev = resolve_device(device)
-    method, model, data = run.load(dev)
-    dd = DeviceData(data, dev)
-    z = predict(method, model, dd.splits["test"][0], dd, precision=run.config.precision,
+    """Test accuracy (%) of branch 1 alone, branches 1+2, ..., all summed: overall and per head/mid/tail (computed
+    at the end of the run, read from its record)."""
+    return run.diagnostics["cumulative_branches"]
+
+
+def branch_table(model: nn.Module, dd: DeviceData, data: LTData, precision: str, method: Method) -> pd.DataFrame:
+    """The cumulative-branch table of a ResLT model on the test set (see cumulative_branches)."""
+    z = predict(method, model, dd.splits["test"][0], dd, precision=precision,
                 fn=lambda m, x: m.branch_logits(x)).cpu()
     y = data.test.y
     rows = []

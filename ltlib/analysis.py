@@ -234,3 +234,25 @@ def new_numbers(dataset: str, paper: str) -> str:
     return (f" These are Fashion-MNIST-LT numbers; {paper}, so only orderings compare." if dataset == "fmnist" else "")
 
 
+
+
+READABLE_GAP = 5.0     # points: an ablation whose main row falls further below the full-size run is not read
+
+
+def unreadable(table: pd.DataFrame, row: str, full_acc: float, groups: Sequence[str] = ("head", "mid", "tail"),
+               gap: float = READABLE_GAP) -> Optional[str]:
+    """Why an ablation table (accuracy %, rows = variants) cannot be read against the paper at its size: its main
+    row more than `gap` points below the full-size run, or a class group at 0 % in some row; None when readable."""
+    why = []
+    if row in table.index and full_acc - float(table.loc[row, "acc"]) > gap:
+        why.append(f"its main row ({row}, {float(table.loc[row, 'acc']):.1f}%) is {full_acc - float(table.loc[row, 'acc']):.1f} "
+                   f"points below the full-size run ({full_acc:.1f}%)")
+    zero = [f"{r} {g}" for r in table.index for g in groups if g in table and float(table.loc[r, g]) == 0.0]
+    if zero:
+        why.append(f"a class group at 0 % ({', '.join(zero[:4])}{', ...' if len(zero) > 4 else ''})")
+    return ("not readable at this size: " + "; ".join(why) + ". Paper ranks are not shown.") if why else None
+
+
+def without_ranks(table: pd.DataFrame, note: Optional[str]) -> pd.DataFrame:
+    """An ablation table as shown: its rank columns against the paper dropped when it is not readable (note)."""
+    return table.drop(columns=[c for c in table.columns if "rank" in str(c)]) if note else table

@@ -230,6 +230,8 @@ SWITCHING: list[Claim] = [
     beats(_CR, "Table 1", "IB→CR switching beats Decouple-cRT", "IB→CR", "cRT"),
     beats(_CR, "Table 1", "IB→CR switching beats BBN", "IB→CR", "BBN"),
     beats(_CR, "Tables 4–5", "switching raises tail accuracy over CE", "IB→CR", "CE", metric="tail"),
+    beats(_CR, "Table 9", "switching to CR beats switching to CB (same schedule and switch epoch, over seeds)",
+          "IB→CR", "IB→CB"),
     beats(_CR, "Table 7", "switching to CR for good beats a later switch to CB (IB→CR(5)→CB)", "T7 IB→CR",
           "T7 IB→CR(5)→CB"),
     beats(_CR, "Table 9", "CR is the best second sampler after IB", "T9 IB→CR", ["T9 IB→IB", "T9 IB→CB"]),
@@ -265,8 +267,8 @@ STUDY: list[Claim] = [
     beats("To balance or not", "Table 1", "main head (CBS) + auxiliary head (RRS) beats CBS-only and RRS-only",
          "aux", ["CBS-only", "RRS-only"]),
     beats("Class-reversed", "Table 1", "IB→CR switching beats plain CE", "switching", "CE"),
-    beats("Class-reversed", "Table 9", "switching to class-reversed beats switching to class-balanced (CE-DRS)",
-         "switching", "CE-DRS"),
+    beats("Class-reversed", "Table 9", "switching to class-reversed beats switching to class-balanced (IB→CB, the "
+         "same schedule and switch epoch)", "switching", "switching-CB"),
     beats("Class-reversed", "Table 1", "IB→CR switching beats Decouple-cRT", "switching", "cRT"),
     beats("Class-reversed", "Table 1", "IB→CR switching beats BBN", "switching", "BBN"),
 ]

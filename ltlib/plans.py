@@ -19,7 +19,7 @@ from ltlib.methods import aux, baselines, bbn, decoupling, reslt, switching
 from ltlib.methods.recipe import Plan, ablation_size
 from ltlib.params import as_dict, profile_params
 from ltlib.paths import NOTEBOOKS, atomic_write_text
-from ltlib.recipes import study_configs
+from ltlib.recipes import balanced_ce, study_configs
 
 
 def _seeds(p: dict[str, Any], key: str = "n_seeds") -> list[int]:
@@ -39,8 +39,10 @@ def plan_10(p: dict[str, Any]) -> Plan:
 
 
 def plan_11(p: dict[str, Any]) -> Plan:
-    """11: every baseline of the protocol, every seed."""
-    return Plan({"baselines": {m: [baselines.baseline(p, m, seed=s) for s in _seeds(p)] for m in p["methods"]}})
+    """11: every baseline of the protocol, every seed; and CE on a balanced training set of the same size, the
+    reference of relative accuracy."""
+    return Plan({"baselines": {m: [baselines.baseline(p, m, seed=s) for s in _seeds(p)] for m in p["methods"]},
+                 "reference": {"CE-balanced": [balanced_ce(p, seed=s) for s in _seeds(p)]}})
 
 
 def plan_20(p: dict[str, Any]) -> Plan:

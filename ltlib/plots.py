@@ -102,7 +102,8 @@ def heatmap(table: pd.DataFrame, title: str, fmt: str = ".1f", cmap: str = "rock
             vmax: Optional[float] = None, cbar: bool = True, cbar_label: str = "") -> plt.Figure:
     """Annotated heatmap of a small table (e.g. the 3x3 diagnosis grid), with its colour bar."""
     if ax is None:
-        fig, ax = _subplots(figsize=(4.2, 3.6))
+        rows, cols = table.shape
+        fig, ax = _subplots(figsize=(max(4.2, 0.62 * cols + 2.4), max(3.6, 0.36 * rows + 1.6)))
     else:
         fig = ax.figure
     sns.heatmap(table.astype(float), annot=True, fmt=fmt, cmap=cmap, vmin=vmin, vmax=vmax, cbar=cbar, ax=ax,

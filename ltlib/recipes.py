@@ -7,6 +7,7 @@ from typing import Any, Callable, Sequence
 from ltlib import registry
 from ltlib.config import RunConfig
 from ltlib.errors import ConfigError
+from ltlib.inference import load_data
 from ltlib.methods import aux, baselines, bbn, decoupling, reslt, switching
 from ltlib.params import Shared, as_dict
 
@@ -29,13 +30,28 @@ def lws(params: Any, **changes: Any) -> RunConfig:
     return decoupling.lws_config(stage1, int(as_dict(params).get("stage2_epochs", 10)))
 
 
-def ib_cr(params: Any, **changes: Any) -> RunConfig:
+def ib_cr(params: Any, second: str = "cr", **changes: Any) -> RunConfig:
     """IB -> CR switching at m_n + 1 (the latest switch that fits when the run is too short for S = 1)."""
     epochs = Shared.of(params).epochs
     try:
-        return switching.switching_config(params, **changes)
+        return switching.switching_config(params, second=second, **changes)
     except ConfigError:
-        return switching.switching_config(params, S=max(0, epochs - 1 - switching.last_milestone(epochs)), **changes)
+        return switching.switching_config(params, second=second,
+                                          S=max(0, epochs - 1 - switching.last_milestone(epochs)), **changes)
+
+
+def ib_cb(params: Any, **changes: Any) -> RunConfig:
+    """IB -> CB on the switching schedule, the same switch epoch and batch: class-reversed Table 9's comparator."""
+    return ib_cr(params, second="cb", **changes)
+
+
+def balanced_ce(params: Any, **changes: Any) -> RunConfig:
+    """CE on a balanced training set of the long-tailed set's size (its images spread evenly over the classes): the
+    reference of relative accuracy (Zhang et al., "Deep long-tailed learning: a survey", §5.1)."""
+    probe = load_data(baselines.baseline(params, "CE"))
+    per_class = max(1, int(sum(probe.counts)) // probe.num_classes)
+    p = {**as_dict(params), "imbalance_ratio": 1.0, "max_per_class": per_class}
+    return baselines.baseline(p, "CE", **changes).replace(tag="CE-balanced")
 
 
 for _name in baselines.BASELINES:
@@ -46,6 +62,8 @@ RECIPES.register("BBN", bbn.bbn_config)
 RECIPES.register("ResLT", reslt.reslt_config)
 RECIPES.register("aux", aux.aux_config)
 RECIPES.register("switching", ib_cr)
+RECIPES.register("switching-CB", ib_cb)
+RECIPES.register("CE-balanced", balanced_ce)
 
 
 def study_configs(params: Any, names: Sequence[str], **changes: Any) -> dict[str, RunConfig]:

@@ -14,10 +14,10 @@ from ltlib import reference
 from ltlib.analysis import run_outputs
 from ltlib.config import RunConfig
 from ltlib.errors import ConfigError
-from ltlib.methods import aux, baselines, decoupling
+from ltlib.methods import aux, baselines, bbn, decoupling, switching
 from ltlib.params import as_dict
 from ltlib.paths import OUTPUTS, atomic_write_text
-from ltlib.metrics import GROUPS, confusion
+from ltlib.metrics import GROUPS, confusion, thirds
 from ltlib.recipes import RECIPES
 from ltlib.runs import DIGITS, Run, results_table, runs_root
 from ltlib.stats import fmt_mean_std
@@ -245,3 +245,88 @@ def provenance(rows: pd.DataFrame, runs_dir: str | os.PathLike | None = None) ->
         return "no records"
     fmt = lambda d: "; ".join(f"{k} ({v} run{'s' * (v != 1)})" for k, v in sorted(d.items(), key=lambda t: -t[1]))
     return f"git revision {fmt(revs)} — trained on {fmt(machines)}"
+
+
+BALANCED = "CE-balanced"     # CE on a balanced training set of the long-tailed set's size: relative accuracy's reference
+
+
+def _class_cols(rows: pd.DataFrame) -> list[str]:
+    return sorted((c for c in rows.columns if str(c).startswith("class_")), key=lambda c: int(str(c)[6:]))
+
+
+def per_class_means(rows: pd.DataFrame) -> pd.DataFrame:
+    """method x class: test accuracy (%) at the last epoch, mean over the method's seeds."""
+    cols = _class_cols(rows)
+    per = rows.groupby("method")[cols].apply(lambda g: g.apply(pd.to_numeric, errors="coerce").mean())
+    return 100 * per.set_axis([int(str(c)[6:]) for c in cols], axis=1)
+
+
+def relative_accuracy(rows: pd.DataFrame, runs_dir: str | os.PathLike | None = None,
+                      names: Sequence[str] = LEADERBOARD) -> pd.DataFrame:
+    """Each method's accuracy relative to CE on a balanced training set of the same size, backbone and schedule
+    (Zhang et al., "Deep long-tailed learning: a survey", 2021, §5.1): per class the ratio of the seed-mean test
+    accuracies (%, 100 = as good as with balanced data), and its mean over all classes and over head / mid / tail.
+    A class that is hard for the balanced model too (confusable, not rare) then no longer reads as a tail loss."""
+    if rows.empty or BALANCED not in set(rows["method"]) or not _class_cols(rows):
+        return pd.DataFrame()
+    per = per_class_means(rows)
+    rel = 100 * per.div(per.loc[BALANCED].replace(0, np.nan), axis=1)
+    first = rows.loc[rows["method"] != BALANCED, "run_id"]
+    if first.empty:
+        return pd.DataFrame()
+    counts = Run(runs_root(runs_dir) / first.iloc[0]).metrics["counts"]
+    out = pd.DataFrame({("relative acc" if g == "all" else g): rel[idx].mean(axis=1)
+                        for g, idx in thirds(counts).items() if idx})
+    return out.reindex([n for n in [BALANCED, *names] if n in out.index])
+
+
+def tradeoff_readings(rows: pd.DataFrame, rel: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
+    """'A trades head for tail against B' read two ways: absolute head / tail accuracy (pp) and relative accuracy
+    (points of the balanced-CE reference); `agree` says whether both readings give the same signs."""
+    if rel.empty or a not in rel.index or b not in rel.index:
+        return pd.DataFrame()
+    lb = leaderboard(rows)
+    out = pd.DataFrame({"absolute (pp)": [lb.loc[a, g] - lb.loc[b, g] for g in ("head", "tail")],
+                        "relative (points)": [rel.loc[a, g] - rel.loc[b, g] for g in ("head", "tail")]},
+                       index=[f"head: {a} − {b}", f"tail: {a} − {b}"])
+    out["agree"] = np.sign(out["absolute (pp)"]) == np.sign(out["relative (points)"])
+    return out
+
+
+def per_class_delta(rows: pd.DataFrame, versus: str = "CE", runs_dir: str | os.PathLike | None = None,
+                    names: Sequence[str] = LEADERBOARD) -> pd.DataFrame:
+    """method x class name: the seed-mean per-class test accuracy minus `versus`'s (percentage points): where a
+    method's gains and losses sit, beside its confusion matrix."""
+    if rows.empty or versus not in set(rows["method"]) or not _class_cols(rows):
+        return pd.DataFrame()
+    per = per_class_means(rows)
+    delta = per.sub(per.loc[versus], axis=1).drop(index=versus)
+    delta.columns = class_names(rows, runs_dir)[:delta.shape[1]]
+    return delta.reindex([n for n in names if n in delta.index])
+
+
+def method_runs(rows: pd.DataFrame, method: str, runs_dir: str | os.PathLike | None = None) -> list[Run]:
+    """The finished runs (every seed) of one recipe among the rows."""
+    root = runs_root(runs_dir)
+    return [Run(root / rid) for rid in rows.loc[rows["method"] == method, "run_id"]] if len(rows) else []
+
+
+def diagnostics(rows: pd.DataFrame, runs_dir: str | os.PathLike | None = None) -> dict[str, pd.DataFrame]:
+    """What the records say about the two methods whose claims most often fail in short runs: BBN (test accuracy at
+    each test-time α; how much each branch trains, against the paper's schedule) and IB→CR switching (training
+    accuracy at the switch; head / mid / tail before and after it)."""
+    out: dict[str, pd.DataFrame] = {}
+    b = method_runs(rows, "BBN", runs_dir)
+    if b:
+        out["BBN: test accuracy (%) by test-time α"] = bbn.alpha_sweep(b)
+        t = bbn.rebalancing_training(b[0].config)
+        out["BBN: Σ(1 − α)·lr/lr₀ and Σ α·lr/lr₀ (epoch-equivalents at the initial lr)"] = pd.DataFrame(
+            {"ours": [t["re-balancing branch (ours)"], t["conventional branch (ours)"]],
+             "paper (200 epochs)": [t["re-balancing branch (paper, 200 epochs)"],
+                                    t["conventional branch (paper, 200 epochs)"]]},
+            index=["re-balancing branch", "conventional branch"])
+    s = method_runs(rows, "switching", runs_dir)
+    if s:
+        out["IB→CR: training accuracy and class groups around the switch"] = switching.switch_readings(
+            s, s[0].metrics["counts"])
+    return out

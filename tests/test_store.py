@@ -87,3 +87,23 @@ def test_a_recorded_run_reproduces_identically(trained, tmp_path):
     root = trained[0]
     table = store.reproduce(PROFILE, 1, seed=0, runs_dir=str(root), scratch=tmp_path, cheapest=2)
     assert (table["expected"] == "identical").all() and table["identical"].all(), table
+
+
+def test_merged_records_render_with_no_training(trained, tmp_path):
+    """A store with records only (no checkpoint anywhere): the notebook's plan finds every run, nothing trains, and
+    what the notebooks read (metrics, diagnostics, events, data) is there."""
+    from ltlib import analysis, parallel
+    from ltlib.inference import load_data
+    from ltlib.plans import notebook_plan
+    from ltlib.params import profile_params
+
+    root = trained[0]
+    dest = tmp_path / "clone"
+    store.merge([root], runs_dir=str(dest))
+    plan = notebook_plan("72_memorization", profile_params(PROFILE, "72_memorization"), check=False)
+    runs = parallel.run_plan(plan, runs_dir=str(dest), device="cpu", progress="none")
+    assert not list(dest.rglob("*.pt")), "a recorded run was retrained"
+    for rs in runs.values():
+        for r in (r for group in rs.values() for r in group):
+            assert len(analysis.test_predictions(r)) == len(load_data(r.config).test.y)
+            assert r.events().shape[0] == r.config.epochs

@@ -37,6 +37,7 @@ from ltlib.metrics import accuracy_report
 from ltlib.models import LTModel, build_backbone
 from ltlib.params import as_dict
 from ltlib.reference import select
+from ltlib.schedules import PAPER_EPOCHS, lr_at, preset
 from ltlib.stats import spearman
 
 BBN_TABLE3 = select("BBN", "Table 3", "error").to_dict()     # error %, CIFAR-10 IR50
@@ -322,13 +323,44 @@ def notebook_plan(params: Any, check: bool = True) -> Plan:
         main["BBN (official)"] = official_config(p)
     abl = ablation_configs(p, p["samplers"], p["adaptors"], p["ablation_max_per_class"], p["ablation_epochs"])
     fq = feature_quality_configs(p, main["BBN"], p["feature_manner"], p["stage2_epochs"])
-    plan = Plan({"Table 1": {k: [c.replace(seed=s) for s in seeds] for k, c in main.items()},
+    sections = {"check": {"BBN": [main["BBN"].replace(seed=p["seed"] + i) for i in range(p["check_seeds"])]}} \
+        if p.get("check_seeds") else {}
+    plan = Plan({**sections, "Table 1": {k: [c.replace(seed=s) for s in seeds] for k, c in main.items()},
                  "Table 3": {k: [c] for k, c in abl["sampler"].items()},
                  "Table 4": {k: [c] for k, c in abl["adaptor"].items()},
                  "Table 5": {k: [c] for k, c in fq.items()}})
     if check:
         plan.check()
     return plan
+
+
+# ------------------------------------------------------------------ diagnostics (from the runs' records)
+
+
+def rebalancing_training(cfg: RunConfig) -> dict[str, float]:
+    """How much the re-balancing branch trains: Σ_epochs (1 − α)·lr / lr₀ (epoch-equivalents at the initial lr), for
+    this run's schedule and for the paper's 200-epoch one (α = 1 − (T/T_max)², lr ×0.01 at 120 and 160), and the same
+    for the conventional branch (Σ α·lr / lr₀)."""
+    def sums(c: Any) -> tuple[float, float]:
+        a = [alpha_at("parabolic_decay", e, c.epochs) for e in range(c.epochs)]
+        lr = [lr_at(c, e) / c.lr for e in range(c.epochs)]
+        return sum((1 - x) * y for x, y in zip(a, lr)), sum(x * y for x, y in zip(a, lr))
+    paper = cfg.replace(**preset("bbn", PAPER_EPOCHS))
+    ours, theirs = sums(cfg), sums(paper)
+    return {"re-balancing branch (ours)": ours[0], "re-balancing branch (paper, 200 epochs)": theirs[0],
+            "conventional branch (ours)": ours[1], "conventional branch (paper, 200 epochs)": theirs[1]}
+
+
+def alpha_sweep(runs: list[Any]) -> pd.DataFrame:
+    """Test accuracy (%) of the final BBN models at each test-time α (ALPHA_SWEEP; 1 = the conventional branch alone,
+    0 = the re-balancing branch alone, 0.5 = the paper's rule): mean over the runs (seeds), from their records."""
+    rows = []
+    for r in runs:
+        for a, rep in (r.diagnostics.get("alpha_sweep") or {}).items():
+            rows.append({"test α": float(a), **{g: 100 * rep[g] for g in ("acc", "head", "mid", "tail")}})
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows).groupby("test α").mean().sort_index(ascending=False)
 
 
 # ------------------------------------------------------------------ tables of the notebook (its claims: ltlib.claims)

@@ -23,6 +23,7 @@ from ltlib.errors import ConfigError, check_name
 from ltlib.methods.baselines import baseline, retrain_classifier
 from ltlib.methods.bbn import bbn_config
 from ltlib.methods.recipe import Plan, ablation_size, base_config
+from ltlib.metrics import shot_groups
 from ltlib.params import Shared, as_dict
 from ltlib.reference import select
 from ltlib.runs import Run
@@ -180,6 +181,25 @@ def around_switch(pc: pd.DataFrame, switch: int, groups: dict[int, str]) -> pd.D
     return t
 
 
+def switch_readings(runs: Sequence[Run], counts: Sequence[int]) -> pd.DataFrame:
+    """Per seed of an IB→CR run (from its record): training accuracy of the last epoch before the switch and of
+    the last epoch, and the test accuracy of head / mid / tail just before the switch and at the end."""
+    rows = []
+    for r in runs:
+        e = r.config.sampler_switch[0][0]                  # 0-based epoch from which CR draws = 1-based last IB epoch
+        h = r.history.set_index("epoch")
+        pc = per_class_history(r)
+        groups = {g: cls for g, cls in shot_groups(list(counts)).items() if g in ("head", "mid", "tail")}
+        row = {"seed": r.config.seed, "train acc at switch": 100 * h.loc[e, "train_acc"],
+               "train acc (last)": 100 * h["train_acc"].iloc[-1]}
+        for g, cls in groups.items():
+            before = pc[(pc["epoch"] == e) & pc["class"].isin(cls)]["acc"].mean()
+            after = pc[(pc["epoch"] == pc["epoch"].max()) & pc["class"].isin(cls)]["acc"].mean()
+            row[f"{g}: before → after"] = f"{before:.1f} → {after:.1f}"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("seed")
+
+
 # ------------------------------------------------------------------ the paper's numbers and readings
 
 # The paper's numbers (top-1 %, ResNet-32): Table 6 S sweep (IR50), Table 7 (C10 IR50), Table 9 grid, Tables 11-12
@@ -245,7 +265,9 @@ def notebook_plan(params: Any, check: bool = True) -> Plan:
     S = _fit_S(p["epochs"], p["S"], "main run", notes)
     seeds = [p["seed"] + i for i in range(p.get("n_seeds", 1))]
     ce = [baseline(p, "CE", seed=s) for s in seeds]
-    main: dict[str, list[RunConfig]] = {"IB→CR": [switching_config(p, S=S, seed=s) for s in seeds]}
+    main: dict[str, list[RunConfig]] = {"IB→CR": [switching_config(p, S=S, seed=s) for s in seeds],
+                                        # Table 9's comparator: the same schedule and switch epoch, to class-balanced
+                                        "IB→CB": [switching_config(p, second="cb", S=S, seed=s) for s in seeds]}
     if {"CE", "cRT"} & set(p["compare"]):
         main["CE"] = ce
     if "cRT" in p["compare"]:
@@ -283,7 +305,9 @@ def notebook_plan(params: Any, check: bool = True) -> Plan:
         feats = {"standard": switching_config(A, "ib", "ib", SA, **kw), "switching": switching_config(A, S=SA, **kw)}
         out.update({f"T12 {f} + {_label(s)}": c
                     for (f, s), c in feature_quality_configs(feats, p["grid_samplers"], p["stage2_epochs"]).items()})
-    plan = Plan({"main": main, "ablations": {k: [c] for k, c in out.items()}}, notes,
+    check = {"check": {"IB→CR": [switching_config(p, S=S, seed=p["seed"] + i) for i in range(p["check_seeds"])]}} \
+        if p.get("check_seeds") else {}
+    plan = Plan({**check, "main": main, "ablations": {k: [c] for k, c in out.items()}}, notes,
                 {"S": S, "ablation_S": SA, "ablation_params": A})
     if check:
         plan.check()

@@ -109,7 +109,7 @@ def test_ablation_tables_and_claims_cover_every_row():
     assert tables["Table 9"].shape == (3, 3) and len(tables["Table 11"]) == 12 and len(tables["Table 12"]) == 6
     assert tables["Table 10"]["paper (C10 IR50)"].tolist() == [82.9, 82.8]
     assert tables["Table 11"]["paper (C10 IR50)"].notna().all() and tables["Table 12"]["paper (C10 IR50)"].notna().all()
-    keys = set(plan["ablations"]) | {"IB→CR", "CE", "cRT", "BBN"}
+    keys = set(plan["ablations"]) | {"IB→CR", "IB→CB", "CE", "cRT", "BBN"}
     for c in claims.SWITCHING:                          # every claim names rows the notebook can produce
         assert {p.a for p in (c.parts or [c])} | {p.b for p in (c.parts or [c])} <= keys, c.text
     rows = set(aux.VARIANTS) | {"ftRRS+CBS"} | {f"CBS:RRS {aux.ratio_label(r)}" for r in aux.RATIOS}

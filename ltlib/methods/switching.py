@@ -305,9 +305,9 @@ def notebook_plan(params: Any, check: bool = True) -> Plan:
         feats = {"standard": switching_config(A, "ib", "ib", SA, **kw), "switching": switching_config(A, S=SA, **kw)}
         out.update({f"T12 {f} + {_label(s)}": c
                     for (f, s), c in feature_quality_configs(feats, p["grid_samplers"], p["stage2_epochs"]).items()})
-    check = {"check": {"IB→CR": [switching_config(p, S=S, seed=p["seed"] + i) for i in range(p["check_seeds"])]}} \
-        if p.get("check_seeds") else {}
-    plan = Plan({**check, "main": main, "ablations": {k: [c] for k, c in out.items()}}, notes,
+    engine_check = {"check": {"IB→CR": [switching_config(p, S=S, seed=p["seed"] + i)
+                                        for i in range(p["check_seeds"])]}} if p.get("check_seeds") else {}
+    plan = Plan({**engine_check, "main": main, "ablations": {k: [c] for k, c in out.items()}}, notes,
                 {"S": S, "ablation_S": SA, "ablation_params": A})
     if check:
         plan.check()

@@ -29,7 +29,6 @@ import argparse
 import copy
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -42,7 +41,7 @@ import torch
 import torch.nn as nn
 
 from ltlib.config import RunConfig
-from ltlib.hardware import bf16_native, describe, resolve_precision
+from ltlib.hardware import bf16_native, cpu_model, describe, resolve_precision
 from ltlib.data import ArrayData, LTData, long_tail_counts, make_long_tailed
 from ltlib.features import tsne_embed
 from ltlib.inference import DeviceData, autocast, evaluate, predict, resolve_device
@@ -304,17 +303,6 @@ def time_tsne(method: Method, model: nn.Module, dd: DeviceData, points: int, see
 
 # ------------------------------------------------------------------------------------ main
 
-def _cpu_name() -> str:
-    """The CPU model name (Linux /proc/cpuinfo), else platform's."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def device_slug(device: torch.device) -> str:
     """'cpu' or 'cuda-<gpu name>' as a file name."""
     if device.type != "cuda":
@@ -339,11 +327,11 @@ def run_bench(arch: str = "resnet8", steps: int = 8, dataset: str = "fmnist", ba
     base = RunConfig(dataset=dataset if dataset != "synthetic" else "fmnist", imbalance_ratio=100, arch=arch,
                      batch_size=batch_size, seed=seed, max_per_class=max_per_class)
     hw = describe(dev)
-    print(f"[bench] {hw.get('gpu') or _cpu_name()}: CPU capability {hw['cpu_capability']}, native bf16 "
+    print(f"[bench] {hw.get('gpu') or cpu_model()}: CPU capability {hw['cpu_capability']}, native bf16 "
           f"{'yes' if bf16_native(dev) else 'no'} -> default precision (auto) {hw['auto_precision']}; timing "
           f"{', '.join(precs)} ({arch}, {torch.get_num_threads()} threads)", file=sys.stderr, flush=True)
     out: dict[str, Any] = {
-        "device": str(dev), "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else _cpu_name(),
+        "device": str(dev), "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else cpu_model(),
         "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "hardware": hw,
         "default_precision": resolve_precision("auto", dev), "precisions": precs,
         "torch": torch.__version__, "dataset": ds_name, "train_images": len(data.train.y),

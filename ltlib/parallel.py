@@ -18,7 +18,7 @@ from ltlib.data import load_dataset
 from ltlib.errors import ConfigError
 from ltlib.inference import resolve_device
 from ltlib.runs import Run, runs_root
-from ltlib.train import balanced_bins, fit, progress_mode, report_reused, run_work
+from ltlib.train import balanced_bins, fit, progress_mode, report_reused, run_work, stage_waves
 
 
 # Below this much pending work (sum of run_work) run_many trains in-process: spawning workers costs seconds.
@@ -85,8 +85,8 @@ def _fit_parallel(pending: list[RunConfig], workers: int, kwargs: dict[str, Any]
     if unknown:
         raise ConfigError(f"run_many: {', '.join(sorted(unknown))} cannot be passed to parallel workers; use workers=1")
     total = max(workers, torch.get_num_threads())
-    chains = [c.stages() for c in pending]
     root = runs_root(kwargs.get("runs_dir"))
+    waves = stage_waves([s for c in pending for s in c.stages()])
     lock = threading.Lock()
 
     def pump(proc: Any, tail: list[str]) -> None:
@@ -120,10 +120,9 @@ def _fit_parallel(pending: list[RunConfig], workers: int, kwargs: dict[str, Any]
                 t.join()
 
     with tempfile.TemporaryDirectory(prefix="ltstudy-") as tmp:
-        for level in range(max(len(ch) for ch in chains)):     # stage-1 runs of a wave before stage-2 runs on them
-            wave = {c.run_id(): c for ch in chains if level < len(ch) for c in [ch[level]]
-                    if not Run(root / c.run_id()).finished}
-            for k, (bins, threads) in enumerate(plan_waves(list(wave.values()), workers, total) if wave else []):
+        for level, all_of_wave in enumerate(waves):              # stage-1 runs before the stage-2 runs on them
+            wave = [c for c in all_of_wave if not Run(root / c.run_id()).finished]
+            for k, (bins, threads) in enumerate(plan_waves(wave, workers, total) if wave else []):
                 print(f"training {sum(map(len, bins))} run(s) in {len(bins)} parallel process(es) x {threads} "
                       f"thread(s) (LTSTUDY_WORKERS=1 trains one at a time)", flush=True)
                 run_bins(bins, threads, f"{level}-{k}")

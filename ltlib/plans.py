@@ -20,6 +20,7 @@ from ltlib.methods.recipe import Plan, ablation_size
 from ltlib.params import as_dict, profile_params
 from ltlib.paths import NOTEBOOKS, atomic_write_text
 from ltlib.recipes import balanced_ce, study_configs
+from ltlib.train import stage_waves
 
 
 def _seeds(p: dict[str, Any], key: str = "n_seeds") -> list[int]:
@@ -128,12 +129,12 @@ def profile_plans(profile: str, only: Optional[list[str]] = None) -> dict[str, P
 def ordered_runs(plans: dict[str, Plan]) -> list[RunConfig]:
     """The distinct runs of several plans, each once (tagged with its first row), ancestors before descendants:
     every stage-1 run comes before any run that starts from it (level by level)."""
-    seen: dict[str, tuple[int, RunConfig]] = {}
+    seen: dict[str, RunConfig] = {}
     for nb, plan in plans.items():
         for h, (section, row, cfg) in plan.distinct_runs().items():
             if h not in seen:
-                seen[h] = (len(cfg.stages()), cfg if cfg.tag else cfg.replace(tag=row))
-    return [c for _, c in sorted(seen.values(), key=lambda t: t[0])]
+                seen[h] = cfg if cfg.tag else cfg.replace(tag=row)
+    return [c for wave in stage_waves(list(seen.values()), lambda c: 0) for c in wave]   # plan order within a wave
 
 
 def profile_runs(profile: str, only: Optional[list[str]] = None) -> list[RunConfig]:

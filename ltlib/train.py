@@ -18,7 +18,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import pandas as pd
@@ -582,6 +582,16 @@ def run_work(cfg: RunConfig) -> int:
     return cfg.epochs * (cfg.max_per_class or 5000)
 
 
+def stage_waves(cfgs: list[RunConfig], weight: Callable[[RunConfig], float] = run_work) -> list[list[RunConfig]]:
+    """The one order in which runs train (fit's stage chains, the parallel waves, --shard, --budget, --export-runs,
+    gpu_run): the distinct runs by stage depth, so a stage-1 run comes in an earlier wave than every run that starts
+    from it, each wave longest first (ties keep their order). Ancestors not listed are not added."""
+    by_depth: dict[int, dict[str, RunConfig]] = {}
+    for c in cfgs:
+        by_depth.setdefault(len(c.stages()), {}).setdefault(c.run_id(), c)
+    return [sorted(by_depth[d].values(), key=weight, reverse=True) for d in sorted(by_depth)]
+
+
 def balanced_bins(items: list[Any], bins: int, weight: Any) -> list[list[Any]]:
     """Longest-first greedy split of items into `bins` lists of about equal total weight (ties keep their order)."""
     out: list[list[Any]] = [[] for _ in range(bins)]
@@ -628,7 +638,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         if args.shard:
             cfgs = shard(cfgs, *parse_shard(args.shard))
         if deadline:                         # a budget: stage-1 runs first, then the longest first
-            cfgs.sort(key=lambda c: (len(c.stages()), -estimates.get(c.run_id(), 0.0)))
+            cfgs = [c for w in stage_waves(cfgs, lambda c: estimates.get(c.run_id(), 0.0)) for c in w]
         if args.list:
             root = runs_root(args.runs_dir)
             for c in cfgs:

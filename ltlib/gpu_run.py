@@ -34,7 +34,7 @@ from ltlib.hardware import describe
 from ltlib.methods.recipe import check_data
 from ltlib.params import load_param_file, profile_params, validate_params
 from ltlib.recipes import study_configs
-from ltlib.runs import RECORD_FILES, Run, runs_root
+from ltlib.runs import Run, record_names, runs_root
 from ltlib.train import shard
 
 LEADERBOARD = ("CE", "LDAM-DRW", "cRT", "BBN", "ResLT", "switching")
@@ -96,7 +96,7 @@ def write_tar(cfgs: list[RunConfig], runs_dir: Path, out: Path, checkpoints: boo
     when asked, and the whole folder of a stopped run (to resume elsewhere). `python -m ltlib merge` takes it in."""
     ids = list(dict.fromkeys(c.run_id() for top in cfgs for c in top.stages()))
     have = [h for h in ids if (runs_dir / h).is_dir()]
-    keep = {*RECORD_FILES, "derived", *(["last.pt"] if checkpoints else [])}
+    keep = record_names(checkpoints)
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / ".runs.tar.tmp"
     with tarfile.open(tmp, "w") as tar:

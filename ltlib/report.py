@@ -231,7 +231,8 @@ def provenance(rows: pd.DataFrame, runs_dir: str | os.PathLike | None = None) ->
     machines: dict[str, int] = {}
     for rid in rows["run_id"] if len(rows) and "run_id" in rows else []:
         try:
-            meta, cfg = Run(root / rid).meta, Run(root / rid).config
+            run = Run(root / rid)
+            meta, cfg = run.meta, run.config
         except (OSError, ValueError, ConfigError):
             continue
         g = meta.get("git") or {}

@@ -242,6 +242,12 @@ RECORD_FILES = ("config.json", "meta.json", "history.csv", "events.npz", "metric
 DERIVED = "derived"
 
 
+def record_names(checkpoints: bool = False) -> set[str]:
+    """The names in a run folder that its record is made of (what is committed, packed and merged), and its final
+    checkpoint when asked."""
+    return {*RECORD_FILES, DERIVED, *(["last.pt"] if checkpoints else [])}
+
+
 class MissingWeights(ConfigError):
     """A recorded run whose final checkpoint is not here (a record from git or another machine)."""
 

@@ -25,7 +25,7 @@ from ltlib.errors import ConfigError, RunStoreError
 from ltlib.hardware import cpu_bf16_native, cpu_capability, cpu_model, resolve_precision
 from ltlib.paths import display_path
 from ltlib.plans import ordered_runs, profile_plans
-from ltlib.runs import RECORD_FILES, Run, runs_root, write_results_table
+from ltlib.runs import Run, record_names, runs_root, write_results_table
 from ltlib.train import fit, run_work, shard
 
 # Seconds of one-thread training per unit of run_work (epochs x images of the largest class) where no record of the
@@ -269,14 +269,12 @@ def _merge_one(run: Run, root: Path, checkpoints: bool, counts: dict[str, int]) 
         return
     tmp = root / f".{run.run_id}.merge-{os.getpid()}-{threading.get_ident()}"
     tmp.mkdir()
-    for name in (*RECORD_FILES, "derived"):
+    for name in sorted(record_names(checkpoints)):
         src = run.path / name
         if src.is_dir():
             shutil.copytree(src, tmp / name)
         elif src.exists():
             shutil.copy2(src, tmp / name)
-    if checkpoints and (run.path / "last.pt").exists():
-        shutil.copy2(run.path / "last.pt", tmp / "last.pt")
     if dest.exists() and not Run(dest).finished:                # a stopped run here: the finished record wins
         shutil.rmtree(dest)
     try:
@@ -291,7 +289,7 @@ def pack(ids: list[str], runs_dir: Optional[str], out: Path, checkpoints: bool =
     """The records of these runs (finished ones; checkpoints only when asked) as one tar, for `merge`."""
     root = runs_root(runs_dir)
     have = [h for h in dict.fromkeys(ids) if Run(root / h).finished]
-    keep = {*RECORD_FILES, "derived", *(["last.pt"] if checkpoints else [])}
+    keep = record_names(checkpoints)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     with tarfile.open(tmp, "w") as tar:

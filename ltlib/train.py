@@ -583,9 +583,10 @@ def run_work(cfg: RunConfig) -> int:
 
 
 def stage_waves(cfgs: list[RunConfig], weight: Callable[[RunConfig], float] = run_work) -> list[list[RunConfig]]:
-    """The one order in which runs train (fit's stage chains, the parallel waves, --shard, --budget, --export-runs,
-    gpu_run): the distinct runs by stage depth, so a stage-1 run comes in an earlier wave than every run that starts
-    from it, each wave longest first (ties keep their order). Ancestors not listed are not added."""
+    """The order in which runs train for the parallel waves, --budget's workers and --export-runs (--shard and
+    gpu_run group a stage-1 run with its stage-2 runs over that order): the distinct runs by stage depth, so a
+    stage-1 run comes in an earlier wave than every run that starts from it, each wave longest first (ties keep
+    their order). Ancestors not listed are not added."""
     by_depth: dict[int, dict[str, RunConfig]] = {}
     for c in cfgs:
         by_depth.setdefault(len(c.stages()), {}).setdefault(c.run_id(), c)

@@ -15,6 +15,7 @@ import yaml
 from ltlib.config import RunConfig
 from ltlib.errors import ConfigError
 from ltlib.inference import load_data
+from ltlib.ladder import ladder_plan
 from ltlib.methods import aux, baselines, bbn, decoupling, reslt, switching
 from ltlib.methods.recipe import Plan, ablation_size
 from ltlib.params import as_dict, profile_params
@@ -97,12 +98,17 @@ def plan_72(p: dict[str, Any]) -> Plan:
                  "balanced": {"CE (balanced set)": [balanced]}}, info={"cap": cap})
 
 
+def plan_80(p: dict[str, Any]) -> Plan:
+    """80: the report's methods in every regime of the ladder, every seed (the anchor regime: the runs above)."""
+    return ladder_plan(p, p["regimes"], p["n_seeds"], p["more_seeds"], p["n_more"])
+
+
 # Notebook -> its plan builder; 90_report trains nothing (it reads the runs of the others).
 NOTEBOOK_PLANS: dict[str, Callable[[dict[str, Any]], Plan]] = {
     "00_data_and_samplers": plan_00, "10_rebalancing_diagnosis": plan_10, "11_baselines": plan_11,
     "20_decoupling": plan_20, "30_bbn": plan_30, "40_reslt": plan_40, "50_aux_learning": plan_50,
     "60_class_reversed_switching": plan_60, "70_tsne": plan_70, "71_bias_variance": plan_71,
-    "72_memorization": plan_72,
+    "72_memorization": plan_72, "80_regimes": plan_80,
 }
 
 

@@ -341,3 +341,40 @@ def confusion_grid(matrices: dict[str, np.ndarray], class_names: Sequence[str], 
     fig.colorbar(plt.cm.ScalarMappable(norm=plt.Normalize(0, 100), cmap="mako_r"), ax=axes, shrink=0.5,
                  label="% of the true class")
     return fig
+
+
+def claim_panels(long: pd.DataFrame, regimes: Sequence[str], cols: int = 4) -> plt.Figure:
+    """One small panel per claim: A − B (percentage points) and its 95 % interval in each regime (x, ladder order),
+    0 as a line, the paper's own difference (CIFAR-10-LT IR100) dashed where it has one; markers coloured by the
+    outcome. A compound claim shows its weakest comparison (named under the title)."""
+    colors = {"reproduced": "#2e7d32", "contradicted": "#c62828", "inconclusive": "#9e9e9e", "not tested": "#dddddd"}
+    claims = list(dict.fromkeys(long["claim"]))
+    rows = max(1, -(-len(claims) // cols))
+    fig, axes = _subplots(rows, cols, figsize=(3.4 * cols, 2.7 * rows), squeeze=False, sharex=True)
+    x = np.arange(len(regimes))
+    for ax, claim in zip(axes.flat, claims):
+        d = long[long["claim"] == claim].set_index("regime").reindex(list(regimes))
+        diff, lo, hi = (d[c].to_numpy(dtype=float) for c in ("difference", "ci_low", "ci_high"))
+        ax.axhline(0, color="#444", lw=0.8)
+        ax.errorbar(x, diff, yerr=[np.nan_to_num(diff - lo), np.nan_to_num(hi - diff)], fmt="none", ecolor="#777",
+                    capsize=3, lw=1)
+        ax.scatter(x, diff, c=[colors.get(o, "#999") for o in d["outcome"].fillna("not tested")], zorder=3, s=28)
+        paper = d["paper_difference"].dropna()
+        if len(paper):
+            ax.axhline(float(paper.iloc[0]), color="#1565c0", ls="--", lw=1)
+        title = claim if len(claim) <= 48 else claim[:46] + "…"
+        part = d["part"].dropna()
+        ax.set_title(f"{title}\n{part.iloc[0] if len(part) else ''}", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(claims):]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xticks(x, list(regimes), rotation=30, ha="right", fontsize=7)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("A − B (pp)", fontsize=8)
+    handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=o) for o, c in colors.items()]
+    handles.append(plt.Line2D([], [], color="#1565c0", ls="--", label="paper's A − B (CIFAR-10-LT IR100)"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=8,
+               bbox_to_anchor=(0.5, -0.01))
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig

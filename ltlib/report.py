@@ -54,7 +54,7 @@ def recipe_rows(params: Any, runs_dir: str | os.PathLike | None = None,
     """Results-table rows of every run of a recipe (any seed), with a `method` column holding its registry key."""
     table = results_table(runs_dir) if table is None else table
     if table.empty:
-        return pd.DataFrame(columns=[*table.columns, "method"])
+        return pd.DataFrame(columns=list(dict.fromkeys([*table.columns, "method"])))
     root = runs_root(runs_dir)
     fams = {}
     for rid in table["run_id"]:
@@ -67,8 +67,8 @@ def recipe_rows(params: Any, runs_dir: str | os.PathLike | None = None,
         f = cfg.family_id()
         hit = table[[fams.get(r) == f for r in table["run_id"]]].copy()
         if len(hit):
-            parts.append(hit.assign(method=key))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[*table.columns, "method"])
+            parts.append(hit.assign(method=key, family=f))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(dict.fromkeys([*table.columns, "method"])))
 
 
 def samples(rows: pd.DataFrame, which: str = "last") -> dict[str, dict[str, list[float]]]:
@@ -125,7 +125,7 @@ def with_reference(lb: pd.DataFrame, dataset: str, imbalance_ratio: float) -> pd
                                                                                      int(ours["seeds"])),
                      "published": pub, "difference": (float(ours["acc"]) - pub) if same and ours is not None else None,
                      "published on": f"{ref_ds} IR{imbalance_ratio:g}" + ("" if same else " (other dataset)"),
-                     "source": reference.MAIN_SOURCE[name]})
+                     "source": " ".join(reference.MAIN_SOURCE[name])})
     cols = ["method", "ours", "published", "difference", "published on", "source"]
     out = pd.DataFrame(rows, columns=cols).set_index("method")        # empty where nothing is published (e.g. IR 8)
     return out if same or out.empty else out.drop(columns=["difference"])   # other dataset: no difference column

@@ -386,6 +386,8 @@ def row_of(run: Run) -> dict[str, Any]:
     row["train_seconds"] = m.get("train_seconds")
     row["img_per_s"] = m.get("img_per_s")
     row["device"] = m.get("device")
+    hist = run.history
+    row["train_acc"] = float(hist["train_acc"].iloc[-1]) if len(hist) and "train_acc" in hist else None  # last epoch
     for c, a in enumerate(m["last"]["test"].get("per_class") or []):   # last epoch, class index order
         row[f"class_{c}"] = a
     return row

@@ -311,6 +311,7 @@ def _evaluate(loop: Loop, epoch: int, row: dict[str, Any]) -> None:
                 "test_acc": test["acc"]})
     row.update({k: test[k] for k in ("many", "medium", "few", "head", "mid", "tail")})
     row["test_per_class"] = json.dumps(test["per_class"])  # per-class accuracy per epoch
+    row.update(loop.method.eval_readings(loop.model, loop.dd, loop.data))
     if val and val["acc"] > loop.best["val_acc"]:
         loop.best = {"epoch": epoch + 1, "val_acc": val["acc"], "test": test, "val": val}
     if last:

@@ -152,6 +152,10 @@ class Method:
         """Penultimate features (t-SNE, NCM)."""
         return model.features(x)
 
+    def eval_readings(self, model: nn.Module, dd: Any, data: LTData) -> dict[str, Any]:
+        """Readings of this method at each evaluated epoch, into the history row (JSON strings); none by default."""
+        return {}
+
     def diagnostics(self, model: nn.Module, dd: Any, data: LTData) -> dict[str, Any]:
         """Readings of the final model that only this method has (kept in the run's record); none by default."""
         return {}

@@ -14,6 +14,7 @@ model (same state-dict keys as the two-branch model), so the engine's `init_from
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from functools import partial
@@ -181,10 +182,10 @@ def split_weight(model: BBNModel) -> dict[str, torch.Tensor]:
     return {"BBN-CB": w[:, :d], "BBN-RB": w[:, d:], "BBN-ALL": w}
 
 
-def _mixed_at(model: BBNModel, x: torch.Tensor, alpha: float, d: int) -> torch.Tensor:
-    """Logits of the two branches mixed with a test-time α."""
+def _mixed_all(model: BBNModel, x: torch.Tensor, d: int, alphas: tuple[float, ...]) -> torch.Tensor:
+    """Logits of the two branches mixed at each test-time α, side by side (N, len(alphas) · C)."""
     f = model.features(x)
-    return model.mix(f[:, :d], f[:, d:], alpha)
+    return torch.cat([model.mix(f[:, :d], f[:, d:], a) for a in alphas], 1)
 
 
 ALPHA_SWEEP = (1.0, 0.8, 0.64, 0.5, 0.0)      # test-time α of the diagnostics (1: conventional branch alone)
@@ -240,20 +241,33 @@ class BBNMethod(Method):
         z = model.mix(f_c, f_r, a)
         return self.mixed_loss(z, b_c.y, b_r.y, a), model.branch_logits(f_c.detach(), "conventional")
 
-    def diagnostics(self, model: nn.Module, dd: Any, data: Any) -> dict[str, Any]:
-        """Kept in the record: per-class norms of W_c, W_r, [W_c | W_r] (Fig. 4) and the test accuracy (head / mid /
-        tail) of the mixed prediction at each α of ALPHA_SWEEP (α = 1: the conventional branch alone; 0: the
-        re-balancing branch alone; 0.5: the paper's test-time rule)."""
+    def alpha_sweep(self, model: nn.Module, dd: Any, data: Any) -> dict[str, dict[str, float]]:
+        """Test accuracy (overall, many / medium / few, head / mid / tail) of the mixed prediction at each α of
+        ALPHA_SWEEP (α = 1: the conventional branch alone; 0: the re-balancing branch alone; 0.5: the paper's
+        test-time rule), from one pass of the backbone."""
+        x, y = dd.splits["test"]
+        z = predict(self, model, x, dd, precision=self.cfg.precision,
+                    fn=partial(_mixed_all, d=model.backbone.branch_dim, alphas=ALPHA_SWEEP))
+        c = z.shape[1] // len(ALPHA_SWEEP)
+        out = {}
+        for i, a in enumerate(ALPHA_SWEEP):
+            rep = accuracy_report(z[:, i * c:(i + 1) * c].argmax(1), y, data.counts)
+            out[f"{a:g}"] = {k: v for k, v in rep.items() if k != "confusion"}
+        return out
+
+    def eval_readings(self, model: nn.Module, dd: Any, data: Any) -> dict[str, Any]:
+        """At each evaluated epoch: test accuracy and head / tail at each test-time α (the history's alpha_acc)."""
         if self.args.branch:
             return {}
-        x, y = dd.splits["test"]
-        d = model.backbone.branch_dim
-        sweep = {}
-        for a in ALPHA_SWEEP:
-            z = predict(self, model, x, dd, precision=self.cfg.precision, fn=partial(_mixed_at, alpha=a, d=d))
-            rep = accuracy_report(z.argmax(1), y, data.counts)
-            sweep[f"{a:g}"] = {k: v for k, v in rep.items() if k != "confusion"}
-        return {"branch_norms": branch_weight_norms(model), "alpha_sweep": sweep}
+        sweep = self.alpha_sweep(model, dd, data)
+        return {"alpha_acc": json.dumps({a: {k: round(float(r[k]), 6) for k in ("acc", "head", "mid", "tail")}
+                                         for a, r in sweep.items()})}
+
+    def diagnostics(self, model: nn.Module, dd: Any, data: Any) -> dict[str, Any]:
+        """Kept in the record: per-class norms of W_c, W_r, [W_c | W_r] (Fig. 4) and the final model's α sweep."""
+        if self.args.branch:
+            return {}
+        return {"branch_norms": branch_weight_norms(model), "alpha_sweep": self.alpha_sweep(model, dd, data)}
 
     # predict / features / classifier_weight are Method's: the model's forward tests with α = 0.5,
     # its features are [f_c, f_r] and its head weight is [W_c | W_r] ('BBN-ALL').

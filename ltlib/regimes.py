@@ -1,0 +1,122 @@
+"""Regimes: named settings that move a profile toward the papers' (epochs per image, the full epoch count, depth).
+
+A regime is one transformation of a notebook's parameters: the shared names it sets (images per class, epochs,
+backbone), classifier-retraining epochs kept at the profile's share of the epochs, and test evaluations capped at
+`evals` per run (a 200-epoch run on 620 images is not dominated by evaluating 10,000 test images every epoch). An
+anchor regime (no field set) is the identity: its runs are the profile's own, by hash. The ladders and the rule that
+picks the default regime are in docs/protocol.md §9.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from ltlib import registry
+from ltlib.config import RunConfig
+from ltlib.data import dataset_label
+from ltlib.errors import ConfigError, check_name
+from ltlib.methods.recipe import Plan
+from ltlib.models import CIFAR_DEPTHS
+from ltlib.params import Shared, as_dict
+
+
+@dataclass(frozen=True)
+class Regime:
+    """A setting: which shared names it sets (None: the profile's) and what it moves toward the papers."""
+
+    name: str
+    what: str
+    max_per_class: Optional[int] = None
+    epochs: Optional[int] = None
+    arch: Optional[str] = None
+    evals: int = 4                           # test evaluations per run (plus the last epoch's), when epochs are set
+
+    @property
+    def anchor(self) -> bool:
+        """True for the identity (the profile's own setting)."""
+        return self.max_per_class is None and self.epochs is None and self.arch is None
+
+    def params(self, params: Any) -> dict[str, Any]:
+        """The notebook's parameters in this regime (an anchor: unchanged)."""
+        p = as_dict(params)
+        if self.epochs is not None:
+            base = Shared.of(p).epochs
+            if "stage2_epochs" in p:                     # classifier retraining keeps the profile's share of epochs
+                p["stage2_epochs"] = max(1, round(p["stage2_epochs"] * self.epochs / base))
+            p["epochs"] = self.epochs
+            if "eval_every" in p:
+                p["eval_every"] = self.every
+        if self.max_per_class is not None:
+            p["max_per_class"] = self.max_per_class
+        if self.arch is not None:
+            registry.ARCHS.check(self.arch)
+            p["arch"] = self.arch
+        return p
+
+    @property
+    def every(self) -> int:
+        """The evaluation cadence of a run in this regime (epochs between test evaluations)."""
+        return 1 if self.epochs is None else max(1, self.epochs // self.evals)
+
+    def config(self, cfg: RunConfig) -> RunConfig:
+        """A run built from `params(...)` with its evaluations capped (runs that evaluate every epoch, e.g. the
+        switching run's per-class curves); eval_every is not part of a run's family, so recipes still find it."""
+        if self.anchor or cfg.eval_every >= self.every:
+            return cfg
+        return cfg.replace(eval_every=self.every)
+
+    def plan(self, plan: Plan) -> Plan:
+        """A plan built from `params(...)`, every run's evaluations capped (`config`)."""
+        return plan if self.anchor else plan.map(self.config)
+
+    def setting(self, params: Any) -> str:
+        """One line naming what is run: dataset, ratio, n_max, backbone, epochs."""
+        s = Shared.of(self.params(params))
+        n = "full" if s.max_per_class is None else f"{s.max_per_class:,}"
+        return f"{dataset_label(s.dataset)}-LT IR{s.imbalance_ratio:g}, n_max {n}, {s.arch}, {s.epochs} epochs"
+
+    def cost(self, params: Any, images: int, base_images: int) -> float:
+        """Training image-steps of one run relative to the profile's (images × epochs × convolutions)."""
+        s0, s = Shared.of(params), Shared.of(self.params(params))
+        return (images * s.epochs * depth_factor(s.arch)) / (base_images * s0.epochs * depth_factor(s0.arch))
+
+
+def depth_factor(arch: str) -> float:
+    """Convolutions of a CIFAR ResNet-(6n+2) relative to ResNet-8 (the stem and 2 per block; others: 1)."""
+    n = CIFAR_DEPTHS.get(arch.split("x")[0])
+    return 1.0 if n is None else (1 + 6 * n) / 7
+
+
+# The ladder of the quick profile (Fashion-MNIST-LT IR 100, ResNet-8, 10 epochs at CIFAR-10-LT's class sizes): each
+# rung moves one axis toward the papers' setting (CIFAR-LT, ResNet-32, 200 epochs), stated before any was run.
+REGIMES: dict[str, Regime] = {r.name: r for r in [
+    Regime("quick", "the quick profile itself: 12,406 images, 10 epochs (the 200-epoch schedules compressed 20×)"),
+    Regime("more-epochs", "10× the epochs per image at half the compute: n_max 500 (1,240 images), 50 epochs "
+           "(schedules compressed 4×)", max_per_class=500, epochs=50),
+    Regime("paper-epochs", "the papers' 200 epochs and milestones, uncompressed, at the quick compute: n_max 250 "
+           "(620 images)", max_per_class=250, epochs=200),
+    Regime("deeper", "more-epochs on ResNet-14 (two blocks per stage: BBN's branch block is a third of the stage-3 "
+           "blocks' share it has in ResNet-8)", max_per_class=500, epochs=50, arch="resnet14"),
+    Regime("paper", "a paper profile itself (CIFAR-LT, its own backbone and epochs)"),
+    # the smoke-sized ladder of the notebooks' defaults and the tests
+    Regime("smoke", "the smoke profile itself"),
+    Regime("smoke-more-epochs", "smoke at a third of the images and twice the epochs", max_per_class=100, epochs=4,
+           evals=2),
+]}
+
+
+def build_regime(name: str) -> Regime:
+    """A regime by name (REGIMES)."""
+    check_name("regime", name, REGIMES)
+    return REGIMES[name]
+
+
+def check_ladder(names: list[str]) -> list[Regime]:
+    """A ladder's regimes, each known, no repeats, the first an anchor (the profile's own setting)."""
+    out = [build_regime(n) for n in names]
+    if not out or not out[0].anchor:
+        raise ConfigError(f"regimes must start with the profile's own setting (an anchor: "
+                          f"{', '.join(k for k, r in REGIMES.items() if r.anchor)}); got {names}")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"regimes repeat a name: {names}")
+    return out

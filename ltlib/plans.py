@@ -112,6 +112,9 @@ NOTEBOOK_PLANS: dict[str, Callable[[dict[str, Any]], Plan]] = {
 }
 
 
+LADDER = "80_regimes"          # the notebook whose plan is the regime ladder
+
+
 def notebook_plan(notebook: str, params: Any, check: bool = True) -> Plan:
     """A notebook's whole plan from its validated parameters; check=True builds every distinct run on its data
     (Plan.check) so a plan that cannot run fails before the first training step."""
@@ -123,12 +126,27 @@ def notebook_plan(notebook: str, params: Any, check: bool = True) -> Plan:
     return plan
 
 
-def profile_plans(profile: str, only: Optional[list[str]] = None) -> dict[str, Plan]:
-    """Each training notebook's plan on a profile (its parameter file over the notebook's defaults)."""
+def with_regimes(params: dict[str, Any], regimes: Optional[list[str]]) -> dict[str, Any]:
+    """The ladder notebook's parameters restricted to some of its regimes (its anchor always kept), e.g. to train
+    one rung in a slice; None: unchanged."""
+    if not regimes:
+        return params
+    have = list(params["regimes"])
+    unknown = [r for r in regimes if r not in have]
+    if unknown:
+        raise ConfigError(f"regime(s) {', '.join(unknown)} not in this profile's ladder; have: {', '.join(have)}")
+    return {**params, "regimes": [r for r in have if r == have[0] or r in regimes]}
+
+
+def profile_plans(profile: str, only: Optional[list[str]] = None,
+                  regimes: Optional[list[str]] = None) -> dict[str, Plan]:
+    """Each training notebook's plan on a profile (its parameter file over the notebook's defaults); `regimes`
+    restricts the ladder notebook (80) to those rungs."""
     missing = [nb for nb in NOTEBOOK_PLANS if not (NOTEBOOKS / f"{nb}.ipynb").exists()]
     if missing:
         raise ConfigError(f"no notebook for plan(s) {', '.join(missing)}")
-    return {nb: notebook_plan(nb, profile_params(profile, nb), check=False) for nb in NOTEBOOK_PLANS
+    return {nb: notebook_plan(nb, with_regimes(profile_params(profile, nb), regimes) if nb == LADDER else
+                              profile_params(profile, nb), check=False) for nb in NOTEBOOK_PLANS
             if not only or any(nb.startswith(o) for o in only)}
 
 

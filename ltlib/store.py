@@ -102,7 +102,8 @@ def status(profile: str, runs_dir: Optional[str] = None, workers: Optional[int] 
 
 
 def train_budget(profile: str, minutes: float, runs_dir: Optional[str] = None, workers: Optional[int] = None,
-                 device: str = "cpu", only: Optional[list[str]] = None) -> dict[str, Any]:
+                 device: str = "cpu", only: Optional[list[str]] = None,
+                 regimes: Optional[list[str]] = None) -> dict[str, Any]:
     """Train a profile's missing runs for at most `minutes`: stage-1 runs before the runs on them, longest first, in
     `workers` one-thread processes (a stage-1 run and its stage-2 runs in one); a run whose estimate does not fit
     the time left is never started. Each record is written as its run ends; a later call goes on from there."""
@@ -110,7 +111,7 @@ def train_budget(profile: str, minutes: float, runs_dir: Optional[str] = None, w
         raise ConfigError(f"--budget must be > 0 minutes, got {minutes:g}")
     root = runs_root(runs_dir)
     rates = measured_rates(root)
-    todo = [c for c in ordered_runs(profile_plans(profile, only)) if not Run(root / c.run_id()).finished]
+    todo = [c for c in ordered_runs(profile_plans(profile, only, regimes)) if not Run(root / c.run_id()).finished]
     t0 = time.time()
     deadline = t0 + 60 * minutes
     if not todo:

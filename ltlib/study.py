@@ -259,6 +259,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--reproduce", metavar="N", type=int, default=None,
                     help="retrain N recorded runs of the profile (a seeded draw, --seed) from nothing into a scratch "
                          "store and print each recorded metric beside the new one")
+    ap.add_argument("--regimes", nargs="*", default=None,
+                    help="with --budget: train only these rungs of the ladder notebook (80_regimes), e.g. one a slice")
     ap.add_argument("--seed", type=int, default=0, help="the draw of --reproduce")
     ap.add_argument("--workers", type=int, default=None, help="training processes of --budget (default: one a core)")
     ap.add_argument("--export-runs", metavar="FILE", default=None,
@@ -271,7 +273,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             if args.status:
                 print(store.status(args.profile, workers=args.workers).to_string())
             if args.budget is not None:
-                store.train_budget(args.profile, args.budget, workers=args.workers, only=args.only)
+                store.train_budget(args.profile, args.budget, workers=args.workers, only=args.only,
+                                   regimes=args.regimes)
             if args.reproduce is not None:
                 table = store.reproduce(args.profile, args.reproduce, args.seed)
                 print(table.round(4).to_string(index=False))

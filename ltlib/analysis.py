@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ltlib.claims import key_label
 from ltlib.data import long_tail_counts
 from ltlib.inference import DeviceData, classifier_norms, predict, resolve_device
 from ltlib.metrics import GROUPS
@@ -153,15 +154,15 @@ def error_rate(rs: Run | Sequence[Run], group: str = "acc", which: str = "last")
 
 def report_samples(reports: dict[str, Sequence[dict]], metrics: Sequence[str] = GROUPS) -> dict[str, dict[str, list[float]]]:
     """Per-seed accuracy reports -> ltlib.claims samples: key -> metric -> per-seed values in % (NaN when absent)."""
-    return {str(k): {g: [100.0 * float(np.nan if r.get(g) is None else r[g]) for r in reps] for g in metrics}
+    return {k: {g: [100.0 * float(np.nan if r.get(g) is None else r[g]) for r in reps] for g in metrics}
             for k, reps in reports.items()}
 
 
 def run_samples(runs: dict[Any, Run | Sequence[Run]], which: str = "last",
-                key: Any = None) -> dict[str, dict[str, list[float]]]:
-    """Runs (one or several seeds per key) -> ltlib.claims samples of their test accuracy (%); key(k) names a key
-    (default: str, tuples joined with '+', so the diagnosis cell ('CE', 'RS') is 'CE+RS')."""
-    name = key or (lambda k: "+".join(map(str, k)) if isinstance(k, tuple) else str(k))
+                key: Any = None) -> dict[Any, dict[str, list[float]]]:
+    """Runs (one or several seeds per key) -> ltlib.claims samples of their test accuracy (%), under the same keys
+    (a tuple stays a tuple: the diagnosis cell ('CE', 'RS'), the ablation row ('Table 9', 'IB→CR')); key(k) renames."""
+    name = key or (lambda k: k)
     return report_samples({name(k): [r.metrics[which]["test"] for r in _runs(rs)] for k, rs in runs.items()})
 
 
@@ -171,7 +172,7 @@ def effect_table(pairs: dict[str, tuple[Sequence[Run], Sequence[Run]]], labels: 
     95 % Welch interval, and whether that interval holds 0 ("within noise") or not ("changes")."""
     rows = []
     for name, (before, after) in pairs.items():
-        a, b = run_samples({0: before})["0"], run_samples({0: after})["0"]
+        a, b = run_samples({0: before})[0], run_samples({0: after})[0]
         for g in groups:
             iv = welch_interval(b[g], a[g])
             if np.isnan(iv.diff):
@@ -239,15 +240,16 @@ def new_numbers(dataset: str, paper: str) -> str:
 READABLE_GAP = 5.0     # points: an ablation whose main row falls further below the full-size run is not read
 
 
-def unreadable(table: pd.DataFrame, row: str, full_acc: float, groups: Sequence[str] = ("head", "mid", "tail"),
+def unreadable(table: pd.DataFrame, row: Any, full_acc: float, groups: Sequence[str] = ("head", "mid", "tail"),
                gap: float = READABLE_GAP) -> Optional[str]:
     """Why an ablation table (accuracy %, rows = variants) cannot be read against the paper at its size: its main
     row more than `gap` points below the full-size run, or a class group at 0 % in some row; None when readable."""
     why = []
-    if row in table.index and full_acc - float(table.loc[row, "acc"]) > gap:
-        why.append(f"its main row ({row}, {float(table.loc[row, 'acc']):.1f}%) is {full_acc - float(table.loc[row, 'acc']):.1f} "
+    acc = dict(table["acc"].items())
+    if row in acc and full_acc - float(acc[row]) > gap:
+        why.append(f"its main row ({key_label(row)}, {float(acc[row]):.1f}%) is {full_acc - float(acc[row]):.1f} "
                    f"points below the full-size run ({full_acc:.1f}%)")
-    zero = [f"{r} {g}" for r in table.index for g in groups if g in table and float(table.loc[r, g]) == 0.0]
+    zero = [f"{key_label(r)} {g}" for g in groups if g in table for r, v in table[g].items() if float(v) == 0.0]
     if zero:
         why.append(f"a class group at 0 % ({', '.join(zero[:4])}{', ...' if len(zero) > 4 else ''})")
     return ("not readable at this size: " + "; ".join(why) + ". Paper ranks are not shown.") if why else None

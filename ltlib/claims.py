@@ -26,6 +26,25 @@ from ltlib.errors import check_name, require
 from ltlib.metrics import GROUPS
 from ltlib.stats import fmt_mean_std, holm, mean_std, welch_interval, welch_p
 
+# A row key: a registry / row name, or a tuple (table, row) or (table, name, value) for an ablation row, e.g.
+# ("Table 9", "IB→CR") or ("Table 6", "S", 1); kept as a tuple end to end and only turned into text for display.
+Key = Union[str, tuple]
+
+
+def key_label(key: Key) -> str:
+    """A row key for display: 'Table 9: IB→CR', 'Table 6: S = 1', or the name itself."""
+    if not isinstance(key, tuple):
+        return str(key)
+    if len(key) == 3:
+        v = key[2]
+        return f"{key[0]}: {key[1]} = {v:g}" if isinstance(v, float) else f"{key[0]}: {key[1]} = {v}"
+    return ": ".join(map(str, key))
+
+
+def b_keys(b: Union[Key, list]) -> list[Key]:
+    """A claim's B as a list of keys (one key, or several for "beats every one of")."""
+    return list(b) if isinstance(b, list) else [b]
+
 REPRODUCED, CONTRADICTED, INCONCLUSIVE, NOT_TESTED = "reproduced", "contradicted", "inconclusive", "not tested"
 OUTCOMES = (REPRODUCED, CONTRADICTED, INCONCLUSIVE, NOT_TESTED)
 KINDS = ("beats", "trades", "all")
@@ -43,8 +62,8 @@ class Claim:
     where: str
     text: str
     kind: str = "beats"
-    a: str = ""
-    b: Union[str, list[str]] = ""
+    a: Key = ""
+    b: Union[Key, list] = ""
     metric: str = "acc"
     sign: int = 1
     parts: list["Claim"] = field(default_factory=list)
@@ -55,7 +74,7 @@ class Claim:
         if self.kind == "all":
             require(bool(self.parts), f"claim '{self.text}': kind 'all' needs parts")
             return
-        bs = [self.b] if isinstance(self.b, str) else list(self.b)
+        bs = b_keys(self.b)
         require(bool(self.a) and bool(bs) and all(bs), f"claim '{self.text}': kind '{self.kind}' needs a and b")
         if self.kind == "trades" and not self.parts:             # A's tail above B's and A's head below B's
             self.parts = [_part(self, b, m, s) for b in bs for m, s in (("tail", 1), ("head", -1))]
@@ -65,17 +84,18 @@ class Claim:
             self.b = bs[0]
 
 
-def _part(c: Claim, b: str, metric: str, sign: int) -> Claim:
+def _part(c: Claim, b: Key, metric: str, sign: int) -> Claim:
     """An elementary comparison of c's A with one B."""
-    return Claim(c.paper, c.where, f"{c.a} {'>' if sign > 0 else '<'} {b} ({metric})", "beats", c.a, b, metric, sign)
+    return Claim(c.paper, c.where, f"{key_label(c.a)} {'>' if sign > 0 else '<'} {key_label(b)} ({metric})", "beats",
+                 c.a, b, metric, sign)
 
 
-def beats(paper: str, where: str, text: str, a: str, b: Union[str, list[str]], metric: str = "acc") -> Claim:
+def beats(paper: str, where: str, text: str, a: Key, b: Union[Key, list], metric: str = "acc") -> Claim:
     """Claim: A's mean metric is above B's (above every B's for a list)."""
     return Claim(paper, where, text, "beats", a, b, metric)
 
 
-def trades(paper: str, where: str, text: str, a: str, b: str, tail: str = "tail", head: str = "head") -> Claim:
+def trades(paper: str, where: str, text: str, a: Key, b: Key, tail: str = "tail", head: str = "head") -> Claim:
     """Claim: A trades head for tail against B (A − B > 0 on tail and A − B < 0 on head)."""
     base = Claim(paper, where, text, "beats", a, b)
     return Claim(paper, where, text, "trades", a, b, parts=[_part(base, b, tail, 1), _part(base, b, head, -1)])
@@ -90,7 +110,7 @@ def all_of(paper: str, where: str, text: str, parts: Sequence[Claim]) -> Claim:
 # own list on its runs' keys; the final report judges STUDY on the study's recipes. ====
 
 # ---- 10_rebalancing_diagnosis / 11_baselines (BBN §3 diagnosis, baselines)
-# The diagnosis grid's cells are keyed "<representation>+<classifier>" (e.g. "CE+RS": CE backbone, RS classifier).
+# The diagnosis grid's cells are keyed (representation, classifier), e.g. ("CE", "RS"): CE backbone, RS classifier.
 MANNERS = ("CE", "RW", "RS")
 
 
@@ -99,9 +119,9 @@ def diagnosis_claims(metric: str = "acc") -> list[Claim]:
     hurt (within a column), each part one comparison per cell against the CE cell."""
     on = "" if metric == "acc" else f" ({metric})"
     helps = [beats("BBN", "§3, Fig. 2", f"{r} representation: {c} classifier beats CE classifier",
-                   f"{r}+{c}", f"{r}+CE", metric) for r in MANNERS for c in MANNERS[1:]]
+                   (r, c), (r, "CE"), metric) for r in MANNERS for c in MANNERS[1:]]
     hurts = [beats("BBN", "§3, Fig. 2", f"{c} classifier: CE representation beats {r}",
-                   f"CE+{c}", f"{r}+{c}", metric) for c in MANNERS for r in MANNERS[1:]]
+                   ("CE", c), (r, c), metric) for c in MANNERS for r in MANNERS[1:]]
     return [all_of("BBN", "§3, Fig. 2", f"re-balancing (RW / RS) helps the classifier{on}", helps),
             all_of("BBN", "§3, Fig. 2", f"re-balancing (RW / RS) hurts the representation{on}", hurts)]
 
@@ -178,7 +198,8 @@ BBN_ABLATIONS: list[Claim] = [
 
 
 # ---- 40_reslt (Cui et al., TPAMI 2022). Keys: notebook 40's main runs ("ResLT", baselines by registry name) and
-# its ablation rows at ablation size ("CE (abl)", "ResLT (abl)", the naive baselines, variants, "G=k", "alpha=x",
+# its ablation rows at ablation size ("CE (abl)", "ResLT (abl)", the naive baselines, variants, ("Table 4", "G", k),
+# ("Fig. 6", "α", x),
 # "ResLT (kx)" / "BBN (kx)").
 RESLT: list[Claim] = [
     beats("ResLT", "Table 5", "ResLT beats plain CE", "ResLT", "CE"),
@@ -195,8 +216,8 @@ RESLT_ABLATIONS: list[Claim] = [
 ] + [
     beats("ResLT", "Figs. 3–4", f"ResLT beats its variant '{v}'", "ResLT (abl)", v) for v in _VARIANTS
 ] + [
-    beats("ResLT", "§4.2, Fig. 6", "α = 1 (branch loss only) beats the naive fusion baselines", "alpha=1", _NAIVE),
-    beats("ResLT", "Table 4", "three groups beat two", "G=3", "G=2"),
+    beats("ResLT", "§4.2, Fig. 6", "α = 1 (branch loss only) beats the naive fusion baselines", ("Fig. 6", "α", 1.0), _NAIVE),
+    beats("ResLT", "Table 4", "three groups beat two", ("Table 4", "G", 3), ("Table 4", "G", 2)),
 ] + [
     beats("ResLT", "Fig. 5", f"ResLT beats BBN at {k}x width (the paper: ResNet-32 ({k}x))", f"ResLT ({k}x)",
           f"BBN ({k}x)")
@@ -223,7 +244,7 @@ AUX: list[Claim] = [
 
 
 # ---- 60_class_reversed_switching (class-reversed sampling): keys are notebook 60's row names; the ablation tables'
-# rows are prefixed with their table ("T7 ", "T9 ", "T10 ", "T11 ", "T12 ")
+# rows are (table, row) tuples, e.g. ("Table 9", "IB→CR")
 _CR = "Class-reversed"
 SWITCHING: list[Claim] = [
     beats(_CR, "Table 1", "IB→CR switching beats plain CE", "IB→CR", "CE"),
@@ -232,18 +253,20 @@ SWITCHING: list[Claim] = [
     beats(_CR, "Tables 4–5", "switching raises tail accuracy over CE", "IB→CR", "CE", metric="tail"),
     beats(_CR, "Table 9", "switching to CR beats switching to CB (same schedule and switch epoch, over seeds)",
           "IB→CR", "IB→CB"),
-    beats(_CR, "Table 7", "switching to CR for good beats a later switch to CB (IB→CR(5)→CB)", "T7 IB→CR",
-          "T7 IB→CR(5)→CB"),
-    beats(_CR, "Table 9", "CR is the best second sampler after IB", "T9 IB→CR", ["T9 IB→IB", "T9 IB→CB"]),
-    beats(_CR, "Table 9", "IB is the best first sampler (second sampler CR)", "T9 IB→CR", ["T9 CB→CR", "T9 CR→CR"]),
+    beats(_CR, "Table 7", "switching to CR for good beats a later switch to CB (IB→CR(5)→CB)", ("Table 7", "IB→CR"),
+          ("Table 7", "IB→CR(5)→CB")),
+    beats(_CR, "Table 9", "CR is the best second sampler after IB", ("Table 9", "IB→CR"),
+          [("Table 9", "IB→IB"), ("Table 9", "IB→CB")]),
+    beats(_CR, "Table 9", "IB is the best first sampler (second sampler CR)", ("Table 9", "IB→CR"),
+          [("Table 9", "CB→CR"), ("Table 9", "CR→CR")]),
     beats(_CR, "Table 11", "after switching to CR, joint training beats a retrained classifier on a fixed backbone",
-          "T11 CR joint", "T11 CR fixed + new classifier"),
+          ("Table 11", "CR joint"), ("Table 11", "CR fixed + new classifier")),
     beats(_CR, "Table 11", "without switching (IB), re-training the classifier on the fixed backbone helps",
-          "T11 IB fixed + new classifier", "T11 IB fixed"),
+          ("Table 11", "IB fixed + new classifier"), ("Table 11", "IB fixed")),
     beats(_CR, "Table 12", "a CR-retrained classifier does better on switching features than on standard ones",
-          "T12 switching + CR", "T12 standard + CR"),
+          ("Table 12", "switching + CR"), ("Table 12", "standard + CR")),
     beats(_CR, "Table 12", "a CB-retrained classifier does better on switching features than on standard ones",
-          "T12 switching + CB", "T12 standard + CB"),
+          ("Table 12", "switching + CB"), ("Table 12", "standard + CB")),
 ]
 
 
@@ -309,7 +332,7 @@ def _compare(c: Claim, samples: Samples) -> Verdict:
     (ma, sa, na), (mb, sb, nb) = mean_std(xa), mean_std(xb)
     label = "" if c.metric == "acc" else f"{c.metric}: "
     if na == 0 or nb == 0:
-        missing = " and ".join(m for m, n in ((c.a, na), (c.b, nb)) if n == 0)
+        missing = " and ".join(key_label(m) for m, n in ((c.a, na), (c.b, nb)) if n == 0)
         return Verdict(NOT_TESTED, n_a=na, n_b=nb, detail=f"{label}no {c.metric} values for {missing}")
     iv = welch_interval(xa, xb)
     s = c.sign
@@ -317,7 +340,7 @@ def _compare(c: Claim, samples: Samples) -> Verdict:
     outcome = REPRODUCED if min(lo, hi) > 0 else CONTRADICTED if max(lo, hi) < 0 else INCONCLUSIVE
     ci = f" [{iv.lo:+.2f}, {iv.hi:+.2f}] pts" if iv.determined else " pts (1 seed: no interval)"
     side = "" if s > 0 else " (claimed < 0)"
-    detail = (f"{label}{c.a} {fmt_mean_std(ma, sa, na)} vs {c.b} {fmt_mean_std(mb, sb, nb)}: "
+    detail = (f"{label}{key_label(c.a)} {fmt_mean_std(ma, sa, na)} vs {key_label(c.b)} {fmt_mean_std(mb, sb, nb)}: "
               f"{iv.diff:+.2f}{ci}{side}")
     return Verdict(outcome, iv.diff, iv.lo, iv.hi, na, nb, detail, p=welch_p(xa, xb))
 

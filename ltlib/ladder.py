@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
@@ -32,7 +33,7 @@ def claim_keys(claims: Sequence[cl.Claim]) -> list[str]:
     out: list[str] = []
 
     def walk(c: cl.Claim) -> None:
-        for k in ([c.a] if c.a else []) + ([c.b] if isinstance(c.b, str) else list(c.b or [])):
+        for k in ([c.a] if c.a else []) + (cl.b_keys(c.b) if c.b else []):
             if k and k not in out:
                 out.append(k)
         for p in c.parts:
@@ -95,7 +96,7 @@ def _leaves(c: cl.Claim, v: cl.Verdict) -> list[tuple[cl.Claim, cl.Verdict]]:
 
 def paper_difference(c: cl.Claim) -> float:
     """The paper's own A − B on CIFAR-10-LT IR100 (accuracy claims whose two methods both have a number), else NaN."""
-    if c.metric != "acc" or not isinstance(c.b, str):
+    if c.metric != "acc" or isinstance(c.b, list) or isinstance(c.a, tuple) or isinstance(c.b, tuple):
         return math.nan
     a, b = (published_acc(k, *REFERENCE) for k in (c.a, c.b))
     return math.nan if a is None or b is None else a - b
@@ -107,7 +108,7 @@ def _weakest(c: cl.Claim, v: cl.Verdict) -> tuple[cl.Claim, cl.Verdict]:
                                                           nan=-np.inf))
 
 
-def claims_by_regime(rows: pd.DataFrame, regimes: Sequence[str], settings: Mapping[str, str],
+def claims_by_regime(rows: pd.DataFrame, regimes: Sequence[str], settings: Optional[Mapping[str, str]] = None,
                      claims: Sequence[cl.Claim] = tuple(report.CLAIMS)) -> pd.DataFrame:
     """One row per (claim, regime): outcome (Holm-adjusted within the regime beside the raw one), the weakest
     comparison's A − B with its 95 % interval, the seeds, the paper's own difference and the regime's setting."""
@@ -121,9 +122,10 @@ def claims_by_regime(rows: pd.DataFrame, regimes: Sequence[str], settings: Mappi
             pc, pv = _weakest(c, v)
             holm = verdicts.iloc[i]["outcome_holm"] if verdicts is not None else v.outcome
             out.append({"paper": c.paper, "where": c.where, "claim": c.text, "regime": regime, "outcome": v.outcome,
-                        "holm": holm, "part": f"{pc.a} − {pc.b}" + ("" if pc.metric == "acc" else f" ({pc.metric})"),
+                        "holm": holm, "part": f"{cl.key_label(pc.a)} − {cl.key_label(pc.b)}" + ("" if pc.metric == "acc" else f" ({pc.metric})"),
                         "difference": pv.diff, "ci_low": pv.lo, "ci_high": pv.hi, "seeds": f"{v.n_a} vs {v.n_b}",
-                        "paper_difference": paper_difference(pc), "setting": settings.get(regime, regime)})
+                        "paper_difference": paper_difference(pc),
+                        "setting": (settings or {}).get(regime, regime)})
     return pd.DataFrame(out)
 
 
@@ -169,14 +171,12 @@ def kendall(samples: Mapping[str, Sequence[float]], reference: Mapping[str, floa
 
 
 def shortest_phase(cfgs: Sequence[RunConfig]) -> int:
-    """The fewest epochs between two consecutive schedule events (lr milestones, the deferred re-weighting epoch, a
-    sampler switch, the end) over a regime's single-stage runs (stage-2 retraining has its own, flat schedule)."""
+    """The fewest epochs between two consecutive lr phase boundaries (the start, lr milestones, the end) over a
+    regime's single-stage runs: the deferred re-weighting / re-sampling starts at a milestone, and the class-reversed
+    switch one epoch after the last one is that short in the paper too (its S = 1), so it is not counted."""
     best = math.inf
     for c in cfgs:
-        marks = {0, c.epochs, *c.milestones, *(e for e, _ in c.sampler_switch)}
-        if c.reweight_from:
-            marks.add(c.reweight_from)
-        edges = sorted(m for m in marks if 0 <= m <= c.epochs)
+        edges = sorted({0, c.epochs, *(m for m in c.milestones if 0 < m < c.epochs)})
         best = min(best, min(b - a for a, b in zip(edges, edges[1:])))
     return int(best) if math.isfinite(best) else 0
 
@@ -210,7 +210,7 @@ def closeness(plan: Plan, rows: pd.DataFrame, params: Any) -> pd.DataFrame:
 
 # The rule that names the default regime, written down before any ladder run was looked at (docs/protocol.md §9):
 # the cheapest regime in which CE fits its training set to within 5 points (the papers' 200-epoch runs nearly fit
-# theirs), every schedule phase keeps at least 3 epochs, and the smallest class keeps at least 5 images.
+# theirs), every lr phase keeps at least 3 epochs, and the smallest class keeps at least 5 images.
 RULE = {"CE train acc (%)": 95.0, "shortest phase (epochs)": 3, "smallest class": 5}
 
 
@@ -246,7 +246,7 @@ LABEL_COLORS = {STABLE: "#d8f0d8", DEPENDENT: "#f8d7d4", UNDECIDED: "#fdf1cc"}
 def grid_html(long: pd.DataFrame, regimes: Sequence[str], records: Optional[Mapping[str, str]] = None) -> str:
     """The claim × regime grid as an HTML table: each cell the outcome, A − B and its 95 % interval (coloured as the
     report's outcomes), the paper's own difference, the stability label last; regime headers carry their setting."""
-    grid = outcome_grid(long, regimes)
+    grid, holm = outcome_grid(long, regimes), outcome_grid(long, regimes, "holm")
     left = "style='text-align:left'"
     settings = long.drop_duplicates("regime").set_index("regime")["setting"]
     heads = "".join(f"<th {left}>{html.escape(r)}<br><small>{html.escape(str(settings.get(r, '')))}"
@@ -263,6 +263,8 @@ def grid_html(long: pd.DataFrame, regimes: Sequence[str], records: Optional[Mapp
                          f"{html.escape(_cell_text(x) + extra)}<br><small>{html.escape(str(x['part']))}</small></td>")
         pdiff = long.loc[long["claim"] == claim, "paper_difference"].iloc[0]
         lab = str(r["stability"]) + (f" ({r['way']})" if r["way"] else "")
+        if holm.loc[(paper, claim), "stability"] != r["stability"]:
+            lab += f"; after Holm: {holm.loc[(paper, claim), 'stability']}"
         out.append(f"<tr><td {left}>{html.escape(paper)}</td><td {left}>{html.escape(claim)}</td>{''.join(cells)}"
                    f"<td>{'' if pd.isna(pdiff) else f'{pdiff:+.1f}'}</td>"
                    f"<td style='text-align:left;background:{LABEL_COLORS[r['stability']]}'><b>"
@@ -327,3 +329,42 @@ def reading(grid: pd.DataFrame, close: pd.DataFrame, pick: Optional[str], regime
     lines.append(f"By the rule stated above, the default regime is **{pick}**." if pick else
                  "No regime meets the rule stated above: the default stays the profile's own setting.")
     return "\n\n".join(lines)
+
+
+@dataclass
+class View:
+    """A profile's ladder read from the records: plan, rows, claims per regime, closeness, the rule's pick."""
+
+    plan: Plan
+    rows: pd.DataFrame
+    long: pd.DataFrame
+    grid: pd.DataFrame
+    close: pd.DataFrame
+    pick: Optional[str]
+    checks: pd.DataFrame
+    records: pd.Series
+
+    @property
+    def regimes(self) -> list[str]:
+        """The rungs, the anchor first."""
+        return list(self.plan)
+
+
+def view(params: Any, regimes: Sequence[str], n_seeds: int, more: Sequence[str] = (), n_more: int = 5,
+         runs_dir: Any = None, table: Optional[pd.DataFrame] = None) -> View:
+    """Everything the report shows of the ladder, from the records alone (nothing is trained)."""
+    plan = ladder_plan(params, regimes, n_seeds, more, n_more)
+    rows = regime_rows(params, regimes, runs_dir, table)
+    long = claims_by_regime(rows, regimes, plan.info["settings"])
+    close = closeness(plan, rows, params)
+    pick, checks = default_regime(close)
+    return View(plan, rows, long, outcome_grid(long, regimes), close, pick, checks, completeness(plan, rows))
+
+
+def paper_claims(params: Any, regimes: Sequence[str], paper: str, runs_dir: Any = None) -> pd.DataFrame:
+    """One paper's report claims judged in every regime of the ladder from the records (a column per regime,
+    headed by its setting; 'not tested' where a regime has no runs yet) and the stability label."""
+    rows = regime_rows(params, regimes, runs_dir)
+    settings = {r: build_regime(r).setting(params) for r in regimes}
+    claims = [c for c in report.CLAIMS if c.paper == paper]
+    return paper_table(claims_by_regime(rows, regimes, settings, claims), regimes, paper)

@@ -370,6 +370,15 @@ class StaleRecord(RunStoreError):
     """A record whose config no longer hashes to its folder (a protocol change since it was made)."""
 
 
+def last_train_acc(run: Run) -> Optional[float]:
+    """The running training accuracy of a run's last epoch (None without a history)."""
+    try:
+        hist = run.history
+    except OSError:
+        return None
+    return float(hist["train_acc"].iloc[-1]) if len(hist) and "train_acc" in hist else None
+
+
 def row_of(run: Run) -> dict[str, Any]:
     """One results-table row for a finished run."""
     cfg, m = run.config, run.metrics
@@ -386,8 +395,7 @@ def row_of(run: Run) -> dict[str, Any]:
     row["train_seconds"] = m.get("train_seconds")
     row["img_per_s"] = m.get("img_per_s")
     row["device"] = m.get("device")
-    hist = run.history
-    row["train_acc"] = float(hist["train_acc"].iloc[-1]) if len(hist) and "train_acc" in hist else None  # last epoch
+    row["train_acc"] = last_train_acc(run)
     for c, a in enumerate(m["last"]["test"].get("per_class") or []):   # last epoch, class index order
         row[f"class_{c}"] = a
     return row

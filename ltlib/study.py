@@ -14,12 +14,13 @@ from typing import Any, Optional
 
 import pandas as pd
 
-from ltlib import plots, report, store
+from ltlib import ladder, plots, report, store
 from ltlib.data import dataset_label
 from ltlib.errors import ConfigError, closest
 from ltlib.params import check_param_file, check_profile, profile_params
 from ltlib.paths import NOTEBOOKS, OUTPUTS, PARAMS, atomic_write_text, display_path, resolve
 from ltlib.plans import export_runs
+from ltlib.regimes import build_regime
 from ltlib.runs import runs_root
 
 
@@ -137,6 +138,29 @@ STYLE = ("body{font-family:system-ui,sans-serif;max-width:1040px;margin:2em auto
          "font-variant-numeric:tabular-nums}")
 
 
+def ladder_html(lv: ladder.View) -> list[str]:
+    """The front page's ladder section: every claim in every regime with its stability label, how close each
+    regime is (CE's training accuracy, τ against two published orderings) and the rule's default regime."""
+    if len(lv.regimes) < 2:
+        return []
+    cols = ["setting", "compute", "CE train acc (%)", "shortest phase (epochs)", "smallest class"]
+    close = lv.close[cols].join(lv.checks["meets the rule"]).join(ladder.tau_table(lv.close)).round(2)
+    return ["<h2>Where each verdict holds: the regime ladder</h2>",
+            "<p>The same recipes trained in settings that move toward the papers' (more epochs per image, the papers' "
+            "200-epoch schedule on a reduced set, a deeper backbone; <a href='80_regimes.html'>80_regimes</a>). Each "
+            "cell: the outcome in that regime, A − B [95 % interval] in points (Holm within the regime where it "
+            "changes the outcome); <b>stable</b> = the same decisive outcome in every regime, <b>regime-dependent</b>"
+            " = reproduced in one and contradicted in another, <b>undecided</b> = otherwise.</p>",
+            ladder.grid_html(lv.long, lv.regimes, lv.records.to_dict()),
+            figure_html(plots.claim_panels(lv.long, lv.regimes), "claims per regime"),
+            "<p>How close each regime is: CE's final training accuracy, the shortest lr phase, the smallest "
+            "class, the rule for the default regime (stated before any rung ran: CE train acc ≥ 95 %, every lr phase "
+            "≥ 3 epochs, smallest class ≥ 5 images; the cheapest regime meeting it), and Kendall τ against the "
+            "papers' and an independent CIFAR-10-LT IR100 ordering (a check, never a choice).</p>",
+            close.to_html(border=0),
+            f"<p>{_inline_md(ladder.reading(lv.grid, lv.close, lv.pick, lv.regimes).split(chr(10))[0])}</p>"]
+
+
 def write_index(folder: Path, profile: str, timings: Optional[pd.DataFrame] = None) -> Path:
     """outputs/<profile>/index.html, the report's front page, built from the run store (or results.csv) alone:
     the setup, the leaderboard figure and table, the claims with their verdicts, and the notebooks."""
@@ -164,10 +188,10 @@ def write_index(folder: Path, profile: str, timings: Optional[pd.DataFrame] = No
              "class-reversed sampler switching), reproduced notebook by notebook. The full report is "
              "<a href='90_report.html'>90_report</a>; this page is rebuilt from the runs by "
              f"<code>python -m ltlib.study --profile {html.escape(profile)} --index-only</code>.</p>",
-             "<dl class='setup'>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in setup.items()) + "</dl>",
-             "<h2>Leaderboard</h2>"]
+             "<dl class='setup'>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in setup.items()) + "</dl>"]
+    board = ["<h2>Leaderboard</h2>"]
     if len(lb):
-        parts += [figure_html(plots.leaderboard(lb, title=f"{dataset_label(p['dataset'])}-LT IR"
+        board += [figure_html(plots.leaderboard(lb, title=f"{dataset_label(p['dataset'])}-LT IR"
                                                           f"{p['imbalance_ratio']:g}: test accuracy at the last epoch"),
                               "leaderboard figure"),
                   "<p>Test accuracy (%) at the last epoch, mean ± std over seeds (n = seeds; no error bar with one "
@@ -178,13 +202,31 @@ def write_index(folder: Path, profile: str, timings: Optional[pd.DataFrame] = No
                   "-DRW / -DRS: deferred to the last 20 % of training.</p>",
                   report.board(lb, ["acc", "head", "mid", "tail"]).rename_axis(None).to_html(classes="board", border=0)]
     else:
-        parts.append("<p>No finished runs of the study's methods on this profile yet.</p>")
-    parts += ["<h2>Which claims held</h2>",
-              "<p>Verdict rule: the difference of the two methods' means over seeds, A − B in percentage points, "
-              "with its 95 % Welch t interval. <b>Reproduced</b> when the whole interval lies on the paper's side "
-              "of 0, <b>contradicted</b> when it lies on the other side, <b>inconclusive</b> otherwise (always with "
-              "one seed), <b>not tested</b> when a method has no runs on this profile.</p>",
-              report.claims_html(verdicts), "<h2>Notebooks</h2>"]
+        board.append("<p>No finished runs of the study's methods on this profile yet.</p>")
+    claims_intro = ("<p>Verdict rule: the difference of the two methods' means over seeds, A − B in percentage points, "
+                    "with its 95 % Welch t interval. <b>Reproduced</b> when the whole interval lies on the paper's side "
+                    "of 0, <b>contradicted</b> when it lies on the other side, <b>inconclusive</b> otherwise (always "
+                    "with one seed), <b>not tested</b> when a method has no runs on this profile.</p>")
+    own = ["<h2>Which claims held</h2>", claims_intro,
+           f"<p><b>Measured in:</b> {html.escape(build_regime(p['regimes'][0]).setting(p))} (the "
+           f"profile's own regime; the ladder below shows every regime).</p>", report.claims_html(verdicts)]
+    lv = ladder.view(p, p["regimes"], p["n_seeds"], p["more_seeds"], p["n_more"], p.get("runs_dir"))
+    if lv.pick and lv.pick != lv.regimes[0]:                # the rule's default regime leads the page
+        sub = lv.rows[lv.rows["regime"] == lv.pick]
+        parts += [f"<h2>Default regime: {html.escape(lv.pick)}</h2>",
+                  f"<p>By the rule stated before any rung ran (docs/protocol.md §9), the default regime is "
+                  f"<b>{html.escape(lv.pick)}</b>: {html.escape(lv.plan.info['settings'][lv.pick])} "
+                  f"({html.escape(lv.records[lv.pick])}). Its leaderboard and verdicts come first; the profile's own "
+                  f"setting is one regime among the others below.</p>",
+                  report.board(report.leaderboard(sub), ["acc", "head", "mid", "tail"]).rename_axis(None)
+                  .to_html(classes="board", border=0),
+                  "<h2>Which claims held in the default regime</h2>", claims_intro,
+                  report.claims_html(report.evaluate_claims(sub)), *ladder_html(lv),
+                  f"<h2>The profile's own regime: {html.escape(lv.regimes[0])}</h2>",
+                  *board[1:], *own[1:]]
+    else:
+        parts += [*board, *own, *ladder_html(lv)]
+    parts += ["<h2>Notebooks</h2>"]
     secs = dict(zip(timings["notebook"], timings["seconds"])) if len(timings) else {}
     items = []
     for nb in sorted(NOTEBOOKS.glob("[0-9]*.ipynb")):

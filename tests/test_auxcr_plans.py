@@ -33,7 +33,7 @@ def test_switching_plan_scales_short_runs_to_fit_and_says_so():
     plan = switching.notebook_plan(P60)
     main = plan["main"]
     assert plan.info["S"] == 0 and main["IB→CR"][0].sampler_switch == [[1, "cr"]] and len(main["IB→CR"]) == 1
-    assert set(plan["ablations"]) == {"T6 S=0", "T10 cardinality", "T10 irregularity"}
+    assert set(plan["ablations"]) == {("Table 6", "S", 0), ("Table 10", "cardinality"), ("Table 10", "irregularity")}
     assert plan.info["ablation_params"]["max_per_class"] == 8               # never above the profile's cap
     text = " ".join(plan.notes)
     assert "S = 1 leaves no epoch" in text and "Table 7 skipped" in text and "[1, 5]" in text
@@ -42,7 +42,7 @@ def test_switching_plan_scales_short_runs_to_fit_and_says_so():
                                     "s_values": [0, 1, 5, 10, 50], "grid_samplers": ["ib", "cb", "cr"]})
     rows = list(full["ablations"])
     assert not full.notes and full.info["S"] == 1
-    assert sum(r.startswith("T7 ") for r in rows) == 3 and sum(r.startswith("T9 ") for r in rows) == 9
+    assert sum(r[0] == "Table 7" for r in rows) == 3 and sum(r[0] == "Table 9" for r in rows) == 9
     with pytest.raises(ConfigError, match="ablation table"):
         switching.notebook_plan({**P60, "ablations": ["grids"]})
     with pytest.raises(ConfigError):

@@ -23,7 +23,7 @@ def nb_configs(profile: str) -> dict[str, dict[str, str]]:
                 for i, cfg in enumerate(cfgs):
                     chain = cfg.stages()[::-1]              # the config itself first, then its stage-1 ancestors
                     for k, c in enumerate(chain):
-                        name = "+".join(row) if isinstance(row, tuple) else row
+                        name = "+".join(map(str, row)) if isinstance(row, tuple) else row
                         key = f"{section}/{name}/{i}" + ("" if k == 0 else f"/stage{len(chain) - k}")
                         out.setdefault(nb, {})[key] = c.run_id()
     return out

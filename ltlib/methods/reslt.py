@@ -367,9 +367,9 @@ def ablation_configs(a: dict[str, Any], main: dict[str, Any], group_counts: list
                        **{n: reslt_config(a, n, **{**main, **x}) for n, x in NAIVE_BASELINES.items()},
                        "ResLT (abl)": ref},
             "variants": variants,
-            "groups": {f"G={g}": reslt_config(a, **{**main, "num_groups": g})
+            "groups": {("Table 4", "G", g): reslt_config(a, **{**main, "num_groups": g})
                        for g in sorted({*group_counts, main.get("num_groups", 3)})},
-            "alpha": {f"alpha={x:g}": reslt_config(a, **{**main, "alpha": x})
+            "alpha": {("Fig. 6", "α", float(x)): reslt_config(a, **{**main, "alpha": x})
                       for x in sorted({*alphas, main["alpha"]})}}
 
 

@@ -254,7 +254,7 @@ def _fit_S(epochs: int, S: int, what: str, notes: list[str]) -> int:
 
 def notebook_plan(params: Any, check: bool = True) -> Plan:
     """Notebook 60's configs, all built (and validated) before anything trains: sections "main" (one config per
-    seed) and "ablations" (one seed, rows prefixed by their table: "T6 S=1", ...), info S / ablation_S /
+    seed) and "ablations" (one seed, rows keyed (table, row) or (table, name, value): ("Table 6", "S", 1), ...), info S / ablation_S /
     ablation_params; schedules that do not fit the
     epochs are scaled to fit (S lowered) or their table skipped, each with a note saying so. check=True also
     builds their long-tailed data sets (an impossible data setting fails here, not halfway)."""
@@ -287,23 +287,23 @@ def notebook_plan(params: Any, check: bool = True) -> Plan:
         fits = [s for s in p["s_values"] if 0 <= s <= max_S(ea)]
         if len(fits) < len(p["s_values"]):
             notes.append(f"Table 6: S = {sorted(set(p['s_values']) - set(fits))} do not fit {ea}-epoch runs; skipped.")
-        out.update({f"T6 S={s}": c for s, c in s_sweep_configs(A, fits, **kw).items()})
+        out.update({("Table 6", "S", s): c for s, c in s_sweep_configs(A, fits, **kw).items()})
     if "progressive" in todo:
         if progressive_fits(ea, SA, p["progressive_stage_epochs"]):
-            out.update({f"T7 {k}": c for k, c in progressive_configs(A, SA, p["progressive_stage_epochs"], **kw).items()})
+            out.update({("Table 7", k): c for k, c in progressive_configs(A, SA, p["progressive_stage_epochs"], **kw).items()})
         else:
             notes.append(f"Table 7 skipped: {ea}-epoch runs leave no room for IB, a middle sampler and a last sampler "
                          f"after m_n + S = {last_milestone(ea) + SA} (at least {last_milestone(ea) + SA + 2} epochs).")
     if "grid" in todo:
-        out.update({f"T9 {_label(a)}→{_label(b)}": c for (a, b), c in grid_configs(A, SA, p["grid_samplers"], **kw).items()})
+        out.update({("Table 9", f"{_label(a)}→{_label(b)}"): c for (a, b), c in grid_configs(A, SA, p["grid_samplers"], **kw).items()})
     if "irregularity" in todo:
-        out["T10 cardinality"] = switching_config(A, S=SA, **kw)
-        out["T10 irregularity"] = irregularity_config(A, SA, **kw)
+        out[("Table 10", "cardinality")] = switching_config(A, S=SA, **kw)
+        out[("Table 10", "irregularity")] = irregularity_config(A, SA, **kw)
     if "decoupling" in todo:
-        out.update({f"T11 {decoupling_label(k)}": c for k, c in decoupling_configs(A, SA, p["grid_samplers"], **kw).items()})
+        out.update({("Table 11", decoupling_label(k)): c for k, c in decoupling_configs(A, SA, p["grid_samplers"], **kw).items()})
     if "features" in todo:
         feats = {"standard": switching_config(A, "ib", "ib", SA, **kw), "switching": switching_config(A, S=SA, **kw)}
-        out.update({f"T12 {f} + {_label(s)}": c
+        out.update({("Table 12", f"{f} + {_label(s)}"): c
                     for (f, s), c in feature_quality_configs(feats, p["grid_samplers"], p["stage2_epochs"]).items()})
     engine_check = {"check": {"IB→CR": [switching_config(p, S=S, seed=p["seed"] + i)
                                         for i in range(p["check_seeds"])]}} if p.get("check_seeds") else {}
@@ -320,32 +320,35 @@ def decoupling_label(key: tuple[str, bool, bool]) -> str:
     return f"{_label(s)} {'joint' if joint else 'fixed'}{' + new classifier' if retrain else ''}"
 
 
-def ablation_tables(acc: dict[str, float], grid_samplers: Sequence[str]) -> dict[str, pd.DataFrame]:
-    """Our ablation accuracies (%) by table, each with the paper's numbers (C10 IR50 unless said) beside them."""
-    def rows(prefix: str) -> dict[str, float]:
-        return {k[len(prefix):]: v for k, v in acc.items() if k.startswith(prefix)}
+def ablation_tables(acc: dict[tuple, float], grid_samplers: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """Our ablation accuracies (%) by table (keys as notebook_plan's), each with the paper's numbers (C10 IR50 unless
+    said) beside them."""
+    def rows(table: str) -> dict[Any, float]:
+        return {k[-1]: v for k, v in acc.items() if isinstance(k, tuple) and k[0] == table}
 
     out: dict[str, pd.DataFrame] = {}
-    if rows("T6 "):
-        t = pd.Series({int(k[2:]): v for k, v in rows("T6 ").items()}, name="ours").rename_axis("S").to_frame()
+    if rows("Table 6"):
+        t = pd.Series(rows("Table 6"), name="ours").rename_axis("S").to_frame()
         out["Table 6"] = t.join(PAPER_S.set_index("S").add_prefix("paper "), how="left")
-    if rows("T7 "):
-        out["Table 7"] = pd.DataFrame({"ours": rows("T7 "), "paper (C10 IR50)": pd.Series(PAPER_PROGRESSIVE)}).loc[
-            list(rows("T7 "))]
-    if rows("T9 "):
+    if rows("Table 7"):
+        out["Table 7"] = pd.DataFrame({"ours": rows("Table 7"), "paper (C10 IR50)": pd.Series(PAPER_PROGRESSIVE)}).loc[
+            list(rows("Table 7"))]
+    if rows("Table 9"):
         lab = [_label(s) for s in grid_samplers]
-        g = rows("T9 ")
+        g = rows("Table 9")
         out["Table 9"] = pd.DataFrame({b: {a: g[f"{a}→{b}"] for a in lab} for b in lab}).rename_axis(
             index="first sampler", columns="second sampler")
-    if rows("T10 "):
-        out["Table 10"] = pd.DataFrame({"ours": rows("T10 "), "paper (C10 IR50)": pd.Series(PAPER_TABLE10)}).rename_axis(
-            "switching-stage sampling weight")
-    if rows("T11 "):
+    if rows("Table 10"):
+        out["Table 10"] = pd.DataFrame({"ours": rows("Table 10"), "paper (C10 IR50)": pd.Series(PAPER_TABLE10)}
+                                       ).rename_axis("switching-stage sampling weight")
+    if rows("Table 11"):
         paper = {decoupling_label((s, j, r)): v for (s, j, r), v in PAPER_DECOUPLING.items()}
-        out["Table 11"] = pd.DataFrame({"ours": rows("T11 "), "paper (C10 IR50)": pd.Series(paper)}).loc[list(rows("T11 "))]
-    if rows("T12 "):
+        out["Table 11"] = pd.DataFrame({"ours": rows("Table 11"), "paper (C10 IR50)": pd.Series(paper)}).loc[
+            list(rows("Table 11"))]
+    if rows("Table 12"):
         paper = {f"{f} + {_label(s)}": v for (f, s), v in PAPER_FEATURES.items()}
-        out["Table 12"] = pd.DataFrame({"ours": rows("T12 "), "paper (C10 IR50)": pd.Series(paper)}).loc[list(rows("T12 "))]
+        out["Table 12"] = pd.DataFrame({"ours": rows("Table 12"), "paper (C10 IR50)": pd.Series(paper)}).loc[
+            list(rows("Table 12"))]
     return out
 
 

@@ -368,3 +368,14 @@ def paper_claims(params: Any, regimes: Sequence[str], paper: str, runs_dir: Any 
     settings = {r: build_regime(r).setting(params) for r in regimes}
     claims = [c for c in report.CLAIMS if c.paper == paper]
     return paper_table(claims_by_regime(rows, regimes, settings, claims), regimes, paper)
+
+
+def diagnostics_by_regime(rows: pd.DataFrame, regimes: Sequence[str], runs_dir: Any = None) -> dict[str, pd.DataFrame]:
+    """The report's diagnostics (BBN's α sweep and branch training, IB→CR around its switch) in every regime that
+    has the runs, each table with the regime as its outer index."""
+    parts: dict[str, dict[str, pd.DataFrame]] = {}
+    for reg in regimes:
+        sub = rows[rows["regime"] == reg] if len(rows) else rows
+        for title, table in (report.diagnostics(sub, runs_dir) if len(sub) else {}).items():
+            parts.setdefault(title, {})[reg] = table
+    return {t: pd.concat(d, names=["regime"]) for t, d in parts.items()}

@@ -320,6 +320,9 @@ def diagnostics(rows: pd.DataFrame, runs_dir: str | os.PathLike | None = None) -
     b = method_runs(rows, "BBN", runs_dir)
     if b:
         out["BBN: test accuracy (%) by test-time α"] = bbn.alpha_sweep(b)
+        per_epoch = bbn.alpha_by_epoch(b)
+        if len(per_epoch):
+            out["BBN: test accuracy (%) by test-time α at each evaluated epoch"] = per_epoch
         t = bbn.rebalancing_training(b[0].config)
         out["BBN: Σ(1 − α)·lr/lr₀ and Σ α·lr/lr₀ (epoch-equivalents at the initial lr)"] = pd.DataFrame(
             {"ours": [t["re-balancing branch (ours)"], t["conventional branch (ours)"]],

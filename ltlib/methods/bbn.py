@@ -377,6 +377,23 @@ def alpha_sweep(runs: list[Any]) -> pd.DataFrame:
     return pd.DataFrame(rows).groupby("test α").mean().sort_index(ascending=False)
 
 
+def alpha_by_epoch(runs: list[Any]) -> pd.DataFrame:
+    """Test accuracy (%) at each test-time α (columns) at each evaluated epoch (rows) with the training α of that
+    epoch: mean over the runs (seeds) that recorded it (history's alpha_acc); empty for runs recorded without it."""
+    rows = []
+    for r in runs:
+        h = r.history
+        if "alpha_acc" not in h:
+            continue
+        for _, e in h[h["alpha_acc"].notna()].iterrows():
+            row = {"epoch": int(e["epoch"])}
+            row.update({f"α={a}": 100 * v["acc"] for a, v in json.loads(e["alpha_acc"]).items()})
+            rows.append(row)
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows).groupby("epoch").mean()
+
+
 # ------------------------------------------------------------------ tables of the notebook (its claims: ltlib.claims)
 
 

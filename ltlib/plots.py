@@ -353,6 +353,7 @@ def claim_panels(long: pd.DataFrame, regimes: Sequence[str], cols: int = 4) -> p
     fig, axes = _subplots(rows, cols, figsize=(3.4 * cols, 2.7 * rows), squeeze=False, sharex=True)
     x = np.arange(len(regimes))
     for ax, claim in zip(axes.flat, claims):
+        ax.set_xlim(-0.5, len(regimes) - 0.5)                 # a fixed x range: a regime without runs has no point
         d = long[long["claim"] == claim].set_index("regime").reindex(list(regimes))
         diff, lo, hi = (d[c].to_numpy(dtype=float) for c in ("difference", "ci_low", "ci_high"))
         ax.axhline(0, color="#444", lw=0.8)

@@ -143,7 +143,7 @@ def test_diagnosis_grid_and_claim():
     assert f"Lowest error: CE representation + RS classifier ({grid.values.min():.2f}%)" in note
     assert note.endswith("which matches.")
     s = analysis.run_samples(runs)
-    assert set(s) == {f"{r}+{c}" for r, c in acc} and s["CE+RS"]["acc"] == [pytest.approx(65.0)]
+    assert set(s) == set(acc) and s[("CE", "RS")]["acc"] == [pytest.approx(65.0)]
     seeds = B.diagnosis_groups({("CE", "CE"): [_fake(.6, .2), _fake(.8, .4)]})
     assert seeds.loc[("CE", "CE"), "overall"] == pytest.approx(30.0) and seeds.loc[("CE", "CE"), "tail"] == pytest.approx(70.0)
 

@@ -34,7 +34,7 @@ def _get(url: str, token: str) -> dict:
         return json.load(r)
 
 
-def test_lab_serves_the_twelve_notebooks_with_the_project_kernel(tmp_path):
+def test_lab_serves_every_notebook_with_the_project_kernel(tmp_path):
     port, token = _free_port(), "ltstudy-test-token"
     env = {**os.environ, "LTSTUDY_VENV": str(VENV), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
            "JUPYTER_CONFIG_DIR": str(tmp_path / "config")}
@@ -53,7 +53,7 @@ def test_lab_serves_the_twelve_notebooks_with_the_project_kernel(tmp_path):
                 assert time.monotonic() < deadline, "JupyterLab did not answer within 90 s"
                 time.sleep(1)
         listed = sorted(c["name"] for c in contents["content"] if c["type"] == "notebook")
-        assert listed == sorted(p.name for p in NOTEBOOKS.glob("[0-9]*.ipynb")) and len(listed) == 12
+        assert listed == sorted(p.name for p in NOTEBOOKS.glob("[0-9]*.ipynb")) and len(listed) == 13
         specs = _get(f"{base}/api/kernelspecs", token)
         assert specs["default"] == "python3" and "python3" in specs["kernelspecs"]
         status = _get(f"{base}/api/status", token)

@@ -144,7 +144,7 @@ def test_ablation_configs_share_the_reference_run():
     main = {"alpha": 0.995, "num_groups": 3, "variant": "conv"}
     sets = ablation_configs(a, main, [2, 4], [0.5, 1.0])
     ref = sets["table1"]["ResLT (abl)"].run_id()
-    assert sets["groups"]["G=3"].run_id() == ref == sets["alpha"]["alpha=0.995"].run_id()
+    assert sets["groups"][("Table 4", "G", 3)].run_id() == ref == sets["alpha"][("Fig. 6", "α", 0.995)].run_id()
     ids = {c.run_id() for d in sets.values() for c in d.values()}
     assert len(ids) == 1 + 3 + 1 + 3 + 2 + 2 + 2          # CE, naive, ResLT, variants, bn+official, G, alpha
     assert reslt_config(p, alpha=0.995).method_args == {"alpha": 0.995}   # defaults are left out of the hash
@@ -199,7 +199,7 @@ def test_reslt_claims_on_notebook_keys():
     sets = ablation_configs(p, {"alpha": 0.995, "num_groups": 3, "variant": "conv"}, [2], [1.0])
     keys = {k for d in sets.values() for k in d}
     named = {x for c in claims.RESLT_ABLATIONS for part in (c.parts or [c]) for x in (part.a, part.b)}
-    assert {*NAIVE_BASELINES, *VARIANTS, "CE (abl)", "ResLT (abl)", "G=3", "G=2", "alpha=1"} <= keys
+    assert {*NAIVE_BASELINES, *VARIANTS, "CE (abl)", "ResLT (abl)", ("Table 4", "G", 3), ("Table 4", "G", 2), ("Fig. 6", "α", 1.0)} <= keys
     assert named - keys == {f"{m} ({k}x)" for m in ("ResLT", "BBN") for k in (1, 2, 3)}    # the width rows
     s = {"ResLT": {"acc": [80.0, 81, 82], "head": [90.0, 90.5, 91], "tail": [70.0, 71, 72]},
          "CE": {"acc": [75.0, 75.5, 76], "head": [95.0, 95.5, 96], "tail": [50.0, 51, 52]}}

@@ -47,6 +47,7 @@ def claim_keys(claims: Sequence[cl.Claim]) -> list[str]:
 METHODS: list[str] = list(dict.fromkeys([*report.LEADERBOARD, *claim_keys(report.CLAIMS), report.BALANCED]))
 REFERENCE = ("cifar10", 100)               # the published column a regime's leaderboard is compared with
 STABLE, DEPENDENT, UNDECIDED = "stable", "regime-dependent", "undecided"
+MIN_SEEDS = 3                              # a regime is complete when every claimed method has this many seeds
 LABELS = (STABLE, DEPENDENT, UNDECIDED)
 
 
@@ -113,8 +114,11 @@ def claims_by_regime(rows: pd.DataFrame, regimes: Sequence[str], settings: Optio
     """One row per (claim, regime): outcome (Holm-adjusted within the regime beside the raw one), the weakest
     comparison's A − B with its 95 % interval, the seeds, the paper's own difference and the regime's setting."""
     out = []
+    names = claim_keys(claims)
     for regime in regimes:
         sub = rows[rows["regime"] == regime] if len(rows) else rows
+        seeds = sub.groupby("method")["seed"].nunique() if len(sub) else pd.Series(dtype=int)
+        complete = all(seeds.get(m, 0) >= MIN_SEEDS for m in names)
         verdicts = cl.with_holm(report.evaluate_claims(sub, claims=claims)) if len(sub) else None
         s = report.samples(sub) if len(sub) else {}
         for i, c in enumerate(claims):
@@ -125,7 +129,7 @@ def claims_by_regime(rows: pd.DataFrame, regimes: Sequence[str], settings: Optio
                         "holm": holm, "part": f"{cl.key_label(pc.a)} − {cl.key_label(pc.b)}" + ("" if pc.metric == "acc" else f" ({pc.metric})"),
                         "difference": pv.diff, "ci_low": pv.lo, "ci_high": pv.hi, "seeds": f"{v.n_a} vs {v.n_b}",
                         "paper_difference": paper_difference(pc),
-                        "setting": (settings or {}).get(regime, regime)})
+                        "setting": (settings or {}).get(regime, regime), "complete": complete})
     return pd.DataFrame(out)
 
 
@@ -140,13 +144,22 @@ def stability(outcomes: Sequence[str]) -> str:
     return UNDECIDED
 
 
+def judged_regimes(long: pd.DataFrame, regimes: Sequence[str]) -> list[str]:
+    """The regimes a stability label is given over: those whose records are complete (every method the claims name
+    with at least MIN_SEEDS seeds), or every regime while none is."""
+    done = [r for r in regimes if long.loc[long["regime"] == r, "complete"].all()] if "complete" in long else []
+    return done or list(regimes)
+
+
 def outcome_grid(long: pd.DataFrame, regimes: Sequence[str], column: str = "outcome") -> pd.DataFrame:
-    """(paper, claim) × regime outcomes in ladder order, the stability label, and which way a stable claim went."""
+    """(paper, claim) × regime outcomes in ladder order, the stability label over the complete regimes
+    (judged_regimes), and which way a stable claim went."""
     grid = long.pivot_table(index=["paper", "claim"], columns="regime", values=column, aggfunc="first",
                             sort=False)[list(regimes)]
-    labels = [stability(r) for r in grid.itertuples(index=False)]
+    over = judged_regimes(long, regimes)
+    labels = [stability(list(r)) for r in grid[over].itertuples(index=False)]
     return grid.assign(stability=labels, way=[r[0] if lab == STABLE else "" for r, lab in
-                                              zip(grid.itertuples(index=False), labels)])
+                                              zip(grid[over].itertuples(index=False), labels)])
 
 
 def label_counts(grid: pd.DataFrame) -> dict[str, int]:
@@ -235,8 +248,9 @@ def tau_table(close: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cell_text(x: pd.Series) -> str:
+    finite = np.isfinite(x["ci_low"]) and np.isfinite(x["ci_high"])
     num = "" if pd.isna(x["difference"]) else f" {x['difference']:+.1f}" + (
-        "" if pd.isna(x["ci_low"]) else f" [{x['ci_low']:+.1f}, {x['ci_high']:+.1f}]")
+        f" [{x['ci_low']:+.1f}, {x['ci_high']:+.1f}]" if finite else " (no interval)")
     return f"{x['outcome']}{num}"
 
 
@@ -253,7 +267,8 @@ def grid_html(long: pd.DataFrame, regimes: Sequence[str], records: Optional[Mapp
                     + (f"<br>{html.escape(records[r])}" if records and r in records else "") + "</small></th>"
                     for r in regimes)
     out = [f"<table class='ladder'><tr><th {left}>Paper</th><th {left}>Claim</th>{heads}"
-           f"<th {left}>paper's A − B<br><small>CIFAR-10-LT IR100</small></th><th {left}>Stability</th></tr>"]
+           f"<th {left}>paper's A − B<br><small>CIFAR-10-LT IR100</small></th><th {left}>Stability<br><small>over "
+           f"{html.escape(', '.join(judged_regimes(long, regimes)))}</small></th></tr>"]
     for (paper, claim), r in grid.iterrows():
         cells = []
         for reg in regimes:
@@ -318,7 +333,7 @@ def relative_by_regime(rows: pd.DataFrame, regimes: Sequence[str], runs_dir: Any
 def reading(grid: pd.DataFrame, close: pd.DataFrame, pick: Optional[str], regimes: Sequence[str]) -> str:
     """The ladder's reading: label counts, the claims that move, τ per regime, the rule's pick."""
     counts = label_counts(grid)
-    lines = [f"Over {len(regimes)} regimes ({', '.join(regimes)}), the {len(grid)} claims are "
+    lines = [f"Over the regimes with complete records, the {len(grid)} claims are "
              + ", ".join(f"**{n} {k}**" for k, n in counts.items()) + "."]
     for (paper, claim), r in grid[grid["stability"] == DEPENDENT].iterrows():
         lines.append(f"- *{claim}* ({paper}): " + ", ".join(f"{reg}: {r[reg]}" for reg in regimes) + ".")

@@ -357,8 +357,10 @@ def claim_panels(long: pd.DataFrame, regimes: Sequence[str], cols: int = 4) -> p
         d = long[long["claim"] == claim].set_index("regime").reindex(list(regimes))
         diff, lo, hi = (d[c].to_numpy(dtype=float) for c in ("difference", "ci_low", "ci_high"))
         ax.axhline(0, color="#444", lw=0.8)
-        ax.errorbar(x, diff, yerr=[np.nan_to_num(diff - lo), np.nan_to_num(hi - diff)], fmt="none", ecolor="#777",
-                    capsize=3, lw=1)
+        ok = np.isfinite(diff) & np.isfinite(lo) & np.isfinite(hi)   # one seed a side: no interval, no bar
+        if ok.any():
+            ax.errorbar(x[ok], diff[ok], yerr=[diff[ok] - lo[ok], hi[ok] - diff[ok]], fmt="none", ecolor="#777",
+                        capsize=3, lw=1)
         ax.scatter(x, diff, c=[colors.get(o, "#999") for o in d["outcome"].fillna("not tested")], zorder=3, s=28)
         paper = d["paper_difference"].dropna()
         if len(paper):

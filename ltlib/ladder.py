@@ -330,6 +330,20 @@ def relative_by_regime(rows: pd.DataFrame, regimes: Sequence[str], runs_dir: Any
     return pd.concat(parts, axis=1) if parts else pd.DataFrame()
 
 
+def tradeoffs_by_regime(rows: pd.DataFrame, regimes: Sequence[str], a: str = "RS", b: str = "CE",
+                        runs_dir: Any = None) -> pd.DataFrame:
+    """'A trades head for tail against B' on absolute and on relative accuracy in every regime with the runs, and
+    whether the two readings agree there."""
+    parts = {}
+    for reg in regimes:
+        sub = rows[rows["regime"] == reg] if len(rows) else rows
+        rel = report.relative_accuracy(sub, runs_dir) if len(sub) else pd.DataFrame()
+        t = report.tradeoff_readings(sub, rel, a, b) if len(rel) else pd.DataFrame()
+        if len(t):
+            parts[reg] = t
+    return pd.concat(parts, names=["regime"]) if parts else pd.DataFrame()
+
+
 def reading(grid: pd.DataFrame, close: pd.DataFrame, pick: Optional[str], regimes: Sequence[str]) -> str:
     """The ladder's reading: label counts, the claims that move, τ per regime, the rule's pick."""
     counts = label_counts(grid)

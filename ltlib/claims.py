@@ -365,12 +365,14 @@ def judge(claim: Claim, samples: Union[Samples, pd.DataFrame]) -> Verdict:
 def judge_all(claims: Sequence[Claim], samples: Union[Samples, pd.DataFrame]) -> pd.DataFrame:
     """One row per claim: paper, where, claim, outcome, difference, ci_low, ci_high, seeds ('3 vs 3'), detail."""
     samples = _as_samples(samples)
-    rows = []
-    for c in claims:
-        v = judge(c, samples)
-        rows.append({"paper": c.paper, "where": c.where, "claim": c.text, "outcome": v.outcome,
-                     "difference": v.diff, "ci_low": v.lo, "ci_high": v.hi, "seeds": f"{v.n_a} vs {v.n_b}",
-                     "detail": v.detail, "p": v.p})
+    return verdict_table(claims, [judge(c, samples) for c in claims])
+
+
+def verdict_table(claims: Sequence[Claim], verdicts: Sequence[Verdict]) -> pd.DataFrame:
+    """judge_all's rows from verdicts already judged (one per claim, in order)."""
+    rows = [{"paper": c.paper, "where": c.where, "claim": c.text, "outcome": v.outcome, "difference": v.diff,
+             "ci_low": v.lo, "ci_high": v.hi, "seeds": f"{v.n_a} vs {v.n_b}", "detail": v.detail, "p": v.p}
+            for c, v in zip(claims, verdicts, strict=True)]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

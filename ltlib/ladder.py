@@ -109,22 +109,35 @@ def _weakest(c: cl.Claim, v: cl.Verdict) -> tuple[cl.Claim, cl.Verdict]:
                                                           nan=-np.inf))
 
 
+def judge_regimes(rows: pd.DataFrame, regimes: Sequence[str],
+                  claims: Sequence[cl.Claim] = tuple(report.CLAIMS)) -> dict[str, tuple[list[cl.Verdict], pd.DataFrame]]:
+    """Each regime's claims judged once: the verdicts, and their table with Holm within the regime (the shape of
+    report.evaluate_claims)."""
+    out = {}
+    for regime in regimes:
+        sub = rows[rows["regime"] == regime] if len(rows) else rows
+        s = report.samples(sub) if len(sub) else {}
+        verdicts = [cl.judge(c, s) for c in claims]
+        out[regime] = (verdicts, cl.with_holm(cl.verdict_table(claims, verdicts)))
+    return out
+
+
 def claims_by_regime(rows: pd.DataFrame, regimes: Sequence[str], settings: Optional[Mapping[str, str]] = None,
-                     claims: Sequence[cl.Claim] = tuple(report.CLAIMS)) -> pd.DataFrame:
+                     claims: Sequence[cl.Claim] = tuple(report.CLAIMS),
+                     judged: Optional[Mapping[str, tuple[list[cl.Verdict], pd.DataFrame]]] = None) -> pd.DataFrame:
     """One row per (claim, regime): outcome (Holm-adjusted within the regime beside the raw one), the weakest
-    comparison's A − B with its 95 % interval, the seeds, the paper's own difference and the regime's setting."""
+    comparison's A − B with its 95 % interval, the seeds, the paper's own difference and the regime's setting
+    (`judged`: judge_regimes' result, when the caller has it)."""
+    judged = judge_regimes(rows, regimes, claims) if judged is None else judged
     out = []
     names = claim_keys(claims)
     for regime in regimes:
         sub = rows[rows["regime"] == regime] if len(rows) else rows
         seeds = sub.groupby("method")["seed"].nunique() if len(sub) else pd.Series(dtype=int)
         complete = all(seeds.get(m, 0) >= MIN_SEEDS for m in names)
-        verdicts = cl.with_holm(report.evaluate_claims(sub, claims=claims)) if len(sub) else None
-        s = report.samples(sub) if len(sub) else {}
-        for i, c in enumerate(claims):
-            v = cl.judge(c, s)
+        verdicts, table = judged[regime]
+        for c, v, holm in zip(claims, verdicts, table["outcome_holm"], strict=True):
             pc, pv = _weakest(c, v)
-            holm = verdicts.iloc[i]["outcome_holm"] if verdicts is not None else v.outcome
             out.append({"paper": c.paper, "where": c.where, "claim": c.text, "regime": regime, "outcome": v.outcome,
                         "holm": holm, "part": f"{cl.key_label(pc.a)} − {cl.key_label(pc.b)}" + ("" if pc.metric == "acc" else f" ({pc.metric})"),
                         "difference": pv.diff, "ci_low": pv.lo, "ci_high": pv.hi, "seeds": f"{v.n_a} vs {v.n_b}",
@@ -206,15 +219,20 @@ def closeness(plan: Plan, rows: pd.DataFrame, params: Any) -> pd.DataFrame:
         r: Regime = build_regime(name)
         sub = rows[rows["regime"] == name] if len(rows) else rows
         s = {m: v["acc"] for m, v in (report.samples(sub) if len(sub) else {}).items()}
-        counts = load_data(baselines.baseline(r.params(params), "CE")).counts
-        base = base or int(sum(counts))
-        ce_train = sub.loc[sub["method"] == "CE", "train_acc"].astype(float) * 100 if len(sub) else pd.Series([])
+        ce = sub[sub["method"] == "CE"] if len(sub) else sub
+        if len(ce):                            # the records name the training set; load it only when none does
+            images, smallest = int(ce["train_images"].iloc[0]), int(ce["smallest_class"].iloc[0])
+        else:
+            counts = load_data(baselines.baseline(r.params(params), "CE")).counts
+            images, smallest = int(sum(counts)), int(min(counts))
+        base = base or images
+        ce_train = ce["train_acc"].astype(float) * 100 if len(ce) else pd.Series([])
         single = [c for cs in plan[name].values() for c in cs if c.init_from is None and c.tag in report.LEADERBOARD]
         m, sd, _ = mean_std(list(ce_train))
         tp, ti = kendall(s, papers), kendall(s, indep)
-        out.append({"regime": name, "setting": r.setting(params), "images": int(sum(counts)),
-                    "compute": r.cost(params, int(sum(counts)), base), "CE train acc (%)": m, "CE train std": sd,
-                    "shortest phase (epochs)": shortest_phase(single), "smallest class": int(min(counts)),
+        out.append({"regime": name, "setting": r.setting(params), "images": images,
+                    "compute": r.cost(params, images, base), "CE train acc (%)": m, "CE train std": sd,
+                    "shortest phase (epochs)": shortest_phase(single), "smallest class": smallest,
                     "tau papers": tp["tau"], "tau papers lo": tp["lo"], "tau papers hi": tp["hi"],
                     "papers methods": tp["methods"], "tau independent": ti["tau"], "tau independent lo": ti["lo"],
                     "tau independent hi": ti["hi"], "independent methods": ti["methods"]})
@@ -362,7 +380,8 @@ def reading(grid: pd.DataFrame, close: pd.DataFrame, pick: Optional[str], regime
 
 @dataclass
 class View:
-    """A profile's ladder read from the records: plan, rows, claims per regime, closeness, the rule's pick."""
+    """A profile's ladder read from the records: plan, rows, claims per regime, closeness, the rule's pick, and
+    each regime's verdict table (report.evaluate_claims' shape, judged once)."""
 
     plan: Plan
     rows: pd.DataFrame
@@ -372,6 +391,7 @@ class View:
     pick: Optional[str]
     checks: pd.DataFrame
     records: pd.Series
+    verdicts: dict[str, pd.DataFrame]
 
     @property
     def regimes(self) -> list[str]:
@@ -384,10 +404,12 @@ def view(params: Any, regimes: Sequence[str], n_seeds: int, more: Sequence[str] 
     """Everything the report shows of the ladder, from the records alone (nothing is trained)."""
     plan = ladder_plan(params, regimes, n_seeds, more, n_more)
     rows = regime_rows(params, regimes, runs_dir, table)
-    long = claims_by_regime(rows, regimes, plan.info["settings"])
+    judged = judge_regimes(rows, regimes)
+    long = claims_by_regime(rows, regimes, plan.info["settings"], judged=judged)
     close = closeness(plan, rows, params)
     pick, checks = default_regime(close)
-    return View(plan, rows, long, outcome_grid(long, regimes), close, pick, checks, completeness(plan, rows))
+    return View(plan, rows, long, outcome_grid(long, regimes), close, pick, checks, completeness(plan, rows),
+                {r: t for r, (_, t) in judged.items()})
 
 
 def paper_claims(params: Any, regimes: Sequence[str], paper: str, runs_dir: Any = None) -> pd.DataFrame:

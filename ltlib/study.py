@@ -170,7 +170,9 @@ def write_index(folder: Path, profile: str, timings: Optional[pd.DataFrame] = No
     p = profile_params(profile, "90_report")
     rows, source = profile_rows(folder, p)
     lb = report.leaderboard(rows)
-    verdicts = report.evaluate_claims(rows)
+    lv = ladder.view(p, p["regimes"], p["n_seeds"], p["more_seeds"], p["n_more"], p.get("runs_dir"))
+    anchor = lv.regimes[0]                    # the profile's own runs, judged once (results.csv when the store has none)
+    verdicts = lv.verdicts[anchor] if (lv.rows["regime"] == anchor).any() else report.evaluate_claims(rows)
     seeds = sorted({int(s) for s in rows["seed"]}) if len(rows) else []
     total = f"{timings.seconds.sum() / 60:.1f} min ({len(timings)} notebooks)" if len(timings) else "not recorded"
     setup = {"profile": f"<code>{html.escape(profile)}</code> (<code>params/{html.escape(profile)}/</code>)",
@@ -210,7 +212,6 @@ def write_index(folder: Path, profile: str, timings: Optional[pd.DataFrame] = No
     own = ["<h2>Which claims held</h2>", claims_intro,
            f"<p><b>Measured in:</b> {html.escape(build_regime(p['regimes'][0]).setting(p))} (the "
            f"profile's own regime; the ladder below shows every regime).</p>", report.claims_html(verdicts)]
-    lv = ladder.view(p, p["regimes"], p["n_seeds"], p["more_seeds"], p["n_more"], p.get("runs_dir"))
     if lv.pick and lv.pick != lv.regimes[0]:                # the rule's default regime leads the page
         sub = lv.rows[lv.rows["regime"] == lv.pick]
         parts += [f"<h2>Default regime: {html.escape(lv.pick)}</h2>",
@@ -221,7 +222,7 @@ def write_index(folder: Path, profile: str, timings: Optional[pd.DataFrame] = No
                   report.board(report.leaderboard(sub), ["acc", "head", "mid", "tail"]).rename_axis(None)
                   .to_html(classes="board", border=0),
                   "<h2>Which claims held in the default regime</h2>", claims_intro,
-                  report.claims_html(report.evaluate_claims(sub)), *ladder_html(lv),
+                  report.claims_html(lv.verdicts[lv.pick]), *ladder_html(lv),
                   f"<h2>The profile's own regime: {html.escape(lv.regimes[0])}</h2>",
                   *board[1:], *own[1:]]
     else:

@@ -99,3 +99,24 @@ def test_claims_take_tuple_keys_end_to_end():
     assert v.outcome == cl.REPRODUCED and "Table 9: IB→CR" in v.detail
     assert cl.key_label(("Table 6", "S", 1)) == "Table 6: S = 1" and cl.key_label(("Fig. 6", "α", 0.5)) == "Fig. 6: α = 0.5"
     assert ladder.claim_keys([c]) == [("Table 9", "IB→CR"), ("Table 9", "IB→IB"), ("Table 9", "IB→CB")]
+
+
+def test_each_claim_is_judged_once_per_regime_and_both_views_agree(monkeypatch):
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame([{"regime": reg, "method": m, "seed": s, "acc": v, "many": v, "medium": v, "few": v,
+                          "head": v + 0.1, "mid": v, "tail": v - 0.1}
+                         for reg, shift in (("quick", 0.0), ("deeper", 0.05))
+                         for m, base in (("CE", 0.70), ("BBN", 0.72), ("cRT", 0.78), ("switching", 0.74))
+                         for s in range(3) for v in [base + shift * (m == "BBN") + 0.01 * rng.standard_normal()]])
+    calls = []
+    judge = cl.judge
+    monkeypatch.setattr(cl, "judge", lambda c, s: calls.append(c) or judge(c, s))
+    judged = ladder.judge_regimes(rows, ["quick", "deeper"])
+    long = ladder.claims_by_regime(rows, ["quick", "deeper"], judged=judged)
+    top = {id(c) for c in ladder.report.CLAIMS}
+    assert sum(id(c) in top for c in calls) == 2 * len(top)             # once per claim and regime, not twice
+    for reg in ("quick", "deeper"):
+        table = judged[reg][1]
+        expect = ladder.report.evaluate_claims(rows[rows["regime"] == reg])
+        pd.testing.assert_frame_equal(table, expect)                     # the front page's table, unchanged
+        assert list(long.loc[long["regime"] == reg, "holm"]) == list(expect["outcome_holm"])

@@ -45,7 +45,7 @@ def claim_keys(claims: Sequence[cl.Claim]) -> list[str]:
 
 # The leaderboard's methods, every method a report claim names, and CE on a balanced set (relative accuracy).
 METHODS: list[str] = list(dict.fromkeys([*report.LEADERBOARD, *claim_keys(report.CLAIMS), report.BALANCED]))
-REFERENCE = ("cifar10", 100)               # the published column a regime's leaderboard is compared with
+REFERENCE = report.PAPER_SETTING          # the published column a regime's leaderboard is compared with
 STABLE, DEPENDENT, UNDECIDED = "stable", "regime-dependent", "undecided"
 MIN_SEEDS = 3                              # a regime is complete when every claimed method has this many seeds
 LABELS = (STABLE, DEPENDENT, UNDECIDED)
@@ -95,14 +95,6 @@ def _leaves(c: cl.Claim, v: cl.Verdict) -> list[tuple[cl.Claim, cl.Verdict]]:
     return [(c, v)] if not c.parts else [x for pc, pv in zip(c.parts, v.parts) for x in _leaves(pc, pv)]
 
 
-def paper_difference(c: cl.Claim) -> float:
-    """The paper's own A − B on CIFAR-10-LT IR100 (accuracy claims whose two methods both have a number), else NaN."""
-    if c.metric != "acc" or isinstance(c.b, list) or isinstance(c.a, tuple) or isinstance(c.b, tuple):
-        return math.nan
-    a, b = (published_acc(k, *REFERENCE) for k in (c.a, c.b))
-    return math.nan if a is None or b is None else a - b
-
-
 def _weakest(c: cl.Claim, v: cl.Verdict) -> tuple[cl.Claim, cl.Verdict]:
     """The comparison of a (compound) claim whose interval reaches least far to the paper's side."""
     return min(_leaves(c, v), key=lambda t: np.nan_to_num(min(t[0].sign * t[1].lo, t[0].sign * t[1].hi),
@@ -118,7 +110,7 @@ def judge_regimes(rows: pd.DataFrame, regimes: Sequence[str],
         sub = rows[rows["regime"] == regime] if len(rows) else rows
         s = report.samples(sub) if len(sub) else {}
         verdicts = [cl.judge(c, s) for c in claims]
-        out[regime] = (verdicts, cl.with_holm(cl.verdict_table(claims, verdicts)))
+        out[regime] = (verdicts, report.verdict_table(claims, verdicts))
     return out
 
 
@@ -141,7 +133,7 @@ def claims_by_regime(rows: pd.DataFrame, regimes: Sequence[str], settings: Optio
             out.append({"paper": c.paper, "where": c.where, "claim": c.text, "regime": regime, "outcome": v.outcome,
                         "holm": holm, "part": f"{cl.key_label(pc.a)} − {cl.key_label(pc.b)}" + ("" if pc.metric == "acc" else f" ({pc.metric})"),
                         "difference": pv.diff, "ci_low": pv.lo, "ci_high": pv.hi, "seeds": f"{v.n_a} vs {v.n_b}",
-                        "paper_difference": paper_difference(pc),
+                        "paper_difference": report.paper_difference(pc),
                         "setting": (settings or {}).get(regime, regime), "complete": complete})
     return pd.DataFrame(out)
 
@@ -307,7 +299,8 @@ def grid_html(long: pd.DataFrame, regimes: Sequence[str], records: Optional[Mapp
 
 
 def paper_table(long: pd.DataFrame, regimes: Sequence[str], paper: str) -> pd.DataFrame:
-    """One paper's report claims: a column per regime ('outcome A − B [lo, hi]') and the stability label."""
+    """One paper's report claims: a column per regime ('outcome A − B [lo, hi]'), the paper's own A − B and the
+    stability label."""
     sub = long[long["paper"] == paper]
     if sub.empty:
         return pd.DataFrame()
@@ -316,7 +309,9 @@ def paper_table(long: pd.DataFrame, regimes: Sequence[str], paper: str) -> pd.Da
                                 for _, c in grid.index] for reg in regimes},
                          index=grid.index.get_level_values("claim"))
     shown.columns = [f"{reg}: {sub.loc[sub['regime'] == reg, 'setting'].iloc[0]}" for reg in regimes]
-    return shown.assign(stability=list(grid["stability"]))
+    paper_ab = [sub.loc[sub["claim"] == c, "paper_difference"].iloc[0] for _, c in grid.index]
+    return shown.assign(**{"paper's A − B (CIFAR-10-LT IR100)": ["" if pd.isna(x) else f"{x:+.1f}" for x in paper_ab],
+                           "stability": list(grid["stability"])})
 
 
 def leaderboards(rows: pd.DataFrame, regimes: Sequence[str]) -> pd.DataFrame:

@@ -165,10 +165,28 @@ def class_names(rows: pd.DataFrame, runs_dir: str | os.PathLike | None = None) -
     return []
 
 
+PAPER_SETTING = ("cifar10", 100)           # the published column a measured difference is shown beside
+
+
+def paper_difference(c: cl.Claim) -> float:
+    """The paper's own A − B on CIFAR-10-LT IR100 (accuracy claims whose two methods both have a number), else NaN."""
+    if c.metric != "acc" or isinstance(c.b, list) or isinstance(c.a, tuple) or isinstance(c.b, tuple):
+        return np.nan
+    a, b = (reference.published_acc(k, *PAPER_SETTING) for k in (c.a, c.b))
+    return np.nan if a is None or b is None else a - b
+
+
+def verdict_table(claims: Sequence[cl.Claim], verdicts: Sequence[cl.Verdict]) -> pd.DataFrame:
+    """Judged claims as the report's table: claims.judge_all's columns, Holm over them, and the paper's own A − B."""
+    return cl.with_holm(cl.verdict_table(claims, verdicts)).assign(
+        paper_difference=[paper_difference(c) for c in claims])
+
+
 def evaluate_claims(rows: pd.DataFrame, which: str = "last", claims: Sequence[cl.Claim] = tuple(CLAIMS)) -> pd.DataFrame:
-    """One row per claim: paper, where, claim, outcome, difference, 95 % interval, seeds, detail, and the outcome
-    after Holm's correction over these claims (claims.with_holm)."""
-    return cl.with_holm(cl.judge_all(claims, samples(rows, which)))
+    """One row per claim: paper, where, claim, outcome, difference, 95 % interval, seeds, detail, the outcome
+    after Holm's correction over these claims (claims.with_holm) and the paper's own A − B (CIFAR-10-LT IR100)."""
+    s = samples(rows, which)
+    return verdict_table(claims, [cl.judge(c, s) for c in claims])
 
 
 def write_profile_csv(rows: pd.DataFrame, profile: str) -> Any:
@@ -198,8 +216,9 @@ def claims_html(verdicts: pd.DataFrame) -> str:
         return html.escape("" if x is None or (isinstance(x, float) and np.isnan(x)) else str(x))
 
     holm = "outcome_holm" in verdicts
-    head = ["Paper", "Where", "Claim", "Outcome", *(["After Holm"] if holm else []), "A − B (pp)", "95 % CI", "Seeds",
-            "Measured"]
+    paper = "paper_difference" in verdicts
+    head = ["Paper", "Where", "Claim", "Outcome", *(["After Holm"] if holm else []), "A − B (pp)", "95 % CI",
+            *(["Paper's A − B<br><small>CIFAR-10-LT IR100</small>"] if paper else []), "Seeds", "Measured"]
     left = "style='text-align:left'"                        # notebook renderers right-align cells by default
     out = ["<table class='claims'><tr>" + "".join(f"<th {left}>{h}</th>" for h in head) + "</tr>"]
     for r in verdicts.itertuples():
@@ -215,6 +234,8 @@ def claims_html(verdicts: pd.DataFrame) -> str:
         out.append(f"<tr><td {left}>{cell(r.paper)}</td><td {left}>{cell(r.where)}</td><td {left}>{cell(r.claim)}</td>"
                    f"<td class='outcome' style='text-align:left;background:{color}'><b>{cell(r.outcome)}</b></td>{after}"
                    f"<td class='num'>{diff}</td><td class='num' style='white-space:nowrap'>{ci}</td>"
+                   + (f"<td class='num'>{'' if pd.isna(r.paper_difference) else f'{r.paper_difference:+.1f}'}</td>"
+                      if paper else "") +
                    f"<td {left}>{cell(r.seeds)}</td><td class='detail' {left}>{cell(r.detail)}</td></tr>")
     counts = cl.outcome_counts(verdicts)
     summary = ", ".join(f"<span style='background:{OUTCOME_COLORS[o]};padding:0 4px'>{n} {o}</span>"

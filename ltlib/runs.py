@@ -396,7 +396,8 @@ def row_of(run: Run) -> dict[str, Any]:
     row["img_per_s"] = m.get("img_per_s")
     row["device"] = m.get("device")
     row["train_acc"] = last_train_acc(run)
-    row["train_images"], row["smallest_class"] = sum(m["counts"]), min(m["counts"])
+    counts = m.get("counts") or []                                    # training images per class
+    row["train_images"], row["smallest_class"] = (sum(counts), min(counts)) if counts else (None, None)
     for c, a in enumerate(m["last"]["test"].get("per_class") or []):   # last epoch, class index order
         row[f"class_{c}"] = a
     return row

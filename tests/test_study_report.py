@@ -47,6 +47,16 @@ def test_claims_html_colours_every_outcome_and_shows_the_interval():
     assert "inf" not in one and "—" in one                 # one seed: no interval, never "[-inf, +inf]"
 
 
+def test_each_claim_shows_the_papers_own_difference_beside_the_measured_one():
+    from ltlib.reference import published_acc
+    v = report.evaluate_claims(_rows()).set_index("claim")
+    bbn_ce = published_acc("BBN", "cifar10", 100) - published_acc("CE", "cifar10", 100)
+    assert v.loc["BBN beats plain cross-entropy (CE)", "paper_difference"] == pytest.approx(bbn_ce)
+    assert v["paper_difference"].isna().any()              # a compound claim or one without published numbers: blank
+    page = report.claims_html(v.reset_index())
+    assert "Paper's A − B" in page and f"{bbn_ce:+.1f}" in page
+
+
 def test_every_notebook_states_its_question():
     for nb in sorted(NOTEBOOKS.glob("[0-9]*.ipynb")):
         title, question = study.notebook_question(nb)

@@ -86,13 +86,18 @@ def predict(method: Method, model: nn.Module, x: torch.Tensor, dd: DeviceData, b
     return torch.cat(out)
 
 
+def predictions(method: Method, model: nn.Module, dd: DeviceData, split: str, precision: str = "auto") -> torch.Tensor:
+    """Predicted classes on a split ('val' or 'test')."""
+    return predict(method, model, dd.splits[split][0], dd, precision=precision).argmax(1)
+
+
 def evaluate(method: Method, model: nn.Module, dd: DeviceData, split: str, counts: list[int],
-             precision: str = "auto") -> dict[str, Any]:
-    """Accuracy report on a split ('val' or 'test')."""
+             precision: str = "auto", pred: Optional[torch.Tensor] = None) -> dict[str, Any]:
+    """Accuracy report on a split ('val' or 'test'); `pred`: that split's predictions when already computed."""
     x, y = dd.splits[split]
     if len(y) == 0:
         return {}
-    pred = predict(method, model, x, dd, precision=precision).argmax(1)
+    pred = predictions(method, model, dd, split, precision) if pred is None else pred
     return accuracy_report(pred, y, counts)
 
 

@@ -32,7 +32,8 @@ from ltlib.config import RunConfig
 from ltlib.data import LTData, load_dataset
 from ltlib.errors import ConfigError, RunStoreError
 from ltlib.hardware import warn_if_emulated
-from ltlib.inference import DeviceData, autocast, build_for, classifier_norms, evaluate, predict, resolve_device
+from ltlib.inference import (DeviceData, autocast, build_for, classifier_norms, evaluate, predictions,
+                             resolve_device)
 from ltlib.methods.base import Batch, Method
 from ltlib.models import count_parameters
 from ltlib.params import load_param_file
@@ -173,6 +174,7 @@ class Loop:
     history: list[dict[str, Any]] = field(default_factory=list)
     best: dict[str, Any] = field(default_factory=lambda: {"epoch": -1, "val_acc": -1.0})
     final: dict[str, Any] = field(default_factory=dict)
+    test_pred: Optional[torch.Tensor] = None
     start: int = 0
     bar: Any = None
     tb: Any = None
@@ -306,7 +308,8 @@ def _evaluate(loop: Loop, epoch: int, row: dict[str, Any]) -> None:
     if not (last or (epoch + 1) % cfg.eval_every == 0):
         return
     val = evaluate(loop.method, loop.model, loop.dd, "val", loop.data.counts, cfg.precision)
-    test = evaluate(loop.method, loop.model, loop.dd, "test", loop.data.counts, cfg.precision)
+    pred = predictions(loop.method, loop.model, loop.dd, "test", cfg.precision)
+    test = evaluate(loop.method, loop.model, loop.dd, "test", loop.data.counts, cfg.precision, pred)
     row.update({"val_acc": val.get("acc", float("nan")), "val_classes": loop.data.val_classes,
                 "test_acc": test["acc"]})
     row.update({k: test[k] for k in ("many", "medium", "few", "head", "mid", "tail")})
@@ -316,6 +319,7 @@ def _evaluate(loop: Loop, epoch: int, row: dict[str, Any]) -> None:
         loop.best = {"epoch": epoch + 1, "val_acc": val["acc"], "test": test, "val": val}
     if last:
         loop.final = {"epoch": epoch + 1, "test": test, "val": val}
+        loop.test_pred = pred                               # the final model's: diagnostics keeps them
 
 
 def _checkpoint(loop: Loop, epoch: int) -> None:
@@ -430,7 +434,8 @@ def diagnostics(loop: Loop) -> dict[str, Any]:
     digests = {k: hashlib.sha256(v.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
                for k, v in model.state_dict().items()}
     w = loop.method.classifier_weight(model)
-    pred = predict(loop.method, model, dd.splits["test"][0], dd, precision=loop.cfg.precision).argmax(1)
+    pred = loop.test_pred if loop.test_pred is not None else predictions(loop.method, model, dd, "test",
+                                                                          loop.cfg.precision)
     out = {"weight_digests": digests, "classifier_norms": None if w is None else classifier_norms(w),
            "test_predictions": pred.to(torch.int16 if loop.data.num_classes > 127 else torch.int8).cpu().numpy()}
     out.update(loop.method.diagnostics(model, dd, loop.data))

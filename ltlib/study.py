@@ -21,7 +21,7 @@ from ltlib.params import check_param_file, check_profile, profile_params
 from ltlib.paths import NOTEBOOKS, OUTPUTS, PARAMS, atomic_write_text, display_path, resolve
 from ltlib.plans import export_runs
 from ltlib.regimes import build_regime
-from ltlib.runs import runs_root
+from ltlib.runs import results_table, runs_root
 
 
 def plan(profile: str, only: Optional[list[str]] = None) -> list[tuple[Path, dict]]:
@@ -106,9 +106,10 @@ def _inline_md(text: str) -> str:
     return re.sub(r"\*([^*]+)\*", r"<i>\1</i>", out)
 
 
-def profile_rows(folder: Path, params: dict) -> tuple[pd.DataFrame, str]:
-    """The recipes' runs of a profile and where they came from: the run store, else the folder's results.csv."""
-    rows = report.recipe_rows(params, params.get("runs_dir"))
+def profile_rows(folder: Path, params: dict, table: Optional[pd.DataFrame] = None) -> tuple[pd.DataFrame, str]:
+    """The recipes' runs of a profile and where they came from: the run store (`table`: its results table, when
+    read already), else the folder's results.csv."""
+    rows = report.recipe_rows(params, params.get("runs_dir"), table)
     if len(rows):
         return rows, f"run store {display_path(runs_root(params.get('runs_dir')))}"
     csv = folder / "results.csv"
@@ -168,9 +169,10 @@ def write_index(folder: Path, profile: str, timings: Optional[pd.DataFrame] = No
         tf = folder / "timings.csv"
         timings = pd.read_csv(tf) if tf.exists() else pd.DataFrame(columns=["notebook", "status", "seconds"])
     p = profile_params(profile, "90_report")
-    rows, source = profile_rows(folder, p)
+    table = results_table(p.get("runs_dir"))                # read once: the profile's rows and the ladder's
+    rows, source = profile_rows(folder, p, table)
     lb = report.leaderboard(rows)
-    lv = ladder.view(p, p["regimes"], p["n_seeds"], p["more_seeds"], p["n_more"], p.get("runs_dir"))
+    lv = ladder.view(p, p["regimes"], p["n_seeds"], p["more_seeds"], p["n_more"], p.get("runs_dir"), table)
     anchor = lv.regimes[0]                    # the profile's own runs, judged once (results.csv when the store has none)
     verdicts = lv.verdicts[anchor] if (lv.rows["regime"] == anchor).any() else report.evaluate_claims(rows)
     seeds = sorted({int(s) for s in rows["seed"]}) if len(rows) else []

@@ -55,19 +55,11 @@ def recipe_rows(params: Any, runs_dir: str | os.PathLike | None = None,
     table = results_table(runs_dir) if table is None else table
     if table.empty:
         return pd.DataFrame(columns=list(dict.fromkeys([*table.columns, "method"])))
-    root = runs_root(runs_dir)
-    fams = {}
-    for rid in table["run_id"]:
-        try:
-            fams[rid] = Run(root / rid).config.family_id()
-        except (OSError, ValueError, ConfigError):
-            continue
     parts = []
     for key, cfg in recipe_configs(params).items():
-        f = cfg.family_id()
-        hit = table[[fams.get(r) == f for r in table["run_id"]]].copy()
+        hit = table[table["family"] == cfg.family_id()]    # results_table names each run's family (any seed)
         if len(hit):
-            parts.append(hit.assign(method=key, family=f))
+            parts.append(hit.assign(method=key))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(dict.fromkeys([*table.columns, "method"])))
 
 

@@ -385,7 +385,7 @@ def row_of(run: Run) -> dict[str, Any]:
     row = {"run_id": run.run_id, "tag": cfg.tag, "method": cfg.method, "dataset": cfg.dataset,
            "imbalance_ratio": cfg.imbalance_ratio, "max_per_class": cfg.max_per_class, "arch": cfg.arch,
            "epochs": cfg.epochs, "sampler": cfg.sampler, "loss": cfg.loss, "loss_weights": cfg.loss_weights,
-           "train_parts": cfg.train_parts, "precision": cfg.precision, "seed": cfg.seed}
+           "train_parts": cfg.train_parts, "precision": cfg.precision, "seed": cfg.seed, "family": cfg.family_id()}
     for key, prefix in (("last", ""), ("best_val", "bestval_")):
         for k, v in m[key]["test"].items():
             if k not in ("per_class", "confusion"):

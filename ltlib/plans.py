@@ -21,6 +21,7 @@ from ltlib.methods.recipe import Plan, ablation_size
 from ltlib.params import as_dict, profile_params
 from ltlib.paths import NOTEBOOKS, atomic_write_text
 from ltlib.recipes import balanced_ce, study_configs
+from ltlib.regimes import REGIMES, SLICE_PRIORITY
 from ltlib.train import stage_waves
 
 
@@ -159,6 +160,26 @@ def ordered_runs(plans: dict[str, Plan]) -> list[RunConfig]:
             if h not in seen:
                 seen[h] = cfg if cfg.tag else cfg.replace(tag=row)
     return [c for wave in stage_waves(list(seen.values()), lambda c: 0) for c in wave]   # plan order within a wave
+
+
+def sliced_runs(plans: dict[str, Plan]) -> list[RunConfig]:
+    """The runs of the ladder's sliced rungs (runs that may span budget slices) in their order of work: seed by
+    seed, methods by SLICE_PRIORITY (then the ladder's order), each run's stage-1 run before it."""
+    plan = plans.get(LADDER)
+    if plan is None:
+        return []
+    keyed = []
+    for name, rows in plan.sections.items():
+        if name not in REGIMES or not REGIMES[name].sliced:
+            continue
+        for i, (row, cfgs) in enumerate(rows.items()):
+            rank = SLICE_PRIORITY.index(row) if row in SLICE_PRIORITY else len(SLICE_PRIORITY) + i
+            keyed += [((seed, rank), c.replace(tag=c.tag or row)) for seed, c in enumerate(cfgs)]
+    out: dict[str, RunConfig] = {}
+    for _, cfg in sorted(keyed, key=lambda kc: kc[0]):
+        for c in cfg.stages():
+            out.setdefault(c.run_id(), c)
+    return list(out.values())
 
 
 def profile_runs(profile: str, only: Optional[list[str]] = None) -> list[RunConfig]:

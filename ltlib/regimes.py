@@ -30,11 +30,15 @@ class Regime:
     epochs: Optional[int] = None
     arch: Optional[str] = None
     evals: int = 4                           # test evaluations per run (plus the last epoch's), when epochs are set
+    dataset: Optional[str] = None            # another data set (the papers' own setting: cifar10-jpeg)
+    stage2_epochs: Optional[int] = None      # classifier retraining's own epochs (else the profile's share)
+    native_bf16: bool = False                # trains only where bf16 is native (a CPU with AVX-512 BF16 / AMX, a GPU)
+    sliced: bool = False                     # a run may span budget slices (its resumable state is committed)
 
     @property
     def anchor(self) -> bool:
         """True for the identity (the profile's own setting)."""
-        return self.max_per_class is None and self.epochs is None and self.arch is None
+        return self.max_per_class is None and self.epochs is None and self.arch is None and self.dataset is None
 
     def params(self, params: Any) -> dict[str, Any]:
         """The notebook's parameters in this regime (an anchor: unchanged)."""
@@ -42,7 +46,7 @@ class Regime:
         if self.epochs is not None:
             base = Shared.of(p).epochs
             if "stage2_epochs" in p:                     # classifier retraining keeps the profile's share of epochs
-                p["stage2_epochs"] = max(1, round(p["stage2_epochs"] * self.epochs / base))
+                p["stage2_epochs"] = self.stage2_epochs or max(1, round(p["stage2_epochs"] * self.epochs / base))
             p["epochs"] = self.epochs
             if "eval_every" in p:
                 p["eval_every"] = self.every
@@ -51,6 +55,8 @@ class Regime:
         if self.arch is not None:
             registry.ARCHS.check(self.arch)
             p["arch"] = self.arch
+        if self.dataset is not None:
+            p["dataset"] = self.dataset
         return p
 
     @property
@@ -97,12 +103,25 @@ REGIMES: dict[str, Regime] = {r.name: r for r in [
            "(620 images)", max_per_class=250, epochs=200),
     Regime("deeper", "more-epochs on ResNet-14 (two blocks per stage: BBN's branch block is a third of the stage-3 "
            "blocks' share it has in ResNet-8)", max_per_class=500, epochs=50, arch="resnet14"),
+    # the papers' own setting on the CIFAR-10 images this machine has (JPEG re-encoded: numbers labelled so): CIFAR-10-LT
+    # IR 100 at its full class sizes (5,000 -> 50, 12,406 images), ResNet-32, 200 epochs with each paper's schedule
+    # and milestones uncompressed, batch 128, pad-crop + flip, bf16; classifier retraining 10 epochs (the paper
+    # profiles'); 10 test evaluations a run. Hours a run on one CPU thread: trained in budget slices, state carried.
+    Regime("papers-own", "the papers' own setting: CIFAR-10 (JPEG)-LT IR 100 at full size (12,406 images), ResNet-32, "
+           "200 epochs uncompressed", dataset="cifar10-jpeg", max_per_class=5000, epochs=200, arch="resnet32",
+           evals=10, stage2_epochs=10, native_bf16=True, sliced=True),
     Regime("paper", "a paper profile itself (CIFAR-LT, its own backbone and epochs)"),
     # the smoke-sized ladder of the notebooks' defaults and the tests
     Regime("smoke", "the smoke profile itself"),
     Regime("smoke-more-epochs", "smoke at a third of the images and twice the epochs", max_per_class=100, epochs=4,
            evals=2),
 ]}
+
+
+# The order of work in a sliced rung, highest value first (seed 0 of every method before seed 1): CE and the
+# classifier-retraining runs on it, then the methods the report's claims compare, then the rest of the ladder's rows.
+SLICE_PRIORITY = ["CE", "cRT", "LWS", "CE+RS", "CE+CE", "BBN", "switching", "LDAM-DRW", "ResLT", "CE-DRW", "CE-DRS",
+                  "RS", "RW", "Focal", "CB-Focal", "aux", "switching-CB"]
 
 
 def build_regime(name: str) -> Regime:

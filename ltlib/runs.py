@@ -8,6 +8,7 @@ import io
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -209,15 +210,32 @@ def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> None:
 
 
 REQUIRED_KEYS = {"epoch", "model", "optimizer", "history", "run_id", "best", "events"}
+# The resumable state a budget slice leaves when its deadline comes (a copy of last.pt): committed beside the record
+# so far, so the next slice resumes it on this machine or another; deleted when the record lands.
+PARTIAL = "partial.pt"
+
+
+def keep_partial(run_dir: Path) -> int:
+    """Copy the newest checkpoint to partial.pt (atomically); its size in bytes."""
+    tmp = run_dir / f".partial.{os.getpid()}.tmp"
+    shutil.copy2(run_dir / "last.pt", tmp)
+    os.replace(tmp, run_dir / PARTIAL)
+    return (run_dir / PARTIAL).stat().st_size
 
 
 def load_checkpoint(run_dir: Path, run_id: str, epoch: Optional[int] = None) -> Optional[dict[str, Any]]:
-    """Newest good checkpoint (last.pt, else prev.pt); a corrupt one is set aside, never loaded. With epoch, only a
-    checkpoint of that epoch is returned (a finished run's weights: never the previous epoch's prev.pt)."""
-    for name in ("last.pt", "prev.pt"):
-        path = run_dir / name
-        if not path.exists():
-            continue
+    """Newest good checkpoint (last.pt, else prev.pt, else a slice's partial.pt when it is further on, e.g. carried
+    from another machine); a corrupt one is set aside, never loaded. With epoch, only a checkpoint of that epoch is
+    returned (a finished run's weights: never the previous epoch's prev.pt)."""
+    states = [_load_good(run_dir, name, run_id) for name in ("last.pt", "prev.pt", PARTIAL)]
+    states = [x for x in states if x is not None and (epoch is None or int(x["epoch"]) == epoch)]
+    return max(states, key=lambda x: int(x["epoch"]), default=None)       # the first of equals: last.pt
+
+
+def _load_good(run_dir: Path, name: str, run_id: str) -> Optional[dict[str, Any]]:
+    """One checkpoint file if it is readable and this run's; an unreadable one is set aside (None)."""
+    path = run_dir / name
+    if path.exists():
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
             if not isinstance(state, dict) or not REQUIRED_KEYS <= set(state) or state["run_id"] != run_id:
@@ -230,9 +248,8 @@ def load_checkpoint(run_dir: Path, run_id: str, epoch: Optional[int] = None) -> 
                 pass
             print(f"[ltlib] checkpoint {path} is unreadable ({type(e).__name__}); moved to {bad.name}",
                   file=sys.stderr)
-            continue
-        if epoch is None or int(state["epoch"]) == epoch:
-            return state
+            return None
+        return state
     return None
 
 

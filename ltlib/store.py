@@ -24,14 +24,15 @@ from ltlib.config import RunConfig
 from ltlib.errors import ConfigError, RunStoreError
 from ltlib.hardware import cpu_bf16_native, cpu_capability, cpu_model, resolve_precision
 from ltlib.paths import display_path
-from ltlib.plans import ordered_runs, profile_plans
-from ltlib.runs import Run, record_names, runs_root, write_results_table
+from ltlib.plans import ordered_runs, profile_plans, sliced_runs
+from ltlib.runs import PARTIAL, Run, record_names, runs_root, write_results_table
 from ltlib.train import fit, run_work, shard
 
 # Seconds of one-thread training per unit of run_work (epochs x images of the largest class) where no record of the
-# arch exists yet: measured here for ResNet-8 in bf16 on a CPU with native bf16 (quick CE: 10 epochs of 12,406
-# images in ~55 s), scaled by the bench's relative costs of the deeper nets; x4.4 in fp32 on a CPU without it.
-DEFAULT_RATE = {"resnet8": 0.0011, "resnet14": 0.0015, "resnet20": 0.0020, "resnet32": 0.0031}
+# arch exists yet: measured for ResNet-8 in bf16 on a CPU with native bf16 (quick CE: 10 epochs of 12,406 images in
+# ~55 s), scaled by the bench's relative costs of the deeper nets; ResNet-32 from the engine's ~380 img/s a thread on
+# an AMD EPYC with AVX-512 BF16 (a 200-epoch CIFAR-10-LT run ~110 min); x4.4 in fp32 on a CPU without native bf16.
+DEFAULT_RATE = {"resnet8": 0.0011, "resnet14": 0.0015, "resnet20": 0.0020, "resnet32": 0.0066}
 FP32_WITHOUT_NATIVE_BF16 = 4.4
 
 
@@ -68,9 +69,31 @@ def estimate_seconds(cfg: RunConfig, rates: dict[tuple[str, str, str, bool], flo
     return rate * run_work(cfg)
 
 
+def epochs_done(cfg: RunConfig, root: Path) -> int:
+    """Epochs an unfinished run has checkpointed here (its history so far; 0 when not started)."""
+    f = root / cfg.run_id() / "history.csv"
+    try:
+        return min(cfg.epochs, max(0, len(f.read_text().splitlines()) - 1)) if f.exists() else 0
+    except OSError:
+        return 0
+
+
 def pending_seconds(cfg: RunConfig, root: Path, rates: dict) -> float:
-    """Seconds until cfg is recorded: its own stage and every unfinished stage-1 run it starts from."""
-    return sum(estimate_seconds(c, rates) for c in cfg.stages() if not Run(root / c.run_id()).finished)
+    """Seconds until cfg is recorded: what is left of its own stage and of every unfinished stage-1 run under it."""
+    return sum(estimate_seconds(c, rates) * (1 - epochs_done(c, root) / c.epochs) for c in cfg.stages()
+               if not Run(root / c.run_id()).finished)
+
+
+def partial(cfg: RunConfig, root: Path) -> bool:
+    """True when a run is started and not finished (a slice's carried state or a stopped run's history)."""
+    run = root / cfg.run_id()
+    return not Run(run).finished and ((run / PARTIAL).exists() or epochs_done(cfg, root) > 0)
+
+
+def untrainable_here(cfgs: list[RunConfig], device: str) -> list[RunConfig]:
+    """The bf16 runs a CPU without native bf16 must not train: emulated bf16 is about ten times slower, and fp32
+    would give other runs (other hashes)."""
+    return [c for c in cfgs if device == "cpu" and c.precision == "bf16" and not cpu_bf16_native()]
 
 
 # ------------------------------------------------------------------------------------ status
@@ -87,15 +110,35 @@ def status(profile: str, runs_dir: Optional[str] = None, workers: Optional[int] 
         cfgs = [c for _, (_, _, c) in plan.distinct_runs().items()]
         done = [c for c in cfgs if Run(root / c.run_id()).finished]
         missing = [c for c in cfgs if not Run(root / c.run_id()).finished]
-        secs = sum(estimate_seconds(c, rates) for c in missing)
-        rows.append({"notebook": nb, "runs": len(cfgs), "recorded": len(done), "missing": len(missing),
+        secs = sum(estimate_seconds(c, rates) * (1 - epochs_done(c, root) / c.epochs) for c in missing)
+        rows.append({"notebook": nb, "runs": len(cfgs), "recorded": len(done),
+                     "partial": sum(partial(c, root) for c in missing), "missing": len(missing),
                      "est. minutes": round(secs / 60 / workers, 1)})
     table = pd.DataFrame(rows).set_index("notebook")
-    every = ordered_runs(profile_plans(profile))
+    plans = profile_plans(profile)
+    every = ordered_runs(plans)
     left = [c for c in every if not Run(root / c.run_id()).finished]
-    table.loc["all (distinct)"] = [len(every), len(every) - len(left), len(left),
-                                   round(sum(estimate_seconds(c, rates) for c in left) / 60 / workers, 1)]
+    table.loc["all (distinct)"] = [len(every), len(every) - len(left), sum(partial(c, root) for c in left), len(left),
+                                   round(sum(estimate_seconds(c, rates) * (1 - epochs_done(c, root) / c.epochs)
+                                             for c in left) / 60 / workers, 1)]
     return table
+
+
+def sliced_status(profile: str, runs_dir: Optional[str] = None) -> pd.DataFrame:
+    """The sliced rungs' runs in their order of work: recorded, partial (epochs done) or missing, with the
+    one-thread hours each still needs on this machine (none where this CPU cannot train it)."""
+    root = runs_root(runs_dir)
+    rates = measured_rates(root)
+    rows = []
+    for c in sliced_runs(profile_plans(profile)):
+        done = Run(root / c.run_id()).finished
+        state = "recorded" if done else "partial" if partial(c, root) else "missing"
+        hours = 0.0 if done else estimate_seconds(c, rates) * (1 - epochs_done(c, root) / c.epochs) / 3600
+        rows.append({"run": c.run_id(), "row": c.tag, "seed": c.seed, "stage": len(c.stages()), "state": state,
+                     "epochs": f"{c.epochs if done else epochs_done(c, root)}/{c.epochs}",
+                     "hours left (1 thread)": round(hours, 2),
+                     "here": "no: bf16 not native" if untrainable_here([c], "cpu") else "yes"})
+    return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------------------------ budgeted training
@@ -111,20 +154,35 @@ def train_budget(profile: str, minutes: float, runs_dir: Optional[str] = None, w
         raise ConfigError(f"--budget must be > 0 minutes, got {minutes:g}")
     root = runs_root(runs_dir)
     rates = measured_rates(root)
-    todo = [c for c in ordered_runs(profile_plans(profile, only, regimes)) if not Run(root / c.run_id()).finished]
+    plans = profile_plans(profile, only, regimes)
+    sliced = [c for c in sliced_runs(plans) if not Run(root / c.run_id()).finished]
+    todo = [c for c in ordered_runs(plans) if not Run(root / c.run_id()).finished]
+    ids = {c.run_id() for c in sliced}
+    if sliced and all(c.run_id() in ids for c in todo):   # the sliced rung last, alone, in its order of work, in
+        todo, workers = sliced, 1                          # one process (the other core stays free)
+    else:
+        todo, sliced = [c for c in todo if c.run_id() not in ids], []
     t0 = time.time()
     deadline = t0 + 60 * minutes
     if not todo:
         print(f"[budget] profile {profile}: every run is recorded", flush=True)
         return {"trained": 0, "left": 0}
+    slow = untrainable_here(todo, device)
+    if slow:
+        print(f"[budget] {len(slow)} of {len(todo)} missing runs are bf16 and this CPU ({cpu_model()}, "
+              f"{cpu_capability()}) has no native bf16 (emulated: ~10x slower; fp32 would be other runs): not trained "
+              f"here; train them on a CPU with AVX-512 BF16 / AMX or a GPU and merge the records", flush=True)
+        todo = [c for c in todo if c not in slow]
+        if not todo:
+            return {"trained": 0, "left": len(slow)}
     est = {c.run_id(): pending_seconds(c, root, rates) for c in todo}
     workers = max(1, min(workers or os.cpu_count() or 1, len({c.stages()[0].run_id() for c in todo})))
     print(f"[budget] profile {profile}: {len(todo)} runs missing, ~{sum(est.values()) / 60 / workers:.0f} min of "
           f"training on {workers} process(es); budget {minutes:g} min", flush=True)
     with tempfile.TemporaryDirectory(prefix="ltstudy-budget-") as tmp:
         f = Path(tmp) / "runs.yaml"
-        f.write_text(yaml.safe_dump({"runs": [c.to_dict() for c in todo], "deadline": deadline, "estimates": est},
-                                    sort_keys=False))
+        f.write_text(yaml.safe_dump({"runs": [c.to_dict() for c in todo], "deadline": deadline, "estimates": est,
+                                     "sliced": [c.run_id() for c in sliced if c in todo]}, sort_keys=False))
         env = {**os.environ, "OMP_NUM_THREADS": "1", "LTSTUDY_WORKERS": "1"}
         procs = [subprocess.Popen([sys.executable, "-u", "-m", "ltlib.train", str(f), "--shard", f"{i}/{workers}",
                                    "--runs-dir", str(root), "--device", device, "--progress", "run"],

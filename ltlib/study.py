@@ -317,6 +317,13 @@ def main(argv: Optional[list[str]] = None) -> int:
             plan(args.profile, args.only)                   # a known profile, valid parameter files
             if args.status:
                 print(store.status(args.profile, workers=args.workers).to_string())
+                sliced = store.sliced_status(args.profile)
+                if len(sliced):
+                    hours = sliced["hours left (1 thread)"].sum()
+                    print(f"\nsliced rung (runs that span budget slices), in its order of work: "
+                          f"{(sliced.state == 'recorded').sum()} recorded, {(sliced.state == 'partial').sum()} partial, "
+                          f"{(sliced.state == 'missing').sum()} missing; ~{hours:.0f} one-thread hours left here")
+                    print(sliced.to_string(index=False))
             if args.budget is not None:
                 store.train_budget(args.profile, args.budget, workers=args.workers, only=args.only,
                                    regimes=args.regimes)

@@ -38,8 +38,9 @@ from ltlib.methods.base import Batch, Method
 from ltlib.models import count_parameters
 from ltlib.params import load_param_file
 from ltlib.paths import display_path
-from ltlib.runs import (REBUILD, RECORD_FILES, Run, check_writable, encode, environment, file_digest,
-                        git_revision, load_checkpoint, runs_root, save_checkpoint, write_json, write_results_table)
+from ltlib.runs import (PARTIAL, REBUILD, RECORD_FILES, Run, check_writable, encode, environment, file_digest,
+                        git_revision, keep_partial, load_checkpoint, runs_root, save_checkpoint, write_json,
+                        write_results_table)
 from ltlib.samplers import Sampler, build_run_sampler, shard_batches
 from ltlib.schedules import lr_at
 
@@ -176,6 +177,7 @@ class Loop:
     final: dict[str, Any] = field(default_factory=dict)
     test_pred: Optional[torch.Tensor] = None
     start: int = 0
+    segments: list[dict[str, Any]] = field(default_factory=list)   # which machine trained which epochs
     bar: Any = None
     tb: Any = None
 
@@ -251,6 +253,7 @@ def _resume(loop: Loop) -> None:
     loop.opt.load_state_dict(state["optimizer"])
     loop.history, loop.start, loop.best = list(state["history"]), int(state["epoch"]), dict(state["best"])
     loop.events.copy_(state["events"].to(loop.device))
+    loop.segments = [dict(s) for s in state.get("segments", [])]
     _log(loop, f"[{loop.name}] resuming after epoch {loop.start}/{loop.cfg.epochs}", show=loop.progress != "none")
 
 
@@ -329,7 +332,7 @@ def _checkpoint(loop: Loop, epoch: int) -> None:
     path = loop.run.path
     save_checkpoint(path, {"run_id": loop.run.run_id, "epoch": epoch + 1, "model": loop.model.state_dict(),
                            "optimizer": loop.opt.state_dict(), "history": loop.history, "best": loop.best,
-                           "events": loop.events.cpu()})
+                           "events": loop.events.cpu(), "segments": loop.segments})
     pd.DataFrame(loop.history).to_csv(path / ".history.tmp", index=False)
     os.replace(path / ".history.tmp", path / "history.csv")
 
@@ -418,7 +421,9 @@ def _finish(loop: Loop, root: Path) -> None:
         "val_classes": loop.data.val_classes, "num_params": count_parameters(loop.model),
         "last": loop.final, "best_val": loop.best,
         "train_seconds": train_time, "img_per_s": images / max(1e-9, train_time), "device": str(loop.device),
-        "threads": torch.get_num_threads(), "diagnostics": encode(diagnostics(loop)), "files": files}, seal=True)
+        "threads": torch.get_num_threads(), "segments": loop.segments, "diagnostics": encode(diagnostics(loop)),
+        "files": files}, seal=True)
+    (loop.run.path / PARTIAL).unlink(missing_ok=True)        # the record has landed: the carried state is done
     write_results_table(root)
     t = loop.final["test"]
     _log(loop, f"[{loop.name}] done: {cfg.epochs} epochs in {train_time:.0f} s, test {_fmt(t['acc'])}% (head "
@@ -485,11 +490,14 @@ def report_reused(found: list[tuple[Run, RunConfig]], progress: str = "auto") ->
 
 def fit(cfg: RunConfig, runs_dir: str | os.PathLike | None = None, device: str | torch.device = "auto",
         progress: str = "auto", deterministic: bool = False, channels_last: Optional[bool] = None,
-        stop_after_epochs: Optional[int] = None) -> Run:
-    """Train a run, or return it if it already finished; resumes from its last checkpoint.
+        stop_after_epochs: Optional[int] = None, deadline: Optional[float] = None) -> Run:
+    """Train a run, or return it if it already finished; resumes from its last checkpoint (or the resumable state
+    a budget slice left, `partial.pt`, committed with the record so far).
 
     runs_dir, device, progress, deterministic and channels_last do not change the run hash.
-    stop_after_epochs stops early without finishing (tests of resuming).
+    stop_after_epochs stops early without finishing (tests of resuming). deadline (Unix time): stop after the last
+    epoch that ends before it, keeping the resumable state in partial.pt; the returned run is then unfinished
+    (its stage-1 run too may be the one left unfinished).
     """
     cfg.validate()
     progress = progress_mode(progress)
@@ -499,6 +507,11 @@ def fit(cfg: RunConfig, runs_dir: str | os.PathLike | None = None, device: str |
     if run.finished:
         return run.check()
     load_dataset(cfg.dataset, cfg.data_root)                   # a missing/corrupt dataset fails before any write
+    if cfg.init_from is not None and deadline is not None:    # a sliced stage 1 first: it may not finish in time
+        first = fit(RunConfig.from_dict(cfg.init_from), root, device, progress, deterministic, channels_last,
+                    deadline=deadline)
+        if not first.finished:
+            return run
     rank, _, dev = init_distributed(resolve_device(device))     # DDP under torchrun: rank 0 alone writes
     warn_if_emulated(cfg.precision, dev)
     if rank == 0:
@@ -510,7 +523,8 @@ def fit(cfg: RunConfig, runs_dir: str | os.PathLike | None = None, device: str |
         try:
             loop = _setup(cfg, run, root, dev, progress, deterministic, channels_last)
             _resume(loop)
-            return _train(loop, root, stop_after_epochs)
+            loop.segments.append(segment(loop))
+            return _train(loop, root, stop_after_epochs, deadline)
         except OSError as e:
             if e.errno not in STORE_ERRNOS:
                 raise
@@ -522,7 +536,23 @@ def fit(cfg: RunConfig, runs_dir: str | os.PathLike | None = None, device: str |
             torch.use_deterministic_algorithms(was_deterministic)
 
 
-def _train(loop: Loop, root: Path, stop_after: Optional[int]) -> Run:
+def segment(loop: Loop) -> dict[str, Any]:
+    """Where the epochs from here on are trained: CPU (or GPU), its vector capability, threads, git revision."""
+    dev = loop.device
+    where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else hardware.cpu_model()
+    return {"first_epoch": loop.start + 1, "last_epoch": loop.start, "device": str(dev), "processor": where,
+            "capability": hardware.cpu_capability(), "threads": torch.get_num_threads(), "git": git_revision()}
+
+
+def _slice_ends(loop: Loop, epoch: int, deadline: Optional[float]) -> bool:
+    """True when the next epoch would not end before the deadline (judged by the slowest epoch of this slice)."""
+    if deadline is None or epoch >= loop.cfg.epochs - 1:
+        return False
+    mine = [h["epoch_seconds"] for h in loop.history[loop.segments[-1]["first_epoch"] - 1:]]
+    return time.time() + 1.1 * max(mine) > deadline
+
+
+def _train(loop: Loop, root: Path, stop_after: Optional[int], deadline: Optional[float] = None) -> Run:
     """The epoch loop: draw indices -> batches and steps -> evaluate -> checkpoint -> report."""
     cfg = loop.cfg
     for epoch in range(loop.start, cfg.epochs):
@@ -538,9 +568,18 @@ def _train(loop: Loop, root: Path, stop_after: Optional[int]) -> Run:
         row["epoch_seconds"] = seconds
         row["img_per_s"] = len(names) * seen / seconds
         loop.history.append(row)
+        loop.segments[-1]["last_epoch"] = epoch + 1
         _checkpoint(loop, epoch)
         _tensorboard(loop, row)
         _report(loop, row)
+        if _slice_ends(loop, epoch, deadline):
+            _close_progress(loop)
+            if loop.is_main:
+                size = keep_partial(loop.run.path)
+                _log(loop, f"[{loop.name}] slice ends after epoch {epoch + 1}/{cfg.epochs}: resumable state kept in "
+                           f"{display_path(loop.run.path / PARTIAL)} ({size / 2**20:.1f} MB; commit it with the "
+                           f"record so far)", show=loop.progress != "none")
+            return loop.run
         if stop_after is not None and epoch + 1 - loop.start >= stop_after and epoch < cfg.epochs - 1:
             _close_progress(loop)
             return loop.run
@@ -560,11 +599,13 @@ def read_run_file(path: str | os.PathLike) -> list[RunConfig]:
     return [RunConfig.from_dict(x) for x in d["runs"]] if "runs" in d else [RunConfig.from_dict(d)]
 
 
-def read_limits(path: str | os.PathLike) -> tuple[Optional[float], dict[str, float]]:
-    """A run file's optional time limit (what `study --budget` writes): the deadline (Unix time) and each run's
-    estimated seconds until it is recorded."""
+def read_limits(path: str | os.PathLike) -> tuple[Optional[float], dict[str, float], set[str]]:
+    """A run file's optional time limit (what `study --budget` writes): the deadline (Unix time), each run's
+    estimated seconds until it is recorded, and the runs that may span slices (started though they cannot end
+    before the deadline; their state is carried in partial.pt)."""
     d = load_param_file(path)
-    return d.get("deadline"), {str(k): float(v) for k, v in (d.get("estimates") or {}).items()}
+    return (d.get("deadline"), {str(k): float(v) for k, v in (d.get("estimates") or {}).items()},
+            {str(h) for h in d.get("sliced") or []})
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -640,11 +681,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         cfgs = [c for f in args.files for c in read_run_file(f)]
         limits = [read_limits(f) for f in args.files]
-        deadline = min((d for d, _ in limits if d), default=None)
-        estimates = {k: v for _, e in limits for k, v in e.items()}
+        deadline = min((d for d, _, _ in limits if d), default=None)
+        estimates = {k: v for _, e, _ in limits for k, v in e.items()}
+        sliced = {h for _, _, s in limits for h in s}
         if args.shard:
             cfgs = shard(cfgs, *parse_shard(args.shard))
-        if deadline:                         # a budget: stage-1 runs first, then the longest first
+        if deadline and not sliced:          # a budget: stage-1 runs first, then the longest first
             cfgs = [c for w in stage_waves(cfgs, lambda c: estimates.get(c.run_id(), 0.0)) for c in w]
         if args.list:
             root = runs_root(args.runs_dir)
@@ -655,11 +697,18 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(f"shard {args.shard}: {len(cfgs)} run(s)", flush=True)
         for c in cfgs:
             need, left = estimates.get(c.run_id(), 0.0), (deadline or 0) - time.time()
-            if deadline and need > left and not Run(runs_root(args.runs_dir) / c.run_id()).finished:
+            if deadline and c.run_id() in sliced:             # runs in their given order, each until the deadline
+                if left < need / c.epochs:                   # not even one epoch fits
+                    print(f"[budget] slice over: {c.tag or c.method} {c.run_id()} and later runs wait", flush=True)
+                    break
+            elif deadline and need > left and not Run(runs_root(args.runs_dir) / c.run_id()).finished:
                 print(f"[budget] {c.tag or c.method} {c.run_id()} not started: ~{need / 60:.1f} min needed, "
                       f"{max(0.0, left) / 60:.1f} min left", flush=True)
                 continue
-            r = fit(c, args.runs_dir, args.device, args.progress, channels_last=args.channels_last)
+            r = fit(c, args.runs_dir, args.device, args.progress, channels_last=args.channels_last,
+                    deadline=deadline if c.run_id() in sliced else None)
+            if not r.finished:                               # a sliced run stopped at the deadline
+                break
             if int(os.environ.get("RANK", "0")) == 0 and args.progress in ("line", "bar"):  # torchrun: rank 0
                 print(f"{r.run_id} acc {r.metrics['last']['test']['acc']:.4f} -> {display_path(r.path)}")
     except (ConfigError, FloatingPointError) as e:          # user errors: one line, no traceback

@@ -31,7 +31,7 @@ from ltlib.runs import Run, RunStoreError, load_checkpoint, results_table, write
 from ltlib.train import fit
 
 PY = sys.executable
-TIMING = {"train_seconds", "img_per_s", "epoch_seconds", "files", "sha256"}   # may differ between repeats (times; the
+TIMING = {"train_seconds", "img_per_s", "epoch_seconds", "files", "sha256", "segments"}   # may differ between repeats (times; the
 # digests of files holding times)
 # One intra-op thread here and in every child process: bit-identical numbers need the same thread count in
 # the runs compared, and one thread is also much faster than two on a small, shared CPU.

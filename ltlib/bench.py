@@ -272,6 +272,72 @@ def time_variants(bench: Bench, vs: list[Variant], steps: int, warmup: int, roun
     return out
 
 
+# ------------------------------------------------------------------------------ where the time goes
+
+def op_category(name: str) -> str:
+    """The part of a training step an aten op belongs to (for the profile's shares)."""
+    n = name.lower()
+    if "convolution_backward" in n or "conv" in n and "backward" in n:
+        return "convolution backward"
+    if "conv" in n:
+        return "convolution forward"
+    if "batch_norm" in n:
+        return "batch norm (forward + backward)"
+    if "_foreach" in n or "sgd" in n:
+        return "optimizer (SGD)"
+    if any(k in n for k in ("cross_entropy", "log_softmax", "nll_loss")):
+        return "loss"
+    if any(k in n for k in ("addmm", "linear", "mm")):
+        return "classifier (linear)"
+    if any(k in n for k in ("relu", "threshold", "add", "mul", "copy", "clone", "fill", "zero", "empty", "to",
+                            "avg_pool", "mean", "sum", "view", "reshape", "contiguous", "as_strided")):
+        return "elementwise and memory"
+    return "other"
+
+
+def profile_step(bench: Bench, v: Variant, steps: int) -> dict[str, Any]:
+    """Where a training step's time goes: wall-clock phases (batch making with augmentation, forward, backward,
+    optimizer) and, from torch.profiler, the self CPU time of the ops grouped by op_category."""
+    from torch.profiler import ProfilerActivity, profile
+
+    st = bench._state(v)
+    phases = dict.fromkeys(["batches (index, crop + flip, normalise)", "forward", "backward", "optimizer"], 0.0)
+    names = list(phases)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            t = [time.perf_counter()]
+            batches = next(st["it"])
+            t.append(time.perf_counter())
+            with autocast(bench.device, v.precision):
+                loss, _ = st["step"](batches, 0, st["done"] / 1000)
+            t.append(time.perf_counter())
+            st["opt"].zero_grad(set_to_none=True)
+            loss.backward()
+            t.append(time.perf_counter())
+            st["opt"].step()
+            t.append(time.perf_counter())
+            st["done"] += 1
+            for k, name in enumerate(names):
+                phases[name] += t[k + 1] - t[k]
+    total = sum(phases.values())
+    ops: dict[str, float] = {}
+    for e in prof.key_averages():
+        if e.key.startswith("aten::"):
+            ops[op_category(e.key)] = ops.get(op_category(e.key), 0.0) + e.self_cpu_time_total / 1e6
+    op_total = sum(ops.values())
+    return {"variant": v.name, "steps": steps, "note": "under torch.profiler (its overhead included)",
+            "phases_share": {k: x / total for k, x in phases.items()},
+            "ops_share": dict(sorted(((k, x / op_total) for k, x in ops.items()), key=lambda t: -t[1]))}
+
+
+def profile_table(res: dict[str, Any]) -> str:
+    """The profile as aligned text: phase shares, then op shares."""
+    lines = [f"[bench] profile of {res['variant']} over {res['steps']} steps ({res['note']}):"]
+    lines += [f"[bench]   phase {k:40s} {100 * x:5.1f} %" for k, x in res["phases_share"].items()]
+    lines += [f"[bench]   ops   {k:40s} {100 * x:5.1f} %" for k, x in res["ops_share"].items()]
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------------------ eval, t-SNE
 
 def time_eval(method: Method, model: nn.Module, dd: DeviceData, counts: list[int], train_img_s: float,
@@ -315,8 +381,9 @@ def run_bench(arch: str = "resnet8", steps: int = 8, dataset: str = "fmnist", ba
               methods: tuple[str, ...] = ("ce", "bbn"), only: Optional[list[str]] = None,
               compile_on_cpu: bool = False, eval_share: bool = True, tsne_points: int = 0,
               data_root: Optional[str] = None, max_per_class: Optional[int] = None,
-              precisions: Optional[list[str]] = None) -> dict[str, Any]:
-    """All measurements as one JSON-able dict (see the module docstring)."""
+              precisions: Optional[list[str]] = None, profile_steps: int = 0) -> dict[str, Any]:
+    """All measurements as one JSON-able dict (see the module docstring); profile_steps > 0: also where the time of
+    the fastest engine variant's step goes (profile_step)."""
     dev = resolve_device(device)
     precs = bench_precisions(dev, precisions)
     data = bench_data(dataset, 100, max_per_class, data_root)
@@ -354,6 +421,11 @@ def run_bench(arch: str = "resnet8", steps: int = 8, dataset: str = "fmnist", ba
         res = time_variants(bench, [v for v in vs if name == "ce" or v.pipeline != "minimal"], steps, warmup, rounds)
         out["methods"][name] = {"step": step_kind, "streams": method.streams(0), "variants": res}
         print(summary_table(name, res), file=sys.stderr, flush=True)
+        if name == "ce" and profile_steps:
+            best = max((v for v in vs if v.pipeline == "engine" and not v.compile_mode),
+                       key=lambda v: res[v.name]["img_per_s"])
+            out["profile"] = profile_step(bench, best, profile_steps)
+            print(profile_table(out["profile"]), file=sys.stderr, flush=True)
         if name == "ce" and eval_share:
             default = out["default_precision"]
             fastest = max((v for v in vs if v.pipeline == "engine" and v.precision == default),
@@ -401,6 +473,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--compile-on-cpu", action="store_true", help="also time torch.compile on a CPU")
     ap.add_argument("--no-eval", action="store_true")
     ap.add_argument("--tsne-points", type=int, default=0, help="also time t-SNE of this many test features")
+    ap.add_argument("--profile", type=int, default=0, metavar="STEPS",
+                    help="also profile STEPS steps of the fastest engine variant: where the time goes")
     ap.add_argument("--out", default=None, help="JSON path (default outputs/bench/<device>.json)")
     args = ap.parse_args(argv)
     if args.threads:
@@ -410,7 +484,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                     only=args.only.split(",") if args.only else None, compile_on_cpu=args.compile_on_cpu,
                     eval_share=not args.no_eval, tsne_points=args.tsne_points, data_root=args.data_root,
                     max_per_class=args.max_per_class,
-                    precisions=args.precisions.split(",") if args.precisions else None)
+                    precisions=args.precisions.split(",") if args.precisions else None, profile_steps=args.profile)
     path = Path(args.out) if args.out else OUTPUTS / "bench" / f"{device_slug(resolve_device(args.device))}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(res, indent=1)

@@ -80,15 +80,21 @@ def regime_rows(params: Any, regimes: Sequence[str], runs_dir: Any = None,
     return pd.concat(parts, ignore_index=True)
 
 
-def completeness(plan: Plan, rows: pd.DataFrame) -> pd.Series:
-    """Per regime: 'n of m runs' recorded (m: the plan's distinct runs of that regime, by family and seed)."""
+def record_counts(plan: Plan, rows: pd.DataFrame) -> pd.DataFrame:
+    """Per regime: runs recorded and planned (the plan's distinct runs of that regime, by family and seed)."""
     out = {}
     for name in plan:
         want = {(c.family_id(), c.seed) for cs in plan[name].values() for c in cs}
         sub = rows[rows["regime"] == name] if len(rows) else rows
         have = set(zip(sub["family"], sub["seed"])) if len(sub) else set()
-        out[name] = f"{len(want & have)} of {len(want)} runs"
-    return pd.Series(out, name="records")
+        out[name] = {"recorded": len(want & have), "planned": len(want)}
+    return pd.DataFrame.from_dict(out, orient="index")
+
+
+def completeness(plan: Plan, rows: pd.DataFrame) -> pd.Series:
+    """Per regime: 'n of m runs' recorded (m: the plan's distinct runs of that regime, by family and seed)."""
+    counts = record_counts(plan, rows)
+    return pd.Series({r: f"{c.recorded} of {c.planned} runs" for r, c in counts.iterrows()}, name="records")
 
 
 def _leaves(c: cl.Claim, v: cl.Verdict) -> list[tuple[cl.Claim, cl.Verdict]]:

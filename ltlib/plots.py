@@ -1,7 +1,7 @@
 """Figures for the notebooks (seaborn/matplotlib); every function returns a Figure."""
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -380,4 +380,52 @@ def claim_panels(long: pd.DataFrame, regimes: Sequence[str], cols: int = 4) -> p
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=8,
                bbox_to_anchor=(0.5, -0.01))
     fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
+REGIME_MARKERS = ("o", "s", "^", "D", "*", "v", "P", "X")
+
+
+def claim_forest(long: pd.DataFrame, regimes: Sequence[str], marks: Optional[Mapping[str, str]] = None,
+                 wrap: int = 58) -> plt.Figure:
+    """Every claim on one shared axis: a row per claim (its full text; [letter]: rests on the same runs as the
+    others with that letter), A − B in points with its 95 % interval per regime (a marker shape and colour each,
+    offset within the row), the paper's own A − B (CIFAR-10-LT IR100) as a black tick, 0 as a line. A compound
+    claim shows its weakest comparison."""
+    import textwrap
+
+    marks = marks or {}
+    claims = list(dict.fromkeys(long["claim"]))
+    palette = sns.color_palette("colorblind", len(regimes))
+    fig, ax = _subplots(figsize=(11, 0.62 * len(claims) + 1.4))
+    off = np.linspace(0.28, -0.28, len(regimes)) if len(regimes) > 1 else np.zeros(1)   # the first on top
+    for i, claim in enumerate(claims):
+        d = long[long["claim"] == claim].set_index("regime").reindex(list(regimes))
+        y = len(claims) - 1 - i
+        for j, reg in enumerate(regimes):
+            diff, lo, hi = (float(d.loc[reg, c]) for c in ("difference", "ci_low", "ci_high"))
+            if not np.isfinite(diff):
+                continue
+            if np.isfinite(lo) and np.isfinite(hi):
+                ax.plot([lo, hi], [y + off[j]] * 2, color=palette[j], lw=1.3)
+            ax.scatter([diff], [y + off[j]], marker=REGIME_MARKERS[j % len(REGIME_MARKERS)], color=palette[j], s=30,
+                       zorder=3, edgecolor="white", linewidth=0.4)
+        paper = d["paper_difference"].dropna()
+        if len(paper):
+            ax.scatter([float(paper.iloc[0])], [y], marker="|", color="black", s=260, zorder=4, linewidth=2)
+    ax.axvline(0, color="#444", lw=0.9)
+    parts = long.drop_duplicates("claim").set_index("claim")["part"]
+    labels = [textwrap.fill(f"{c} · {parts[c]}" + (f"  [{marks[c]}]" if c in marks else ""), wrap) for c in claims]
+    ax.set_yticks(range(len(claims)), labels[::-1], fontsize=8)
+    ax.set_ylim(-0.6, len(claims) - 0.4)
+    ax.set_xlabel("A − B, percentage points (> 0: A better; the paper claims A better unless the claim says "
+                  "otherwise)", fontsize=9)
+    ax.tick_params(axis="x", labelsize=8)
+    handles = [plt.Line2D([], [], marker=REGIME_MARKERS[j % len(REGIME_MARKERS)], color=palette[j], ls="-",
+                          label=reg) for j, reg in enumerate(regimes)]
+    handles.append(plt.Line2D([], [], marker="|", color="black", ls="", markersize=14,
+                              label="paper's A − B (CIFAR-10-LT IR100)"))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.06 - 0.6 / len(claims)),
+              ncol=min(len(handles), 6), frameon=False, fontsize=8)
+    fig.tight_layout()
     return fig

@@ -1,0 +1,190 @@
+"""The report's first screen, computed from the ladder's records: what was tested and where (one line), the findings
+as sentences for a reader, which claims rest on the same runs, and the papers' own setting beside their numbers."""
+from __future__ import annotations
+
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ltlib import claims as cl
+from ltlib import report
+from ltlib.data import dataset_label
+from ltlib.ladder import DEPENDENT, STABLE, UNDECIDED, View, judged_regimes, record_counts
+from ltlib.reference import INDEPENDENT, published_acc
+from ltlib.regimes import build_regime
+from ltlib.stats import mean_std
+
+COMMON = "CE"            # the baseline most claims compare with: sharing it does not make two claims one
+
+
+def sides(c: cl.Claim) -> tuple[set[str], set[str]]:
+    """The method keys on a claim's A side and on its B side (over its parts)."""
+    if c.parts:
+        a, b = set(), set()
+        for p in c.parts:
+            pa, pb = sides(p)
+            a, b = a | pa, b | pb
+        return a, b
+    return {c.a}, set(cl.b_keys(c.b))
+
+
+def dependent_groups(claims: Sequence[cl.Claim], family: Mapping[str, str]) -> dict[str, str]:
+    """Claim text -> a letter shared by the claims that rest on the same runs: the same runs on the A side, or the
+    same runs on the B side other than the common CE baseline (`family`: method key -> run family, so two keys
+    naming one recipe, e.g. cRT and CE+RS, count as the same runs). Claims in no group are left out."""
+    fam = {k: family.get(k, k) for c in claims for s in sides(c) for k in s}
+    common = fam.get(COMMON, COMMON)
+    keys = [({fam[k] for k in a}, {fam[k] for k in b} - {common}) for a, b in (sides(c) for c in claims)]
+    parent = list(range(len(claims)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+    for i in range(len(claims)):
+        for j in range(i):
+            if keys[i][0] & keys[j][0] or keys[i][1] & keys[j][1]:
+                parent[root(i)] = root(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(claims)):
+        groups.setdefault(root(i), []).append(i)
+    letters = iter("abcdefghijklmnopqrstuvwxyz")
+    return {claims[i].text: next_letter for g in groups.values() if len(g) > 1
+            for next_letter in [next(letters)] for i in g}
+
+
+def families(lv: View) -> dict[str, str]:
+    """Method key -> run family in the ladder's anchor regime (keys naming one recipe share it)."""
+    sub = lv.rows[lv.rows["regime"] == lv.regimes[0]] if len(lv.rows) else lv.rows
+    return dict(zip(sub["method"], sub["family"])) if len(sub) else {}
+
+
+def _span(values: Sequence[float], fmt: str = "{:,.0f}") -> str:
+    lo, hi = min(values), max(values)
+    return fmt.format(lo) if lo == hi else f"{fmt.format(lo)}–{fmt.format(hi)}"
+
+
+def scope_line(lv: View, params: Mapping) -> str:
+    """One line: what was tested, where (the settings measured, and the papers' own once it has records)."""
+    counts = record_counts(lv.plan, lv.rows)
+    measured = [r for r in lv.regimes if counts.loc[r, "recorded"] > 0]
+    own = [r for r in lv.regimes if build_regime(r).sliced]
+    here = [r for r in measured if r not in own]
+    ps = {r: build_regime(r).params(params) for r in lv.regimes}
+    data = sorted({f"{dataset_label(ps[r]['dataset'])}-LT IR {ps[r]['imbalance_ratio']:g}" for r in here})
+    images = [lv.close.loc[r, "images"] for r in here if pd.notna(lv.close.loc[r, "images"])]
+    archs = sorted({str(ps[r]["arch"]) for r in here}, key=lambda a: (len(a), a))
+    archs = [a.replace("resnet", "ResNet-") for a in archs]
+    epochs = [int(ps[r]["epochs"]) for r in here]
+    line = (f"{len(report.CLAIMS)} claims of five papers, tested on {', '.join(data)} in {len(here)} settings "
+            f"({'/'.join(archs)}, {_span(epochs)} epochs, {_span(images)} training images) — the papers used "
+            f"CIFAR-LT, ResNet-32, 200 epochs")
+    for r in own:
+        n, m = counts.loc[r, "recorded"], counts.loc[r, "planned"]
+        line += (f"; their own setting ({build_regime(r).setting(params)}) has {n} of {m} runs recorded"
+                 + (" so far" if n < m else ""))
+    return line + "."
+
+
+def _names(texts: Sequence[str]) -> str:
+    quoted = [f"*{t}*" for t in texts]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def sentences(lv: View, params: Mapping) -> list[str]:
+    """Six or so findings for a reader, one sentence each: what is stable, what depends on the setting and on
+    what, where sign and size part, how close the orderings are, what is still open and why."""
+    over = judged_regimes(lv.long, lv.regimes)
+    grid, anchor = lv.grid, lv.regimes[0]
+    out = []
+    stable = [(way, grid[(grid["stability"] == STABLE) & (grid["way"] == way)]) for way in (cl.REPRODUCED,
+                                                                                          cl.CONTRADICTED)]
+    if any(len(h) for _, h in stable):
+        text = f"**Stable in all {len(over)} settings with complete records** ({', '.join(over)})"
+        side = {cl.REPRODUCED: "in the papers' direction", cl.CONTRADICTED: "against the papers"}
+        bits = [f"{side[way]}: {_names([c for _, c in h.index])}" for way, h in stable if len(h)]
+        out.append(text + " — " + "; ".join(bits) + ".")
+    dep = grid[grid["stability"] == DEPENDENT]
+    patterns: dict[tuple, list[str]] = {}
+    for (_, claim), r in dep.iterrows():
+        patterns.setdefault(tuple(g for g in over if r[g] == cl.REPRODUCED), []).append(claim)
+    for yes, claims in patterns.items():
+        what = "; ".join(f"{g}: {build_regime(g).what}" + (" — epochs and data size move together there, so "
+                                                            "which of the two does it is not yet separated"
+                                                            if build_regime(g).epochs and build_regime(g).max_per_class
+                                                            else "") for g in yes)
+        out.append(f"**Setting-dependent**: {_names(claims)} {'hold' if len(claims) > 1 else 'holds'} only in "
+                   f"{', '.join(yes)} and {'are' if len(claims) > 1 else 'is'} contradicted elsewhere ({what}).")
+    und = grid[grid["stability"] == UNDECIDED]
+    if len(und):
+        out.append(f"**Undecided**: {len(und)} claim{'s' * (len(und) != 1)} (inconclusive in at least one setting; "
+                   f"each is a row of the figure below).")
+    gap = lv.long[(lv.long["regime"] == anchor) & (lv.long["outcome"] == cl.REPRODUCED)].dropna(
+        subset=["paper_difference"])
+    if len(gap):
+        g = gap.assign(off=(gap["difference"] - gap["paper_difference"]).abs()).sort_values("off").iloc[-1]
+        out.append(f"**A reproduced sign is not a reproduced size**: in {anchor}, *{g['claim']}* by "
+                   f"{g['difference']:+.1f} points; the paper's own difference is {g['paper_difference']:+.1f}.")
+    taus, ind = lv.close["tau papers"].dropna(), lv.close["tau independent"].dropna()
+    if len(taus):
+        out.append(f"**No setting orders the methods as the papers do**: Kendall τ with the papers' CIFAR-10-LT "
+                   f"IR100 numbers is {taus.min():+.2f} to {taus.max():+.2f} (1 = the same order, 0 = unrelated, "
+                   f"−1 = reversed), {ind.min():+.2f} to {ind.max():+.2f} with an independent reproduction's "
+                   f"(Bag of Tricks).")
+    counts = record_counts(lv.plan, lv.rows)
+    for r in (g for g in lv.regimes if build_regime(g).sliced):
+        n, m = counts.loc[r, "recorded"], counts.loc[r, "planned"]
+        out.append(f"**Open**: the papers' own setting ({r}) has {n} of {m} runs; a run takes hours on one CPU "
+                   f"thread and trains only where bf16 is native, so until its methods have 3 seeds no verdict "
+                   f"here is a test in the papers' setting.")
+    return out
+
+
+def papers_own(lv: View, params: Mapping, noise: Optional[float] = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sliced rung (the papers' own setting) beside the published numbers: per method our accuracy overall and
+    head / mid / tail (mean ± std, seeds), the papers' CIFAR-10-LT IR100 number and the difference; and the key
+    differences (BBN − CE, IB→CR − cRT, ResLT − CE, ...) as measured with the seeds behind them. `noise`: the seed
+    std measured on the Fashion-MNIST rungs, shown beside one-seed numbers."""
+    own = next((r for r in lv.regimes if build_regime(r).sliced), None)
+    sub = lv.rows[lv.rows["regime"] == own] if own is not None and len(lv.rows) else lv.rows.iloc[:0]
+    s = report.samples(sub) if len(sub) else {}
+    rows = []
+    for m in report.LEADERBOARD:
+        paper, bot = published_acc(m, *report.PAPER_SETTING), INDEPENDENT[report.PAPER_SETTING].get(m)
+        got = s.get(m, {})
+        mean, std, n = mean_std(got.get("acc", []))
+        row = {"method": m, "seeds": n, "ours (%)": mean if n else np.nan, "std": std if n > 1 else np.nan}
+        for g in ("head", "mid", "tail"):
+            row[g] = mean_std(got.get(g, []))[0] if n else np.nan
+        row.update({"paper (%)": paper, "ours − paper": mean - paper if n and paper is not None else np.nan,
+                    "Bag of Tricks (%)": bot})
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("method")
+    pairs = [("BBN", "CE"), ("switching", "cRT"), ("ResLT", "CE"), ("cRT", "CE"), ("ResLT", "BBN"),
+             ("switching", "switching-CB")]
+    diffs = []
+    for a, b in pairs:
+        (ma, _, na), (mb, _, nb) = mean_std(s.get(a, {}).get("acc", [])), mean_std(s.get(b, {}).get("acc", []))
+        pa, pb = published_acc(a, *report.PAPER_SETTING), published_acc(b, *report.PAPER_SETTING)
+        diffs.append({"comparison": f"{cl.key_label(a)} − {cl.key_label(b)}",
+                      "ours (pts)": ma - mb if na and nb else np.nan, "seeds": f"{na} vs {nb}",
+                      "paper (pts)": pa - pb if pa is not None and pb is not None else np.nan,
+                      "seed std on Fashion-MNIST (pts)": noise})
+    return table, pd.DataFrame(diffs).set_index("comparison")
+
+
+def seed_noise(lv: View) -> float:
+    """The median per-method std over seeds (points) on the complete Fashion-MNIST rungs: the noise a one-seed
+    number carries."""
+    over = [r for r in judged_regimes(lv.long, lv.regimes) if not build_regime(r).sliced]
+    sub = lv.rows[lv.rows["regime"].isin(over)] if len(lv.rows) else lv.rows
+    if not len(sub):
+        return float("nan")
+    acc = pd.to_numeric(sub["acc"], errors="coerce") * 100
+    return float(acc.groupby([sub["regime"], sub["method"]]).std().median())
+
+
+def record_counts_of(lv: View, regime: str, column: str = "recorded") -> int:
+    """Runs recorded (or planned) in one regime of the ladder."""
+    return int(record_counts(lv.plan, lv.rows).loc[regime, column])

@@ -12,13 +12,16 @@ cd "$(dirname "$0")"
 VENV=${LTSTUDY_VENV:-.venv}
 PY="$VENV/bin/python"
 
+# pip's notes about index locations this machine's pip configuration names but lacks: noise in a setup log.
+quiet_pip() { "$PY" -m pip "$@" 2> >(grep -v "^WARNING: Location '.*' is ignored" >&2); }
+
 setup() {
   [ -x "$PY" ] || python3 -m venv "$VENV"
   if ! "$PY" -c "import torch, torchvision" 2>/dev/null; then
     # shellcheck disable=SC2086  # two specs, split on purpose
-    "$PY" -m pip install -q ${LTSTUDY_TORCH:-torch==2.14.1 torchvision==0.29.1}
+    quiet_pip install -q ${LTSTUDY_TORCH:-torch==2.14.1 torchvision==0.29.1}
   fi
-  "$PY" -m pip install -q -e ".[dev,notebooks]"
+  quiet_pip install -q -e ".[dev,notebooks]"
   if [ ! -d /usr/share/datasets/fashion-mnist ] && [ ! -d data/fashion-mnist ]; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
       apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 ||

@@ -407,7 +407,7 @@ def run_bench(arch: str = "resnet8", steps: int = 8, dataset: str = "fmnist", ba
         "timing": f"best of {rounds} interleaved rounds of {steps} steps after {warmup} warm-up steps per variant",
         "reference_transforms": transform_name,
         "load_average_start": os.getloadavg() if hasattr(os, "getloadavg") else None, "methods": {}}
-    n_batches = warmup + rounds * steps
+    n_batches = warmup + rounds * steps + profile_steps        # the profile draws its own steps
     for name in methods:
         cfg = base.replace(method="bbn", tag="BBN") if name == "bbn" else base.replace(tag="CE")
         method = build_method(cfg, data)

@@ -188,3 +188,8 @@ def seed_noise(lv: View) -> float:
 def record_counts_of(lv: View, regime: str, column: str = "recorded") -> int:
     """Runs recorded (or planned) in one regime of the ladder."""
     return int(record_counts(lv.plan, lv.rows).loc[regime, column])
+
+
+def own_regime(lv: View) -> Optional[str]:
+    """The ladder's sliced rung (the papers' own setting), if it has one."""
+    return next((r for r in lv.regimes if build_regime(r).sliced), None)

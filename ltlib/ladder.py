@@ -65,7 +65,7 @@ def ladder_plan(params: Any, regimes: Sequence[str], n_seeds: int, more: Sequenc
         n = max(seeds_of(m, n_seeds, more, n_more) for m in methods)
         by_seed = [report.recipe_configs({**p, "seed": p["seed"] + i}) for i in range(n)]
         rows = {m: [r.config(c[m]) for c in by_seed[:seeds_of(m, n_seeds, more, n_more)]]
-                for m in methods if all(m in c for c in by_seed)}
+                for m in methods if all(m in c for c in by_seed) and (r.methods is None or m in r.methods)}
         sections[r.name] = rows
         settings[r.name] = r.setting(params)
     return Plan(sections, info={"settings": settings})

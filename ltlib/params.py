@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import html
 import json
 import types
 import typing
@@ -138,14 +139,27 @@ def check_values(p: dict[str, Any]) -> None:
         raise ConfigError(f"precision must be 'auto', 'bf16' or 'fp32', got {p['precision']!r}")
 
 
-def notebook_params(namespace: dict[str, Any], notebook: str) -> types.SimpleNamespace:
+class Params(types.SimpleNamespace):
+    """A notebook's validated parameters; shown as one line naming the setting, the whole list folded below it."""
+
+    def _repr_html_(self) -> str:
+        d = vars(self)
+        head = ", ".join(f"{k} {d[k]}" for k in ("dataset", "imbalance_ratio", "max_per_class", "arch", "epochs",
+                                                   "seed", "precision") if k in d)
+        rows = "".join(f"<tr><td><code>{html.escape(k)}</code></td><td><code>{html.escape(repr(v))}</code></td></tr>"
+                       for k, v in d.items())
+        return (f"<details><summary>Parameters: {html.escape(head)} (all {len(d)}: click)</summary>"
+                f"<table>{rows}</table></details>")
+
+
+def notebook_params(namespace: dict[str, Any], notebook: str) -> Params:
     """Validate a notebook's globals after papermill injection: unknown names and bad values raise."""
     given = {}
     for k, v in namespace.items():
         if k.startswith("_") or k in _IPYTHON_NAMES or isinstance(v, (types.ModuleType, type)) or callable(v):
             continue
         given[k] = v
-    return types.SimpleNamespace(**validate_params(given, notebook))
+    return Params(**validate_params(given, notebook))
 
 
 def load_param_file(path: str | Path) -> dict[str, Any]:

@@ -34,6 +34,7 @@ class Regime:
     stage2_epochs: Optional[int] = None      # classifier retraining's own epochs (else the profile's share)
     native_bf16: bool = False                # trains only where bf16 is native (a CPU with AVX-512 BF16 / AMX, a GPU)
     sliced: bool = False                     # a run may span budget slices (its resumable state is committed)
+    methods: Optional[tuple[str, ...]] = None   # only these rows of the ladder (None: every method)
 
     @property
     def anchor(self) -> bool:
@@ -110,6 +111,9 @@ REGIMES: dict[str, Regime] = {r.name: r for r in [
     Regime("papers-own", "the papers' own setting: CIFAR-10 (JPEG)-LT IR 100 at full size (12,406 images), ResNet-32, "
            "200 epochs uncompressed", dataset="cifar10-jpeg", max_per_class=5000, epochs=200, arch="resnet32",
            evals=10, stage2_epochs=10, native_bf16=True, sliced=True),
+    Regime("epochs-only", "more-epochs' data with the papers' 200 epochs: only the epochs move from more-epochs, "
+           "only the data size from paper-epochs (n_max 500, 1,240 images; the methods of the claims that flip)",
+           max_per_class=500, epochs=200, methods=("CE", "cRT", "CE+RS", "RS", "switching", "switching-CB")),
     Regime("paper", "a paper profile itself (CIFAR-LT, its own backbone and epochs)"),
     # the smoke-sized ladder of the notebooks' defaults and the tests
     Regime("smoke", "the smoke profile itself"),

@@ -1,6 +1,6 @@
 """Full-page screenshots of a profile's front page and two rendered notebooks (headless Chromium).
 
-    python scripts/screenshot.py [--profile quick] [--pages index 90_report 30_bbn]
+    python scripts/screenshot.py [--profile quick] [--pages index 90_report 30_bbn]   (index: also its first screen)
 
 Writes outputs/<profile>/screenshots/<page>.png. Needs the Debian package chromium-headless-shell (or chromium):
 `apt-get install -y chromium-headless-shell`. Chromium shoots a tall window; the blank bottom is trimmed.
@@ -37,15 +37,17 @@ def trim(png: Path, margin: int = 24) -> None:
         im.crop((0, 0, im.width, min(im.height, box[3] + margin))).save(png, optimize=True)
 
 
-def shoot(html: Path, out: Path, width: int = 1200, height: int = 16000) -> Path:
-    """One full-page PNG of a local HTML file (pages taller than `height` are cut there)."""
+def shoot(html: Path, out: Path, width: int = 1200, height: int = 16000, full: bool = True) -> Path:
+    """One PNG of a local HTML file: the full page (pages taller than `height` are cut there), or with full=False
+    the first screen a reader sees in a width x height window."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as profile_dir:
         subprocess.run([browser(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                         f"--user-data-dir={profile_dir}", f"--window-size={width},{height}",
                         "--virtual-time-budget=5000", f"--screenshot={out}", html.resolve().as_uri()],
                        check=True, capture_output=True, timeout=120)
-    trim(out)
+    if full:
+        trim(out)
     return out
 
 
@@ -64,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         out = shoot(html, folder / "screenshots" / f"{page}.png", args.width)
         print(f"{out.relative_to(ROOT)} ({Image.open(out).height} px high)")
+        if page == "index":                                     # what a reader sees first, at 1400 x 900
+            first = shoot(html, folder / "screenshots" / "index-first-screen.png", 1400, 900, full=False)
+            print(f"{first.relative_to(ROOT)} (1400 x 900, the first screen)")
     return 0
 
 

@@ -63,6 +63,9 @@ def build_for(cfg: RunConfig, data: Optional[LTData] = None) -> tuple[Method, nn
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         model = method.build_model()
+    if cfg.pretrained and cfg.init_from is None:           # stage 1 only: a stage-2 run starts from its stage 1
+        from ltlib.models import load_pretrained
+        load_pretrained(model, cfg.pretrained)
     return method, model, data
 
 

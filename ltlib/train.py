@@ -29,7 +29,8 @@ from filelock import FileLock
 from ltlib import hardware
 from ltlib.augment import normalize, random_crop_flip
 from ltlib.config import RunConfig
-from ltlib.data import LTData, load_dataset
+from ltlib.data import LTData, check_available
+from ltlib.stream import is_stream
 from ltlib.errors import ConfigError, RunStoreError
 from ltlib.hardware import warn_if_emulated
 from ltlib.inference import (DeviceData, autocast, build_for, classifier_norms, evaluate, predictions,
@@ -83,11 +84,15 @@ def _optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
 
 
 def make_batch(dd: DeviceData, bi: torch.Tensor, augment: bool, gen: torch.Generator,
-               channels_last: bool = False) -> Batch:
-    """Rows bi of the device-resident training set, augmented (crop+flip) and normalised."""
-    xb = dd.x[bi]
-    if augment:
-        xb = random_crop_flip(xb, dd.pad, gen)
+               channels_last: bool = False, streamed: Optional[torch.Tensor] = None) -> Batch:
+    """Rows bi of the device-resident training set, augmented (crop+flip) and normalised; a streaming split dataset
+    hands in its rows already decoded and augmented (`streamed`, uint8, ltlib.stream)."""
+    if streamed is not None:
+        xb = streamed.to(dd.device, non_blocking=True)
+    else:
+        xb = dd.x[bi]
+        if augment:
+            xb = random_crop_flip(xb, dd.pad, gen)
     xb = normalize(xb, dd.mean, dd.std)
     if channels_last:
         xb = xb.contiguous(memory_format=torch.channels_last)
@@ -282,12 +287,14 @@ def _train_epoch(loop: Loop, epoch: int, idx: list[torch.Tensor]) -> tuple[float
         m.eval()
     loss_sum = torch.zeros((), device=loop.device)
     correct = torch.zeros((), device=loop.device)
+    streams = [iter(loop.dd.x.epoch([ids[s * rb:(s + 1) * rb].cpu() for s in range(steps)], cfg.seed, epoch, i))
+               if is_stream(loop.dd.x) else None for i, ids in enumerate(idx)]   # workers decode ahead
     for s in range(steps):
         lr = lr_at(cfg, epoch, s / steps)
         for g in loop.opt.param_groups:
             g["lr"] = lr * g["lr_mult"]
-        batches = [make_batch(loop.dd, ids[s * rb:(s + 1) * rb], cfg.augment, aug_gen, loop.channels_last)
-                   for ids in idx]
+        batches = [make_batch(loop.dd, ids[s * rb:(s + 1) * rb], cfg.augment, aug_gen, loop.channels_last,
+                              next(it) if it is not None else None) for ids, it in zip(idx, streams)]
         loss, logits = train_step(loop.step, loop.opt, batches, epoch, (epoch + s / steps) / cfg.epochs,
                                   loop.device, cfg.precision)
         hit = logits.detach().argmax(1) == batches[0].y
@@ -498,7 +505,7 @@ def fit(cfg: RunConfig, runs_dir: str | os.PathLike | None = None, device: str |
     run = Run(root / cfg.run_id())
     if run.finished:
         return run.check()
-    load_dataset(cfg.dataset, cfg.data_root)                   # a missing/corrupt dataset fails before any write
+    check_available(cfg.dataset, cfg.data_root, cfg.image_root)   # a missing/corrupt dataset fails before any write
     rank, _, dev = init_distributed(resolve_device(device))     # DDP under torchrun: rank 0 alone writes
     warn_if_emulated(cfg.precision, dev)
     if rank == 0:

@@ -113,14 +113,31 @@ class LossModule(nn.Module):
 
 
 def train_step(step: nn.Module, opt: torch.optim.Optimizer, batches: list[Batch], epoch: int, progress: float,
-               device: torch.device, precision: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimisation step of a LossModule (or its DDP wrapper): forward under autocast, backward, update."""
-    with autocast(device, precision):
-        loss, logits = step(batches, epoch, progress)
+               device: torch.device, precision: str, accum_steps: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimisation step of a LossModule (or its DDP wrapper): forward under autocast, backward, update; with
+    accum_steps > 1 the batch goes through in that many parts whose gradients add up (a batch that does not fit)."""
     opt.zero_grad(set_to_none=True)
-    loss.backward()
+    if accum_steps == 1:
+        with autocast(device, precision):
+            loss, logits = step(batches, epoch, progress)
+        loss.backward()
+        opt.step()
+        return loss, logits
+    parts = [[Batch(b.x[k::accum_steps], b.y[k::accum_steps], b.idx[k::accum_steps]) for b in batches]
+             for k in range(accum_steps)]
+    losses, outs = [], []
+    for k, part in enumerate(parts):
+        sync = k == accum_steps - 1 or not hasattr(step, "no_sync")
+        with (nullcontext() if sync else step.no_sync()), autocast(device, precision):
+            loss, logits = step(part, epoch, progress)
+        (loss * len(part[0].y) / len(batches[0].y)).backward()
+        losses.append(loss.detach() * len(part[0].y))
+        outs.append(logits.detach())
     opt.step()
-    return loss, logits
+    logits = torch.empty((len(batches[0].y), outs[0].shape[1]), dtype=outs[0].dtype, device=outs[0].device)
+    for k, o in enumerate(outs):
+        logits[k::accum_steps] = o
+    return torch.stack(losses).sum() / len(batches[0].y), logits
 
 
 def init_distributed(device: torch.device) -> tuple[int, int, torch.device]:
@@ -229,6 +246,8 @@ def _setup(cfg: RunConfig, run: Run, root: Path, device: torch.device, progress:
         if bs % world or -(-n // (bs // world)) < world:
             raise ConfigError(f"batch_size {bs} must be a multiple of the {world} processes and n >= batch_size")
         steps = -(-n // (bs // world)) // world
+    if world > 1 and cfg.sync_bn:    # batch statistics over the global batch (CUDA / NCCL only, torch's SyncBN)
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     step: nn.Module = LossModule(method, model)
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -296,7 +315,7 @@ def _train_epoch(loop: Loop, epoch: int, idx: list[torch.Tensor]) -> tuple[float
         batches = [make_batch(loop.dd, ids[s * rb:(s + 1) * rb], cfg.augment, aug_gen, loop.channels_last,
                               next(it) if it is not None else None) for ids, it in zip(idx, streams)]
         loss, logits = train_step(loop.step, loop.opt, batches, epoch, (epoch + s / steps) / cfg.epochs,
-                                  loop.device, cfg.precision)
+                                  loop.device, cfg.precision, cfg.accum_steps)
         hit = logits.detach().argmax(1) == batches[0].y
         loop.events[epoch, batches[0].idx] = hit.to(torch.uint8)
         loss_sum += loss.detach() * len(batches[0].y)

@@ -261,6 +261,11 @@ def load_dataset(name: str, data_root: str | None = None) -> tuple[ArrayData, Ar
     return load_image_folder(resolve(name))
 
 
+def is_split(name: str) -> bool:
+    """A dataset fixed by its split files (ImageNet-LT, Places-LT, iNat 2018): its lists as given, streamed."""
+    return bool(getattr(DATASETS.get(name), "lists", None))
+
+
 def check_available(name: str, data_root: Optional[str] = None, image_root: Optional[str] = None) -> None:
     """Fail before any work when a dataset cannot be read: a split dataset's lists and images (ltlib.splits),
     any other dataset loaded (and cached)."""

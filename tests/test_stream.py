@@ -76,3 +76,19 @@ def test_workers_draw_what_one_process_draws(base, tmp_path, monkeypatch):
     monkeypatch.setenv("LTSTUDY_LOADER_WORKERS", "1")
     b = _metrics(fit(cfg, tmp_path / "b", device="cpu", progress="none"))
     assert a["last"]["test"]["per_class"] == b["last"]["test"]["per_class"]
+
+
+def test_local_pretrained_weights(tmp_path):
+    """Weights come from a local torchvision state dict (fc skipped), never downloaded; a missing file is clear."""
+    from ltlib.errors import ConfigError
+    from ltlib.models import build_backbone, load_pretrained
+
+    src = build_backbone("resnet10").net
+    torch.save({**src.state_dict(), "fc.weight": torch.zeros(3, 512)}, tmp_path / "w.pth")
+    dst = torch.nn.Sequential(build_backbone("resnet10"))
+    assert load_pretrained(dst, str(tmp_path / "w.pth")) == len(src.state_dict())          # the fc is skipped
+    assert torch.equal(dst[0].net.conv1.weight, src.conv1.weight)
+    with pytest.raises(ConfigError, match="not found.*ResNet152_Weights"):
+        load_pretrained(dst, str(tmp_path / "none.pth"))
+    with pytest.raises(ConfigError, match="do not fit"):
+        load_pretrained(torch.nn.Sequential(build_backbone("resnet50")), str(tmp_path / "w.pth"))

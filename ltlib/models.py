@@ -188,7 +188,11 @@ def load_pretrained(model: nn.Module, path: str) -> int:
     if not nets:
         raise ConfigError(f"pretrained weights need a torchvision backbone ({', '.join(LARGE_ARCHS)})")
     for net in nets:
-        missing, unexpected = net.load_state_dict(state, strict=False)
+        try:
+            missing, unexpected = net.load_state_dict(state, strict=False)
+        except RuntimeError as e:                              # shapes of another backbone
+            raise ConfigError(f"pretrained weights {p} do not fit this backbone: "
+                              f"{str(e).splitlines()[-1].strip()}") from None
         missing = [k for k in missing if not k.startswith("fc.")]
         if missing or unexpected:
             raise ConfigError(f"pretrained weights {p} do not fit this backbone: missing {missing[:3]}, "

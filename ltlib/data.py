@@ -266,16 +266,6 @@ def is_split(name: str) -> bool:
     return bool(getattr(DATASETS.get(name), "lists", None))
 
 
-def check_available(name: str, data_root: Optional[str] = None, image_root: Optional[str] = None) -> None:
-    """Fail before any work when a dataset cannot be read: a split dataset's lists and images (ltlib.splits),
-    any other dataset loaded (and cached)."""
-    if getattr(DATASETS.get(name), "lists", None):
-        from ltlib.splits import load_splits
-        load_splits(name, data_root, image_root)
-    else:
-        load_dataset(name, data_root)
-
-
 def dataset_label(name: str) -> str:
     """Human name for tables ('CIFAR-10 (JPEG)' for the JPEG archive, docs/protocol.md §7)."""
     return DATASETS[name].label if not is_path(name) and name in DATASETS else Path(name).name
@@ -360,14 +350,11 @@ class LTData:
 
 def make_long_tailed(name: str, imbalance_ratio: float, max_per_class: int | None = None, seed: int = 0,
                      val_per_class: int = 20, data_root: str | None = None) -> LTData:
-    """Build the long-tailed training set of docs/protocol.md §1 (+ held-out split) from a balanced dataset; a split
-    dataset (ImageNet-LT, Places-LT, iNat 2018) is its lists as given, streamed (ltlib.stream; imbalance_ratio,
-    max_per_class and the held-out size do not apply: its val list is the held-out split)."""
-    if getattr(DATASETS.get(name), "lists", None):
-        from ltlib.stream import stream_data
-        if max_per_class is not None:
-            raise ConfigError(f"dataset {name} is used as its split files give it: max_per_class must be None")
-        return stream_data(name, data_root)
+    """Build the long-tailed training set of docs/protocol.md §1 (+ held-out split) from a balanced dataset (a split
+    dataset, ImageNet-LT / Places-LT / iNat 2018, is its lists as given: ltlib.stream.notebook_data)."""
+    if is_split(name):
+        raise ConfigError(f"dataset {name} is used as its split files give it, streamed: ltlib.stream.notebook_data "
+                          f"(or ltlib.inference.load_data) reads it")
     train, test = load_dataset(name, data_root)
     labels = train.y.numpy()
     num_classes = int(labels.max()) + 1

@@ -18,6 +18,8 @@ from typing import Optional
 import pandas as pd
 
 from ltlib.config import RunConfig
+from ltlib.params import profile_notebooks, profile_params
+from ltlib.plans import profile_plans
 from ltlib.registry import DATASETS
 
 DECODE_CAP = 3000.0                       # images/s one H100 slot's CPU cores decode and augment
@@ -68,14 +70,10 @@ def plan_hours(plans: dict) -> pd.DataFrame:
 
 def profile_hours(profile: str) -> pd.DataFrame:
     """GPU-hours of a profile's plan on one H100 (ltlib.plans.profile_plans), before anything starts."""
-    from ltlib.plans import profile_plans
-
     return plan_hours(profile_plans(profile))
 
 
 def is_large_scale(profile: str) -> bool:
     """Whether a profile trains on a split dataset (its GPU-hours are worth listing)."""
-    from ltlib.params import profile_notebooks, profile_params
-
     nbs = profile_notebooks(profile) or ["00_data_and_samplers"]
     return any(getattr(DATASETS.get(profile_params(profile, nb)["dataset"]), "lists", None) for nb in nbs)

@@ -16,6 +16,7 @@ from ltlib.errors import ConfigError
 from ltlib.hardware import default_device, resolve_precision
 from ltlib.methods.base import Method, build_method
 from ltlib.metrics import accuracy_report
+from ltlib.models import load_pretrained
 from ltlib.splits import is_split_dataset
 from ltlib.stream import is_stream, stream_data
 
@@ -68,7 +69,6 @@ def build_for(cfg: RunConfig, data: Optional[LTData] = None) -> tuple[Method, nn
         torch.manual_seed(cfg.seed)
         model = method.build_model()
     if cfg.pretrained and cfg.init_from is None:           # stage 1 only: a stage-2 run starts from its stage 1
-        from ltlib.models import load_pretrained
         load_pretrained(model, cfg.pretrained)
     return method, model, data
 

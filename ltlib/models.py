@@ -1,6 +1,7 @@
 """Backbones (CIFAR ResNets with option-A shortcuts, torchvision ResNets) and the backbone+head model."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -9,6 +10,7 @@ import torch.nn.functional as F
 
 from ltlib import registry
 from ltlib.errors import ConfigError
+from ltlib.paths import resolve
 
 
 class BasicBlock(nn.Module):
@@ -173,12 +175,8 @@ LARGE_ARCHS = ("resnet10", "resnet50", "resnet101", "resnet152", "resnext50", "r
 def load_pretrained(model: nn.Module, path: str) -> int:
     """Load a local torchvision state dict (e.g. resnet152-*.pth; its fc is skipped) into every torchvision
     backbone of a model; never downloads. Returns the number of tensors loaded."""
-    import os
-
-    from ltlib.paths import resolve
-
     p = str(resolve(path))                                  # relative paths: from the repository root
-    if not os.path.isfile(p):
+    if not Path(p).is_file():
         raise ConfigError(f"pretrained weights {p} not found: put the torchvision state dict there (e.g. from "
                           f"torchvision.models.ResNet152_Weights.IMAGENET1K_V1.url, fetched on a machine with internet)")
     state = torch.load(p, map_location="cpu", weights_only=True)

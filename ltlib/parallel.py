@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from ltlib.config import RunConfig
-from ltlib.data import check_available
+from ltlib.splits import check_available
 from ltlib.errors import ConfigError
 from ltlib.inference import resolve_device
 from ltlib.runs import Run, runs_root

@@ -18,7 +18,7 @@ import numpy as np
 
 from ltlib import registry
 from ltlib.data import IMAGENET_MEAN, IMAGENET_STD, DatasetInfo, FileListDataset, filelist_transform, \
-    read_file_list, search_roots
+    load_dataset, read_file_list, search_roots
 from ltlib.errors import ConfigError
 from ltlib.metrics import shot_groups
 from ltlib.paths import resolve
@@ -181,6 +181,15 @@ def load_splits(name: str, data_root: Optional[str] = None, image_root: Optional
         raise _missing(name, f"{len(missing)} class(es) have no training image (e.g. {missing[:5]}): the train "
                              f"list is incomplete")
     return SplitData(name, list_dir, images, paths, labels, num_classes, info.mean, info.std)
+
+
+def check_available(name: str, data_root: Optional[str] = None, image_root: Optional[str] = None) -> None:
+    """Fail before any work when a dataset cannot be read: a split dataset's lists and images, any other dataset
+    loaded (and cached)."""
+    if is_split_dataset(name):
+        load_splits(name, data_root, image_root)
+    else:
+        load_dataset(name, data_root)
 
 
 def describe(name: str) -> dict[str, Any]:

@@ -18,8 +18,9 @@ from typing import Any, Iterator, Optional
 import numpy as np
 import torch
 
-from ltlib.data import ArrayData, LTData
-from ltlib.splits import SplitData, load_splits, loader_workers
+from ltlib.data import ArrayData, LTData, make_long_tailed
+from ltlib.errors import ConfigError
+from ltlib.splits import SplitData, is_split_dataset, load_splits, loader_workers
 
 
 def _transforms(size: int, train: bool):
@@ -45,8 +46,6 @@ class _Items(torch.utils.data.Dataset):
 
     def __getitem__(self, key: Any) -> tuple[torch.Tensor, int, int]:
         from PIL import Image
-
-        from ltlib.errors import ConfigError
 
         i, seed = key if isinstance(key, tuple) else (int(key), -1)
         train = seed >= 0
@@ -165,3 +164,14 @@ def stream_data(name: str, data_root: Optional[str] = None, image_root: Optional
 def is_stream(x: Any) -> bool:
     """Whether a split's images stream (a split dataset) rather than lie on the device."""
     return isinstance(x, StreamImages)
+
+
+def notebook_data(dataset: str, imbalance_ratio: float, max_per_class: Optional[int] = None,
+                  data_root: Optional[str] = None, image_root: Optional[str] = None) -> LTData:
+    """The data set a notebook shows: a split dataset's lists as given (streamed), else the long-tailed set of
+    docs/protocol.md §1 (ltlib.data.make_long_tailed)."""
+    if is_split_dataset(dataset):
+        if max_per_class is not None:
+            raise ConfigError(f"dataset {dataset} is used as its split files give it: max_per_class must be None")
+        return stream_data(dataset, data_root, image_root)
+    return make_long_tailed(dataset, imbalance_ratio, max_per_class, data_root=data_root)

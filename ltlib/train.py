@@ -29,7 +29,8 @@ from filelock import FileLock
 from ltlib import hardware
 from ltlib.augment import normalize, random_crop_flip
 from ltlib.config import RunConfig
-from ltlib.data import LTData, check_available
+from ltlib.data import LTData
+from ltlib.splits import check_available
 from ltlib.stream import is_stream
 from ltlib.errors import ConfigError, RunStoreError
 from ltlib.hardware import warn_if_emulated

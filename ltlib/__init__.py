@@ -3,7 +3,7 @@
 Importing the package fills the registries (ltlib.registry): datasets, samplers, backbones, heads, losses, the
 methods of every paper and the study's named recipes.
 """
-from ltlib import data, heads, losses, models, samplers  # noqa: F401  (fill the registries)
+from ltlib import data, heads, losses, models, samplers, splits  # noqa: F401  (fill the registries)
 from ltlib.config import RunConfig
 from ltlib.errors import ConfigError
 from ltlib.methods import aux, base, bbn, mixup, reslt  # noqa: F401  (register the methods)

@@ -55,6 +55,8 @@ def report_table(reports: dict[str, dict | Sequence[dict]], percent: bool = True
             if len(reps) > 1:
                 row[f"{g}_std"] = scale * vals[g].std(ddof=1)
         rows.append(row)
+    if not rows:                                           # e.g. a profile with no ablation rows
+        return pd.DataFrame(index=pd.Index([], name="method"))
     return pd.DataFrame(rows).set_index("method")
 
 

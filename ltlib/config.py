@@ -33,8 +33,17 @@ def check_dataset_name(name: str) -> None:
                       f"{', '.join(registry.DATASETS)} or give a path to an image folder")
 
 
+def split_names() -> list[str]:
+    """Registered datasets fixed by their split files (ltlib.splits)."""
+    return [n for n, info in registry.DATASETS.items() if getattr(info, "lists", None)]
+
+
 # Fields that do not change a run's result: kept out of its hash (docs/protocol.md §7).
-HASH_EXCLUDE = {"tag", "data_root"}
+HASH_EXCLUDE = {"tag", "data_root", "image_root"}
+# Fields added for the large-scale datasets, hashed only when not at their default, so every earlier run keeps its
+# hash (tests/test_run_hashes.py).
+HASH_IF_SET: dict[str, Any] = {"image_root": None, "pretrained": None, "image_size": 224, "accum_steps": 1,
+                               "sync_bn": False}
 
 # Version of the training protocol, part of every run hash: bumped when a fix changes what a config computes, so a
 # stored run of the old protocol is never reused (2: held-out split from unused images only, within-class sampling
@@ -52,6 +61,8 @@ class RunConfig:
     lt_seed: int = 0                        # seed of the per-class subset selection (docs/protocol.md §1)
     val_per_class: int = 20                 # balanced held-out split from unused training images
     data_root: Optional[str] = None         # where datasets are looked for first (not hashed)
+    image_root: Optional[str] = None        # split datasets: the folder the list paths are relative to (not hashed)
+    image_size: int = 224                   # split datasets: crop size (test: Resize(size * 8/7) + CenterCrop)
     # model
     arch: str = "resnet8"                   # see ltlib.models.ARCHS
     head: str = "linear"                    # see ltlib.heads.HEADS
@@ -83,10 +94,13 @@ class RunConfig:
     init_from: Optional[dict] = None        # stage-1 RunConfig (as dict) whose weights start this run
     train_parts: str = "all"                # all | classifier | last_block | lws
     reinit_head: bool = True                # fresh classifier when init_from is set
+    pretrained: Optional[str] = None        # local weights file (torchvision state dict) for the backbone; never fetched
     backbone_lr_mult: float = 1.0           # lr factor of the backbone (B+C at lr x 0.1)
     # other
     augment: bool = True                    # random crop with padding + horizontal flip
     precision: str = "auto"                 # auto (bf16 where native, else fp32; resolved at once) | bf16 | fp32
+    accum_steps: int = 1                    # gradient accumulation: batch_size images per step in accum_steps parts
+    sync_bn: bool = False                   # synchronised batch norm across the ranks of a torchrun run
     eval_every: int = 1
     seed: int = 0
     tag: str = ""                           # free label for tables (not hashed)
@@ -138,6 +152,17 @@ class RunConfig:
         if not is_path(self.dataset):
             self.dataset = self.dataset.lower()
             check_dataset_name(self.dataset)                # names now; a folder path when its data load
+        require(self.image_size >= 8, f"image_size must be >= 8, got {self.image_size}")
+        require(self.accum_steps >= 1 and self.batch_size % self.accum_steps == 0,
+                f"accum_steps must be >= 1 and divide batch_size ({self.batch_size}), got {self.accum_steps}")
+        split = registry.DATASETS.get(self.dataset)
+        if getattr(split, "lists", None):                   # a dataset fixed by its split files (ltlib.splits)
+            require(self.max_per_class is None, f"dataset {self.dataset} is used as its split files give it: "
+                    f"max_per_class must be None, got {self.max_per_class}")
+            self.imbalance_ratio = float(split.imbalance)   # the lists' own n_max / n_min: nothing is re-drawn
+        else:
+            require(self.image_root is None, f"image_root applies to the split-file datasets only "
+                    f"({', '.join(split_names())}), not to {self.dataset}")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
@@ -160,8 +185,11 @@ class RunConfig:
 
     def hash_dict(self) -> dict[str, Any]:
         """The fields that change the result; a path dataset counts by its folder name only."""
-        d = {k: v for k, v in self.to_dict().items() if k not in HASH_EXCLUDE}
+        d = {k: v for k, v in self.to_dict().items()
+             if k not in HASH_EXCLUDE and not (k in HASH_IF_SET and v == HASH_IF_SET[k])}
         d["protocol"] = PROTOCOL
+        if d.get("pretrained"):
+            d["pretrained"] = Path(d["pretrained"]).name    # the weights by file name, not where they lie
         if is_path(d["dataset"]):
             d["dataset"] = Path(d["dataset"].rstrip("/")).name
         if d["init_from"] is not None:

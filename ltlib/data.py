@@ -7,6 +7,7 @@ import os
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -248,6 +249,9 @@ def load_image_folder(root: Path) -> tuple[ArrayData, ArrayData]:
 def load_dataset(name: str, data_root: str | None = None) -> tuple[ArrayData, ArrayData]:
     """The full balanced (train, test) sets of a dataset name or image-folder path."""
     check_dataset_name(name)
+    if getattr(DATASETS.get(name), "lists", None):
+        raise ConfigError(f"dataset {name} is fixed by its split files and streamed from disk: read it with "
+                          f"ltlib.splits.load_splits, not as arrays")
     if name == "fmnist":
         return load_fmnist(find_dataset(name, data_root))
     if name in ("cifar10", "cifar100"):
@@ -255,6 +259,11 @@ def load_dataset(name: str, data_root: str | None = None) -> tuple[ArrayData, Ar
     if name == "cifar10-jpeg":
         return load_image_folder(find_dataset(name, data_root))
     return load_image_folder(resolve(name))
+
+
+def is_split(name: str) -> bool:
+    """A dataset fixed by its split files (ImageNet-LT, Places-LT, iNat 2018): its lists as given, streamed."""
+    return bool(getattr(DATASETS.get(name), "lists", None))
 
 
 def dataset_label(name: str) -> str:
@@ -341,7 +350,11 @@ class LTData:
 
 def make_long_tailed(name: str, imbalance_ratio: float, max_per_class: int | None = None, seed: int = 0,
                      val_per_class: int = 20, data_root: str | None = None) -> LTData:
-    """Build the long-tailed training set of docs/protocol.md §1 (+ held-out split) from a balanced dataset."""
+    """Build the long-tailed training set of docs/protocol.md §1 (+ held-out split) from a balanced dataset (a split
+    dataset, ImageNet-LT / Places-LT / iNat 2018, is its lists as given: ltlib.stream.notebook_data)."""
+    if is_split(name):
+        raise ConfigError(f"dataset {name} is used as its split files give it, streamed: ltlib.stream.notebook_data "
+                          f"(or ltlib.inference.load_data) reads it")
     train, test = load_dataset(name, data_root)
     labels = train.y.numpy()
     num_classes = int(labels.max()) + 1
@@ -402,12 +415,15 @@ def read_file_list(list_file: str | os.PathLike) -> tuple[list[str], list[int]]:
 
 
 def filelist_transform(train: bool, size: int = 224, resize: int = 256, mean: tuple[float, ...] = IMAGENET_MEAN,
-                       std: tuple[float, ...] = IMAGENET_STD):
-    """The standard ImageNet-LT / Places-LT / iNat transforms, torchvision's: RandomResizedCrop + flip (train)
-    or Resize + CenterCrop (test), then ToTensor + Normalize."""
+                       std: tuple[float, ...] = IMAGENET_STD, color_jitter: bool = False):
+    """The standard ImageNet-LT / Places-LT / iNat transforms, torchvision's: RandomResizedCrop + flip (train; with
+    color_jitter, ColorJitter(0.4, 0.4, 0.4, 0) as in Decoupling's and OLTR's code) or Resize + CenterCrop (test),
+    then ToTensor + Normalize."""
     from torchvision import transforms as T
 
     first = [T.RandomResizedCrop(size), T.RandomHorizontalFlip()] if train else [T.Resize(resize), T.CenterCrop(size)]
+    if train and color_jitter:
+        first.append(T.ColorJitter(0.4, 0.4, 0.4, 0))
     return T.Compose(first + [T.ToTensor(), T.Normalize(mean, std)])
 
 
@@ -429,6 +445,18 @@ class FileListDataset(torch.utils.data.Dataset):
         if int(self.labels.max()) >= self.num_classes:
             raise ConfigError(f"file list {list_file} has label {int(self.labels.max())} >= num_classes {self.num_classes}")
         self.transform = transform
+
+    @classmethod
+    def from_lists(cls, paths: list[str], labels: "np.ndarray | list[int]", root: str | os.PathLike, transform=None,
+                   num_classes: Optional[int] = None) -> "FileListDataset":
+        """The same dataset from list lines already read (ltlib.splits reads each list once)."""
+        ds = cls.__new__(cls)
+        ds.root = Path(os.path.expanduser(str(root)))
+        ds.paths = list(paths)
+        ds.labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+        ds.num_classes = num_classes or int(ds.labels.max()) + 1
+        ds.transform = transform
+        return ds
 
     @property
     def counts(self) -> list[int]:

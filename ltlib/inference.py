@@ -16,6 +16,9 @@ from ltlib.errors import ConfigError
 from ltlib.hardware import default_device, resolve_precision
 from ltlib.methods.base import Method, build_method
 from ltlib.metrics import accuracy_report
+from ltlib.models import load_pretrained
+from ltlib.splits import is_split_dataset
+from ltlib.stream import is_stream, stream_data
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -51,7 +54,9 @@ class DeviceData:
 
 
 def load_data(cfg: RunConfig) -> LTData:
-    """The long-tailed data set a config trains on."""
+    """The long-tailed data set a config trains on (a split dataset's lists as given, streamed: ltlib.stream)."""
+    if is_split_dataset(cfg.dataset):
+        return stream_data(cfg.dataset, cfg.data_root, cfg.image_root, cfg.image_size)
     return make_long_tailed(cfg.dataset, cfg.imbalance_ratio, cfg.max_per_class, cfg.lt_seed, cfg.val_per_class,
                             cfg.data_root)
 
@@ -63,6 +68,8 @@ def build_for(cfg: RunConfig, data: Optional[LTData] = None) -> tuple[Method, nn
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         model = method.build_model()
+    if cfg.pretrained and cfg.init_from is None:           # stage 1 only: a stage-2 run starts from its stage 1
+        load_pretrained(model, cfg.pretrained)
     return method, model, data
 
 
@@ -79,11 +86,12 @@ def predict(method: Method, model: nn.Module, x: torch.Tensor, dd: DeviceData, b
     batch_size = batch_size or (256 if dd.device.type == "cpu" else 1000)
     fn = fn or (method.features if features else method.predict)
     out = []
-    for i in range(0, len(x), batch_size):
-        xb = normalize(x[i:i + batch_size].to(dd.device), dd.mean, dd.std)
+    chunks = x.batches(batch_size) if is_stream(x) else (x[i:i + batch_size] for i in range(0, len(x), batch_size))
+    for xb in chunks:                                      # a streaming split: decoded in order by its workers
+        xb = normalize(xb.to(dd.device), dd.mean, dd.std)
         with autocast(dd.device, precision):
             out.append(fn(model, xb).float())
-    return torch.cat(out)
+    return torch.cat(out) if out else torch.zeros(0)
 
 
 def predictions(method: Method, model: nn.Module, dd: DeviceData, split: str, precision: str = "auto") -> torch.Tensor:

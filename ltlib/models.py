@@ -1,6 +1,7 @@
 """Backbones (CIFAR ResNets with option-A shortcuts, torchvision ResNets) and the backbone+head model."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -9,6 +10,7 @@ import torch.nn.functional as F
 
 from ltlib import registry
 from ltlib.errors import ConfigError
+from ltlib.paths import resolve
 
 
 class BasicBlock(nn.Module):
@@ -139,7 +141,12 @@ def _torchvision(name: str) -> Callable[[int], nn.Module]:
                               "install ltstudy[vision] with a matching torch") from None
         nets = {"resnet10": lambda: resnet.ResNet(resnet.BasicBlock, [1, 1, 1, 1]),
                 "resnet50": lambda: resnet.resnet50(weights=None),
-                "resnext50": lambda: resnet.resnext50_32x4d(weights=None)}
+                "resnet101": lambda: resnet.resnet101(weights=None),
+                "resnet152": lambda: resnet.resnet152(weights=None),
+                "resnext50": lambda: resnet.resnext50_32x4d(weights=None),
+                # ResNeXt-101 / -152 32x4d (ResLT's and Decoupling's): torchvision's ResNet with groups 32, width 4
+                "resnext101": lambda: resnet.ResNet(resnet.Bottleneck, [3, 4, 23, 3], groups=32, width_per_group=4),
+                "resnext152": lambda: resnet.ResNet(resnet.Bottleneck, [3, 8, 36, 3], groups=32, width_per_group=4)}
         return TorchvisionBackbone(nets[name](), in_channels)
     return build
 
@@ -158,9 +165,37 @@ ARCHS.update({f"{name}{'' if k == 1 else f'x{k}'}": _cifar(n, 16 * k)
 ARCHS.update({
     "resnet8-narrow": lambda c: ResNetCifar((1, 1, 1), 8, c),
     "resnet10": _torchvision("resnet10"),
-    "resnet50": _torchvision("resnet50"),
-    "resnext50": _torchvision("resnext50"),
+    **{name: _torchvision(name) for name in ("resnet50", "resnet101", "resnet152", "resnext50", "resnext101",
+                                             "resnext152")},
 })
+# The ImageNet-scale backbones (torchvision definitions), for the split-file datasets.
+LARGE_ARCHS = ("resnet10", "resnet50", "resnet101", "resnet152", "resnext50", "resnext101", "resnext152")
+
+
+def load_pretrained(model: nn.Module, path: str) -> int:
+    """Load a local torchvision state dict (e.g. resnet152-*.pth; its fc is skipped) into every torchvision
+    backbone of a model; never downloads. Returns the number of tensors loaded."""
+    p = str(resolve(path))                                  # relative paths: from the repository root
+    if not Path(p).is_file():
+        raise ConfigError(f"pretrained weights {p} not found: put the torchvision state dict there (e.g. from "
+                          f"torchvision.models.ResNet152_Weights.IMAGENET1K_V1.url, fetched on a machine with internet)")
+    state = torch.load(p, map_location="cpu", weights_only=True)
+    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    state = {k.removeprefix("module."): v for k, v in state.items() if not k.removeprefix("module.").startswith("fc.")}
+    nets = [m.net for m in model.modules() if isinstance(m, TorchvisionBackbone)]
+    if not nets:
+        raise ConfigError(f"pretrained weights need a torchvision backbone ({', '.join(LARGE_ARCHS)})")
+    for net in nets:
+        try:
+            missing, unexpected = net.load_state_dict(state, strict=False)
+        except RuntimeError as e:                              # shapes of another backbone
+            raise ConfigError(f"pretrained weights {p} do not fit this backbone: "
+                              f"{str(e).splitlines()[-1].strip()}") from None
+        missing = [k for k in missing if not k.startswith("fc.")]
+        if missing or unexpected:
+            raise ConfigError(f"pretrained weights {p} do not fit this backbone: missing {missing[:3]}, "
+                              f"unexpected {unexpected[:3]}")
+    return len(state)
 
 
 def build_backbone(arch: str, in_channels: int = 3) -> nn.Module:

@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from ltlib.config import RunConfig
-from ltlib.data import load_dataset
+from ltlib.splits import check_available
 from ltlib.errors import ConfigError
 from ltlib.inference import resolve_device
 from ltlib.runs import Run, runs_root
@@ -144,8 +144,8 @@ def run_many(cfgs: dict[Any, RunConfig] | Iterable[RunConfig], workers: Optional
     if n > 1:
         for c in pending:
             c.validate()
-        for name, root_ in {(c.dataset, c.data_root) for ch in pending for c in ch.stages()}:
-            load_dataset(name, root_)                   # a missing/corrupt dataset fails here, before any work
+        for name, root_, images in {(c.dataset, c.data_root, c.image_root) for ch in pending for c in ch.stages()}:
+            check_available(name, root_, images)        # a missing/corrupt dataset fails here, before any work
         _fit_parallel(pending, n, kwargs)
     out = {k: fit(c, **kwargs) for k, c in items}
     return out if isinstance(cfgs, dict) else list(out.values())

@@ -32,6 +32,8 @@ class Shared:
     dataset: str = "fmnist"
     imbalance_ratio: float = 100.0
     data_root: Optional[str] = None
+    image_root: Optional[str] = None
+    run_fields: Optional[dict] = None
     max_per_class: Optional[int] = 300
     arch: str = "resnet8"
     epochs: int = 2
@@ -59,6 +61,12 @@ SMOKE_EXCEPTIONS: dict[str, dict[str, Any]] = {
     "60_class_reversed_switching": {"epochs": 4},      # an IB epoch, the lr drop, and a switched epoch after it
     "50_aux_learning": {"batch_size": 64},             # k = B/Z classes of Z = 4 images: 16 on 10 classes
 }
+
+# What a profile's run_fields may state: a paper's optimisation and large-scale set-up, over every recipe's preset
+# (the epochs are the notebook's own; sampler, loss and method stay each recipe's).
+RUN_FIELD_NAMES = ("lr", "batch_size", "weight_decay", "momentum", "nesterov", "schedule", "milestones", "gamma",
+                   "warmup_epochs", "warmup_start", "backbone_lr_mult", "pretrained", "image_size", "accum_steps",
+                   "sync_bn")
 
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 
@@ -135,6 +143,11 @@ def check_values(p: dict[str, Any]) -> None:
             raise ConfigError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {dev!r}")
     if "dataset" in p:
         check_dataset_name(p["dataset"])
+    if p.get("run_fields") is not None:
+        bad = [k for k in p["run_fields"] if k not in RUN_FIELD_NAMES]
+        if bad:
+            raise ConfigError(f"run_fields may set {', '.join(RUN_FIELD_NAMES)}; not {', '.join(map(str, bad))}"
+                              f"{closest(str(bad[0]), RUN_FIELD_NAMES)}")
     if "precision" in p and p["precision"] not in PRECISIONS:
         raise ConfigError(f"precision must be 'auto', 'bf16' or 'fp32', got {p['precision']!r}")
 
@@ -214,6 +227,21 @@ def check_profile(profile: str) -> None:
     """An unknown profile is an error naming the closest one."""
     if profile not in profiles():
         raise ConfigError(f"unknown profile '{profile}'{closest(profile, profiles())}; have: {', '.join(profiles())}")
+
+
+def profile_notebooks(profile: str) -> Optional[list[str]]:
+    """The notebooks a profile runs when it names them in params/<profile>/notebooks.txt (one stem a line; the
+    large-scale profiles run only the notebooks whose papers report that dataset), else None: every notebook."""
+    f = PARAMS / profile / "notebooks.txt"
+    if not f.exists():
+        return None
+    names = [ln.split("#")[0].strip() for ln in f.read_text().splitlines()]
+    names = [n for n in names if n]
+    have = sorted(p.stem for p in NOTEBOOKS.glob("[0-9]*.ipynb"))
+    for n in names:
+        if n not in have:
+            raise ConfigError(f"{f}: no notebook named {n}.ipynb{closest(n, have)}")
+    return names
 
 
 def profile_params(profile: str, notebook: str | Path) -> dict[str, Any]:

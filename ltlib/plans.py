@@ -18,10 +18,11 @@ from ltlib.inference import load_data
 from ltlib.ladder import ladder_plan
 from ltlib.methods import aux, baselines, bbn, decoupling, reslt, switching
 from ltlib.methods.recipe import Plan, ablation_size
-from ltlib.params import as_dict, profile_params
+from ltlib.params import as_dict, profile_notebooks, profile_params
 from ltlib.paths import NOTEBOOKS, atomic_write_text
 from ltlib.recipes import balanced_ce, study_configs
 from ltlib.regimes import REGIMES, SLICE_PRIORITY
+from ltlib.splits import is_split_dataset, load_splits, num_classes as split_classes
 from ltlib.train import stage_waves
 
 
@@ -61,7 +62,18 @@ def plan_30(p: dict[str, Any]) -> Plan:
 def plan_40(p: dict[str, Any]) -> Plan:
     """40: ResLT and its baselines over seeds, its one-seed ablations (the code's groups need the class count)."""
     probe = baselines.baseline(p, "CE")
-    return reslt.notebook_plan(p, load_data(probe).num_classes, check=False)
+    return reslt.notebook_plan(p, class_count(probe), check=False)
+
+
+def class_count(cfg: RunConfig) -> int:
+    """Classes of a config's data: a split dataset's lists where they are found, else its published count (so a
+    large-scale profile's plan is listed on a machine without the data); any other dataset is loaded."""
+    if is_split_dataset(cfg.dataset):
+        try:
+            return load_splits(cfg.dataset, cfg.data_root, cfg.image_root).num_classes
+        except ConfigError:
+            return split_classes(cfg.dataset)
+    return load_data(cfg).num_classes
 
 
 def plan_50(p: dict[str, Any]) -> Plan:
@@ -146,9 +158,10 @@ def profile_plans(profile: str, only: Optional[list[str]] = None,
     missing = [nb for nb in NOTEBOOK_PLANS if not (NOTEBOOKS / f"{nb}.ipynb").exists()]
     if missing:
         raise ConfigError(f"no notebook for plan(s) {', '.join(missing)}")
+    listed = profile_notebooks(profile)
     return {nb: notebook_plan(nb, with_regimes(profile_params(profile, nb), regimes) if nb == LADDER else
                               profile_params(profile, nb), check=False) for nb in NOTEBOOK_PLANS
-            if not only or any(nb.startswith(o) for o in only)}
+            if (not only or any(nb.startswith(o) for o in only)) and (listed is None or nb in listed)}
 
 
 def ordered_runs(plans: dict[str, Plan]) -> list[RunConfig]:

@@ -159,3 +159,204 @@ INDEPENDENT: dict[tuple[str, int], dict[str, float]] = {
                   "CE-DRS": 41.34},
 }
 INDEPENDENT_SOURCE = "Bag of Tricks (Zhang et al., AAAI 2021)"
+
+
+# ------------------------------------------------------------------------------ large-scale published numbers
+# ImageNet-LT, Places-LT and iNaturalist 2017/2018 as the papers print them (top-1 %; BBN's are error % as given),
+# keyed (paper, table, dataset, backbone, epochs, row, metric) -> value. `epochs` is the representation run's length
+# where the table states it (None: not stated, or copied from another paper); rows keep each paper's own names, with
+# the study's keys where there is one (CE for Decoupling's "Joint", tau-norm for "τ-normalized", switching for "Ours").
+IN, PL, IN17, IN18 = "imagenet_lt", "places_lt", "inat2017", "inat2018"
+GROUP_METRICS = ("many", "medium", "few", "acc")
+LARGE_SCALE: dict[tuple[str, str, str, str, Optional[int], str, str], float] = {}
+
+
+def _mmfa(paper: str, table: str, dataset: str, backbone: str, epochs: Optional[int],
+          rows: dict[str, tuple[float, ...]]) -> None:
+    """Rows of many / medium / few / overall top-1 (%)."""
+    for row, vals in rows.items():
+        for metric, v in zip(GROUP_METRICS, vals):
+            LARGE_SCALE[(paper, table, dataset, backbone, epochs, row, metric)] = v
+
+
+def _overall(paper: str, table: str, dataset: str, backbone: str, epochs: Optional[int], rows: dict[str, float],
+             metric: str = "acc") -> None:
+    """Rows of one number each (overall top-1 %, or error % with metric='error')."""
+    for row, v in rows.items():
+        LARGE_SCALE[(paper, table, dataset, backbone, epochs, row, metric)] = v
+
+
+# Decoupling (Kang et al., ICLR 2020). Table 1: which parts are retrained (ResNeXt-50, ImageNet-LT).
+_mmfa("Decoupling", "Table 1", IN, "resnext50", 90, {"B+C": (55.4, 45.3, 24.5, 46.3), "B+C (0.1x lr)": (61.9, 45.6, 22.8, 48.8),
+                                                     "LB+C": (61.4, 45.8, 24.5, 48.9), "C": (61.5, 46.2, 27.0, 49.5)})
+# Table 2: ImageNet-LT overall by backbone († copied from OLTR; OLTR* the authors' code; OLTR** with this representation)
+_overall("Decoupling", "Table 2", IN, "resnet10", 90, {
+    "FSLwF": 28.4, "Focal": 30.5, "Range Loss": 30.7, "Lifted Loss": 30.8, "OLTR": 35.6, "OLTR*": 34.1, "OLTR**": 37.3,
+    "CE": 34.8, "NCM": 35.5, "cRT": 41.8, "tau-norm": 40.6})
+_overall("Decoupling", "Table 2", IN, "resnext50", 90, {"OLTR*": 37.7, "OLTR**": 46.3, "CE": 44.4, "NCM": 47.3,
+                                                        "cRT": 49.5, "tau-norm": 49.4})
+_overall("Decoupling", "Table 2", IN, "resnext152", 90, {"OLTR*": 24.8, "OLTR**": 50.3, "CE": 47.8, "NCM": 51.3,
+                                                         "cRT": 52.4, "tau-norm": 52.8})
+# Table 3: iNaturalist 2018 overall, 90 / 200 epochs († copied from LDAM, Cao et al. 2019: epochs not stated)
+_overall("Decoupling", "Table 3", IN18, "resnet50", None, {"CB-Focal": 61.1, "LDAM": 64.6, "LDAM-DRW": 68.0})
+for _ep, _i in ((90, 0), (200, 1)):
+    _overall("Decoupling", "Table 3", IN18, "resnet50", _ep, {k: v[_i] for k, v in {
+        "CE": (61.7, 65.8), "NCM": (58.2, 63.1), "cRT": (65.2, 67.6), "tau-norm": (65.6, 69.3)}.items()})
+    _overall("Decoupling", "Table 3", IN18, "resnet152", _ep, {k: v[_i] for k, v in {
+        "CE": (65.0, 69.0), "NCM": (61.9, 67.3), "cRT": (68.5, 71.2), "tau-norm": (68.8, 72.5)}.items()})
+# Table 4: Places-LT, an ImageNet-pretrained ResNet-152 fine-tuned († copied from OLTR)
+_mmfa("Decoupling", "Table 4", PL, "resnet152", 30, {
+    "Lifted Loss": (41.1, 35.4, 24.0, 35.2), "Focal": (41.1, 34.8, 22.4, 34.6), "Range Loss": (41.1, 35.4, 23.2, 35.1),
+    "FSLwF": (43.9, 29.9, 29.5, 34.9), "OLTR": (44.7, 37.0, 25.3, 35.9), "CE": (45.7, 27.3, 8.2, 30.2),
+    "NCM": (40.4, 37.1, 27.3, 36.4), "cRT": (42.0, 37.6, 24.9, 36.7), "tau-norm": (37.8, 40.7, 31.8, 37.9)})
+# Table 5: joint training with each sampler (ResNeXt-50, ImageNet-LT)
+_mmfa("Decoupling", "Table 5", IN, "resnext50", 90, {"IB": (65.9, 37.5, 7.7, 44.4), "CB": (61.8, 40.1, 15.5, 45.1),
+                                                     "sqrt": (64.3, 41.2, 17.0, 46.8), "PB": (61.9, 43.2, 19.4, 47.2)})
+# Table 7: iNaturalist 2018 by backbone and epochs (its ResNet-50 cRT at 200 epochs, 68.2, differs from Table 3's 67.6)
+for _bb, _rows in {"resnet50": {"CE": (72.2, 63.0, 57.2, 61.7, 75.7, 66.9, 61.7, 65.8),
+                                "NCM": (55.5, 57.9, 59.3, 58.2, 61.0, 63.5, 63.3, 63.1),
+                                "cRT": (69.0, 66.0, 63.2, 65.2, 73.2, 68.8, 66.1, 68.2),
+                                "tau-norm": (65.6, 65.3, 65.9, 65.6, 71.1, 68.9, 69.3, 69.3)},
+                   "resnet101": {"CE": (75.9, 66.0, 59.9, 64.6, 75.5, 68.9, 63.2, 67.3),
+                                 "NCM": (58.6, 61.9, 61.8, 61.5, 63.7, 65.7, 65.3, 65.3),
+                                 "cRT": (73.0, 68.9, 65.7, 68.1, 73.9, 70.4, 67.8, 69.7),
+                                 "tau-norm": (69.7, 68.3, 68.3, 68.5, 68.6, 70.6, 72.2, 71.0)},
+                   "resnet152": {"CE": (75.2, 66.3, 60.7, 65.0, 78.2, 70.6, 64.7, 69.0),
+                                 "NCM": (59.3, 61.9, 62.6, 61.9, 66.3, 67.5, 67.2, 67.3),
+                                 "cRT": (73.6, 69.3, 66.3, 68.5, 75.9, 71.9, 69.1, 71.2),
+                                 "tau-norm": (69.8, 68.5, 68.9, 68.8, 74.3, 72.3, 72.2, 72.5)}}.items():
+    _mmfa("Decoupling", "Table 7", IN18, _bb, 90, {k: v[:4] for k, v in _rows.items()})
+    _mmfa("Decoupling", "Table 7", IN18, _bb, 200, {k: v[4:] for k, v in _rows.items()})
+
+# BBN (Zhou et al., CVPR 2020) Table 2: top-1 error % of ResNet-50; 1x: 90 epochs, 2x: 180 (LDAM-DRW*: LDAM's own)
+for _ds, _i in ((IN18, 0), (IN17, 1)):
+    _overall("BBN", "Table 2", _ds, "resnet50", 90, {k: v[_i] for k, v in {
+        "CE": (42.84, 45.38), "CE-DRW": (36.27, 40.48), "CE-DRS": (36.44, 40.12), "CB-Focal": (38.88, 41.92),
+        "LDAM-DRW": (35.42, 39.49), "BBN": (33.71, 36.61)}.items()}, "error")
+    _overall("BBN", "Table 2", _ds, "resnet50", 180, {k: v[_i] for k, v in {
+        "LDAM-DRW": (33.88, 38.19), "BBN": (30.38, 34.25)}.items()}, "error")
+_overall("BBN", "Table 2", IN18, "resnet50", None, {"LDAM-DRW*": 32.00}, "error")
+
+# ResLT (Cui et al.). Table 2: ImageNet-LT ResNeXt-50, 180 epochs († copied; § mixup + autoaugment)
+_mmfa("ResLT", "Table 2", IN, "resnext50", 180, {
+    "CE": (67.6, 42.8, 13.4, 47.6), "Mixup": (67.3, 41.0, 11.1, 46.3), "Lifted Loss": (41.1, 35.4, 24.0, 35.2),
+    "Focal": (41.1, 34.8, 22.4, 34.6), "Range Loss": (41.1, 35.4, 23.2, 35.1), "tau-norm": (60.9, 49.2, 36.8, 51.5),
+    "cRT": (63.7, 47.6, 28.3, 50.7), "LWS": (63.3, 48.4, 32.0, 51.5), "ResLT": (63.0, 50.5, 35.5, 52.9),
+    "ResLT §": (63.6, 55.7, 38.9, 56.1)})
+# Table 3: Places-LT, ImageNet-pretrained ResNet-152 fine-tuned 30 epochs († copied; § cutmix-pretrained)
+_mmfa("ResLT", "Table 3", PL, "resnet152", 30, {
+    "CE": (45.7, 27.3, 8.2, 30.2), "Lifted Loss": (41.1, 35.4, 24.0, 35.2), "Focal": (41.1, 34.8, 22.4, 34.6),
+    "Range Loss": (41.1, 35.4, 23.2, 35.1), "tau-norm": (37.8, 40.7, 31.8, 37.9), "OLTR": (44.7, 37.0, 25.3, 35.9),
+    "LFME": (39.3, 39.6, 24.2, 36.2), "NCM": (40.4, 37.1, 27.3, 36.4), "cRT": (42.0, 37.6, 24.9, 36.7),
+    "LWS": (40.6, 39.1, 28.6, 37.6), "ResLT": (39.8, 43.6, 31.4, 39.8), "ResLT §": (40.3, 44.4, 34.7, 41.0)})
+# Table 6: iNaturalist 2018 ResNet-50, 200 epochs († copied; * 360 epochs of data; § mixup + ImageNet-pretrained)
+_overall("ResLT", "Table 6", IN18, "resnet50", 200, {
+    "CB-Focal": 61.1, "LDAM": 64.6, "CE": 65.8, "BBN": 69.6, "tau-norm": 69.3, "LDAM-DRW": 68.0, "cRT": 67.6,
+    "LWS": 69.5, "ResLT": 70.2, "ResLT *": 70.5, "LWS §": 71.4, "ResLT §": 72.3})
+# Table 7: ImageNet-LT ResNet-10 (supplement)
+_mmfa("ResLT", "Table 7", IN, "resnet10", 180, {
+    "FSLwF": (40.9, 22.1, 15.0, 28.4), "Focal": (36.4, 29.9, 16.0, 30.5), "Range Loss": (35.8, 30.3, 17.6, 30.7),
+    "Lifted Loss": (35.8, 30.4, 17.9, 30.8), "SEQL": (49.4, 32.2, 14.5, 36.4), "tau-norm": (50.4, 42.1, 26.7, 42.7),
+    "LFME": (47.0, 37.9, 19.2, 38.8), "OLTR": (43.2, 35.1, 18.5, 35.6), "cRT": (53.8, 41.3, 25.4, 43.2),
+    "LWS": (51.8, 41.6, 27.6, 43.0), "ResLT": (52.3, 41.6, 29.5, 43.8)})
+# Table 9: ImageNet-LT by backbone, 180 epochs (its ResNeXt-101 cRT row repeats Decoupling's iNat ResNet-50 numbers,
+# 69.0 / 66.0 / 63.2 / 65.2: stored as printed)
+for _bb, _rows in {"resnet10": {"CE": (59.7, 29.4, 5.7, 37.3), "cRT": (53.8, 41.3, 25.4, 43.2),
+                                "tau-norm": (50.4, 42.1, 26.7, 42.7), "LWS": (51.8, 41.6, 27.6, 43.0),
+                                "ResLT": (52.3, 41.6, 29.5, 43.8)},
+                   "resnext50": {"CE": (66.8, 42.0, 14.0, 47.0), "cRT": (63.7, 47.6, 28.3, 50.6),
+                                 "tau-norm": (62.3, 48.9, 33.7, 51.5), "LWS": (63.3, 48.4, 32.0, 51.5),
+                                 "ResLT": (63.0, 50.5, 35.5, 52.9)},
+                   "resnext101": {"CE": (69.6, 44.6, 15.6, 49.6), "cRT": (69.0, 66.0, 63.2, 65.2),
+                                  "tau-norm": (65.3, 51.5, 35.2, 53.9), "LWS": (65.7, 51.4, 34.7, 54.0),
+                                  "ResLT": (63.3, 53.3, 40.3, 55.1)}}.items():
+    _mmfa("ResLT", "Table 9", IN, _bb, 180, _rows)
+# Table 10: iNaturalist 2018, 200 epochs (§: mixup + ImageNet-pretrained ResNet-50)
+_mmfa("ResLT", "Table 10", IN18, "resnet50", 200, {
+    "CE": (75.7, 66.9, 61.7, 65.8), "cRT": (73.2, 68.8, 66.1, 68.2), "tau-norm": (71.1, 68.9, 69.3, 69.3),
+    "LWS": (71.0, 69.8, 68.8, 69.5), "ResLT": (68.5, 69.9, 70.4, 70.2)})
+_mmfa("ResLT", "Table 10", IN18, "resnet152", 200, {
+    "CE": (78.2, 70.6, 64.7, 69.0), "cRT": (75.9, 71.9, 69.1, 71.2), "tau-norm": (74.3, 72.3, 72.2, 72.5),
+    "LWS": (74.3, 72.4, 71.2, 72.1), "ResLT": (72.4, 73.3, 72.9, 73.2)})
+_mmfa("ResLT", "Table 10", IN18, "resnet50 §", 200, {
+    "CE": (78.3, 69.5, 63.7, 67.8), "tau-norm": (71.6, 70.8, 71.1, 71.0), "LWS": (73.4, 72.5, 70.2, 71.4),
+    "ResLT": (71.7, 72.5, 72.1, 72.3)})
+
+# Class-reversed switching (ICLR 2021 submission). Table 2: iNaturalist 2018 ResNet-50, 90 / 200 epochs
+# († copied; "Ours" S = 1 at both lengths, S = 10 at 90 and S = 40 at 200 epochs)
+_overall("class-reversed", "Table 2", IN18, "resnet50", None, {
+    "CE": 57.2, "CE-DRW": 63.7, "CE-DRS": 63.6, "CB-Focal": 61.1, "LDAM-DRW": 68.0})
+for _ep, _i in ((90, 0), (200, 1)):
+    _overall("class-reversed", "Table 2", IN18, "resnet50", _ep, {k: v[_i] for k, v in {
+        "cRT": (65.2, 67.6), "LWS": (65.9, 69.5), "BBN": (66.3, 69.6), "switching": (66.7, 70.4)}.items()})
+_overall("class-reversed", "Table 2", IN18, "resnet50", 90, {"switching (S=10)": 66.8})
+_overall("class-reversed", "Table 2", IN18, "resnet50", 200, {"switching (S=40)": 70.0})
+# Table 5 (Table 3's overall column with the groups): ImageNet-LT, 90 epochs (S = 10: 100); BBN from its code
+for _bb, _rows in {"resnet50": {"CE": (64.0, 33.8, 5.8, 41.6), "cRT": (58.8, 44.0, 26.1, 47.3),
+                                "LWS": (57.1, 45.2, 29.3, 47.7), "BBN": (56.2, 46.6, 14.1, 45.9),
+                                "switching": (53.5, 45.2, 41.8, 47.9), "switching (S=10)": (54.5, 45.0, 41.9, 48.2)},
+                   "resnext50": {"CE": (65.9, 37.5, 7.7, 44.4), "cRT": (61.8, 46.2, 27.4, 49.5),
+                                 "LWS": (60.2, 47.2, 30.3, 49.9), "BBN": (58.1, 47.2, 15.6, 47.1),
+                                 "switching": (55.2, 46.7, 39.0, 49.2),
+                                 "switching (S=10)": (56.5, 46.1, 39.4, 49.3)}}.items():
+    _mmfa("class-reversed", "Table 5", IN, _bb, 90, _rows)
+_overall("class-reversed", "Table 3", IN, "resnext50", None, {"OLTR": 37.7})
+
+# To balance or not (Zhang et al. 2019): Tables 3-5 (ImageNet-LT ResNet-10, Places-LT ResNet-50) as PUBLISHED holds them
+for _p, _t, _ds, _ir, _row, _metric, _v in _RECORDS:
+    if _p == "To balance":
+        _ds_key, _bb = (IN, "resnet10") if _ds.startswith("ImageNet-LT") else (PL, "resnet50")
+        LARGE_SCALE[(_p, _t, _ds_key, _bb, None, _row, _metric)] = _v
+
+# Table 1: ImageNet-LT ResNet-10 from scratch, Places-LT ImageNet-pretrained ResNet-152 (MemoryNet = OLTR; * re-run
+# with the authors' code and this paper's schedule); Table 2: ResNet-50 from scratch on both
+_TB1 = {"Lifted Loss": ((35.8, 30.4, 17.9, 30.8), (41.1, 35.4, 24.0, 35.2)),
+        "Focal": ((36.4, 29.9, 16.0, 30.5), (41.1, 34.8, 22.4, 34.6)),
+        "Range Loss": ((35.8, 30.3, 17.6, 30.7), (41.1, 35.4, 23.2, 35.1)),
+        "Cost-Sensitive": ((37.2, 30.9, 15.9, 31.2), (38.8, 36.9, 20.9, 34.2)),
+        "FSLwF": ((40.9, 22.1, 15.0, 28.4), (43.9, 29.9, 29.5, 34.9)),
+        "OLTR": ((43.2, 35.1, 18.5, 35.6), (44.7, 37.0, 25.3, 35.9)),
+        "OLTR*": ((47.9, 37.0, 16.6, 38.3), (44.4, 39.3, 27.3, 38.6)),
+        "RRS-only": ((53.4, 23.5, 4.3, 32.4), (47.4, 27.1, 10.5, 31.0)),
+        "CBS-only": ((35.4, 31.5, 18.6, 31.2), (46.9, 34.9, 18.1, 35.7)),
+        "CBS+RRS": ((51.0, 38.5, 21.0, 40.9), (42.5, 40.3, 32.2, 39.4)),
+        "CBS+RRS+SS": ((52.4, 39.5, 21.0, 41.9), (42.5, 40.6, 32.6, 39.6))}
+_mmfa("To balance", "Table 1", IN, "resnet10", None, {k: v[0] for k, v in _TB1.items()})
+_mmfa("To balance", "Table 1", PL, "resnet152", None, {k: v[1] for k, v in _TB1.items()})
+_TB2 = {"Triplet Loss": ((48.3, 39.5, 19.3, 40.0), (30.4, 27.8, 6.8, 24.3)),
+        "Focal": ((49.0, 39.2, 19.1, 40.1), (26.2, 22.8, 6.2, 20.5)),
+        "Proxy Loss": ((49.0, 38.9, 17.7, 39.8), (30.3, 24.4, 4.8, 22.4)),
+        "Cost-Sensitive": ((48.0, 38.8, 19.6, 39.6), (27.1, 26.4, 16.9, 24.6)),
+        "OLTR*": ((56.6, 39.3, 16.4, 42.7), (34.1, 26.2, 8.2, 25.3)),
+        "RRS-only": ((61.3, 32.2, 7.2, 39.9), (39.1, 12.0, 0.3, 19.3)),
+        "CBS-only": ((51.1, 38.2, 16.7, 40.1), (32.1, 22.9, 4.6, 22.4)),
+        "CBS+RRS": ((59.0, 43.5, 22.8, 46.5), (35.6, 29.3, 11.3, 27.8)),
+        "CBS+RRS+SS": ((60.2, 44.0, 23.1, 47.3), (35.8, 31.0, 12.7, 28.9))}
+_mmfa("To balance", "Table 2", IN, "resnet50", None, {k: v[0] for k, v in _TB2.items()})
+_mmfa("To balance", "Table 2", PL, "resnet50", None, {k: v[1] for k, v in _TB2.items()})
+
+PUBLISHED_LARGE = pd.DataFrame([(*k, v) for k, v in LARGE_SCALE.items()],
+                               columns=["paper", "table", "dataset", "backbone", "epochs", "row", "metric", "value"])
+
+
+def select_large(paper: str, table: str, dataset: str, backbone: Optional[str] = None, epochs: Optional[int] = None,
+                 metric: str = "acc") -> pd.Series:
+    """row -> value of one published large-scale table (one backbone / length where it has several)."""
+    t = PUBLISHED_LARGE[(PUBLISHED_LARGE["paper"] == paper) & (PUBLISHED_LARGE["table"] == table)
+                        & (PUBLISHED_LARGE["dataset"] == dataset) & (PUBLISHED_LARGE["metric"] == metric)]
+    if backbone is not None:
+        t = t[t["backbone"] == backbone]
+    if epochs is not None:
+        t = t[t["epochs"] == epochs]
+    if t.duplicated("row").any():
+        raise ValueError(f"{paper} {table} on {dataset} has several backbones / lengths: name backbone and epochs")
+    return t.set_index("row")["value"]
+
+
+def large_scale_tables(dataset: str) -> pd.DataFrame:
+    """The published tables on one large-scale dataset: paper, table, backbones, lengths and number of rows."""
+    t = PUBLISHED_LARGE[PUBLISHED_LARGE["dataset"] == dataset]
+    return (t.groupby(["paper", "table"]).agg(backbones=("backbone", lambda s: ", ".join(sorted(set(s)))),
+                                                epochs=("epochs", lambda s: ", ".join(str(int(e)) for e in
+                                                                                     sorted(set(s.dropna())))),
+                                                rows=("row", "nunique")).reset_index())

@@ -14,10 +14,10 @@ from typing import Any, Optional
 
 import pandas as pd
 
-from ltlib import findings, ladder, plots, report, store
+from ltlib import findings, gpuhours, ladder, plots, report, store
 from ltlib.data import dataset_label
 from ltlib.errors import ConfigError, closest
-from ltlib.params import check_param_file, check_profile, profile_params
+from ltlib.params import check_param_file, check_profile, profile_notebooks, profile_params
 from ltlib.paths import NOTEBOOKS, OUTPUTS, PARAMS, atomic_write_text, display_path, resolve
 from ltlib.plans import export_runs
 from ltlib.regimes import build_regime
@@ -34,8 +34,11 @@ def plan(profile: str, only: Optional[list[str]] = None) -> list[tuple[Path, dic
         if f.stem not in names:
             raise ConfigError(f"{f}: no notebook named {f.stem}.ipynb{closest(f.stem, names)}")
     out = []
+    listed = profile_notebooks(profile)
     for nb in notebooks:
         if only and not any(nb.stem.startswith(o) for o in only):
+            continue
+        if listed is not None and nb.stem not in listed:
             continue
         pf = folder / f"{nb.stem}.yaml"
         out.append((nb, check_param_file(pf, nb) if pf.exists() else {}))
@@ -398,6 +401,10 @@ def main(argv: Optional[list[str]] = None) -> int:
                           f"{(sliced.state == 'recorded').sum()} recorded, {(sliced.state == 'partial').sum()} partial, "
                           f"{(sliced.state == 'missing').sum()} missing; ~{hours:.0f} one-thread hours left here")
                     print(sliced.to_string(index=False))
+                if gpuhours.is_large_scale(args.profile):
+                    print(f"\n[study] profile {args.profile}: estimated GPU-hours on one H100 "
+                          f"(assumed throughputs: ltlib/gpuhours.py)")
+                    print(gpuhours.profile_hours(args.profile).to_string())
             if args.budget is not None:
                 store.train_budget(args.profile, args.budget, workers=args.workers, only=args.only,
                                    regimes=args.regimes)

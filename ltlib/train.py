@@ -29,7 +29,9 @@ from filelock import FileLock
 from ltlib import hardware
 from ltlib.augment import normalize, random_crop_flip
 from ltlib.config import RunConfig
-from ltlib.data import LTData, load_dataset
+from ltlib.data import LTData
+from ltlib.splits import check_available
+from ltlib.stream import is_stream
 from ltlib.errors import ConfigError, RunStoreError
 from ltlib.hardware import warn_if_emulated
 from ltlib.inference import (DeviceData, autocast, build_for, classifier_norms, evaluate, predictions,
@@ -84,11 +86,15 @@ def _optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
 
 
 def make_batch(dd: DeviceData, bi: torch.Tensor, augment: bool, gen: torch.Generator,
-               channels_last: bool = False) -> Batch:
-    """Rows bi of the device-resident training set, augmented (crop+flip) and normalised."""
-    xb = dd.x[bi]
-    if augment:
-        xb = random_crop_flip(xb, dd.pad, gen)
+               channels_last: bool = False, streamed: Optional[torch.Tensor] = None) -> Batch:
+    """Rows bi of the device-resident training set, augmented (crop+flip) and normalised; a streaming split dataset
+    hands in its rows already decoded and augmented (`streamed`, uint8, ltlib.stream)."""
+    if streamed is not None:
+        xb = streamed.to(dd.device, non_blocking=True)
+    else:
+        xb = dd.x[bi]
+        if augment:
+            xb = random_crop_flip(xb, dd.pad, gen)
     xb = normalize(xb, dd.mean, dd.std)
     if channels_last:
         xb = xb.contiguous(memory_format=torch.channels_last)
@@ -109,14 +115,31 @@ class LossModule(nn.Module):
 
 
 def train_step(step: nn.Module, opt: torch.optim.Optimizer, batches: list[Batch], epoch: int, progress: float,
-               device: torch.device, precision: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimisation step of a LossModule (or its DDP wrapper): forward under autocast, backward, update."""
-    with autocast(device, precision):
-        loss, logits = step(batches, epoch, progress)
+               device: torch.device, precision: str, accum_steps: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimisation step of a LossModule (or its DDP wrapper): forward under autocast, backward, update; with
+    accum_steps > 1 the batch goes through in that many parts whose gradients add up (a batch that does not fit)."""
     opt.zero_grad(set_to_none=True)
-    loss.backward()
+    if accum_steps == 1:
+        with autocast(device, precision):
+            loss, logits = step(batches, epoch, progress)
+        loss.backward()
+        opt.step()
+        return loss, logits
+    parts = [[Batch(b.x[k::accum_steps], b.y[k::accum_steps], b.idx[k::accum_steps]) for b in batches]
+             for k in range(accum_steps)]
+    losses, outs = [], []
+    for k, part in enumerate(parts):
+        sync = k == accum_steps - 1 or not hasattr(step, "no_sync")
+        with (nullcontext() if sync else step.no_sync()), autocast(device, precision):
+            loss, logits = step(part, epoch, progress)
+        (loss * len(part[0].y) / len(batches[0].y)).backward()
+        losses.append(loss.detach() * len(part[0].y))
+        outs.append(logits.detach())
     opt.step()
-    return loss, logits
+    logits = torch.empty((len(batches[0].y), outs[0].shape[1]), dtype=outs[0].dtype, device=outs[0].device)
+    for k, o in enumerate(outs):
+        logits[k::accum_steps] = o
+    return torch.stack(losses).sum() / len(batches[0].y), logits
 
 
 def init_distributed(device: torch.device) -> tuple[int, int, torch.device]:
@@ -226,6 +249,8 @@ def _setup(cfg: RunConfig, run: Run, root: Path, device: torch.device, progress:
         if bs % world or -(-n // (bs // world)) < world:
             raise ConfigError(f"batch_size {bs} must be a multiple of the {world} processes and n >= batch_size")
         steps = -(-n // (bs // world)) // world
+    if world > 1 and cfg.sync_bn:    # batch statistics over the global batch (CUDA / NCCL only, torch's SyncBN)
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     step: nn.Module = LossModule(method, model)
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -285,14 +310,16 @@ def _train_epoch(loop: Loop, epoch: int, idx: list[torch.Tensor]) -> tuple[float
         m.eval()
     loss_sum = torch.zeros((), device=loop.device)
     correct = torch.zeros((), device=loop.device)
+    streams = [iter(loop.dd.x.epoch([ids[s * rb:(s + 1) * rb].cpu() for s in range(steps)], cfg.seed, epoch, i))
+               if is_stream(loop.dd.x) else None for i, ids in enumerate(idx)]   # workers decode ahead
     for s in range(steps):
         lr = lr_at(cfg, epoch, s / steps)
         for g in loop.opt.param_groups:
             g["lr"] = lr * g["lr_mult"]
-        batches = [make_batch(loop.dd, ids[s * rb:(s + 1) * rb], cfg.augment, aug_gen, loop.channels_last)
-                   for ids in idx]
+        batches = [make_batch(loop.dd, ids[s * rb:(s + 1) * rb], cfg.augment, aug_gen, loop.channels_last,
+                              next(it) if it is not None else None) for ids, it in zip(idx, streams)]
         loss, logits = train_step(loop.step, loop.opt, batches, epoch, (epoch + s / steps) / cfg.epochs,
-                                  loop.device, cfg.precision)
+                                  loop.device, cfg.precision, cfg.accum_steps)
         hit = logits.detach().argmax(1) == batches[0].y
         loop.events[epoch, batches[0].idx] = hit.to(torch.uint8)
         loss_sum += loss.detach() * len(batches[0].y)
@@ -506,7 +533,7 @@ def fit(cfg: RunConfig, runs_dir: str | os.PathLike | None = None, device: str |
     run = Run(root / cfg.run_id())
     if run.finished:
         return run.check()
-    load_dataset(cfg.dataset, cfg.data_root)                   # a missing/corrupt dataset fails before any write
+    check_available(cfg.dataset, cfg.data_root, cfg.image_root)   # a missing/corrupt dataset fails before any write
     if cfg.init_from is not None and deadline is not None:    # a sliced stage 1 first: it may not finish in time
         first = fit(RunConfig.from_dict(cfg.init_from), root, device, progress, deterministic, channels_last,
                     deadline=deadline)

@@ -139,6 +139,9 @@ def tau_curve(fs: FeatureSet, taus: Sequence[float] = TAUS, splits: Sequence[str
     return pd.DataFrame(rows)
 
 
+NO_HELDOUT_TAU = 1.0      # τ where a dataset has no held-out split (never chosen on test)
+
+
 def choose_tau(curve: pd.DataFrame, split: str = "val", metric: str = "acc") -> float:
     """τ with the best held-out accuracy (ties: the smallest τ); never looks at the test rows."""
     c = curve[curve["split"] == split]
@@ -161,7 +164,9 @@ class TauNorm:
 def tau_norm(fs: FeatureSet, taus: Sequence[float] = TAUS) -> TauNorm:
     """Sweep τ, choose it on the held-out split, report val and test at that τ."""
     curve = tau_curve(fs, taus)
-    tau = choose_tau(curve, "val")
+    # iNaturalist 2018 has no held-out list (its val list is the test set): τ = 1, the plain L2-normalised
+    # classifier, is used there rather than a τ chosen on the test set
+    tau = choose_tau(curve, "val") if len(fs.splits["val"][1]) else NO_HELDOUT_TAU
     w = tau_normalize(fs.head, tau).weight.detach()
     return TauNorm(tau, curve, _reports(fs, lambda s: fs.logits(s, w)), w)
 

@@ -17,19 +17,22 @@ from ltlib.schedules import preset
 
 # Notebook parameters that go into every run config as they are.
 RUN_FIELDS = ("dataset", "imbalance_ratio", "max_per_class", "arch", "seed", "data_root", "batch_size", "lr",
-              "eval_every", "precision")
+              "eval_every", "precision", "image_root")
 
 
 def base_config(params: Any, schedule: str = "ldam", **changes: Any) -> RunConfig:
     """A RunConfig from a notebook's validated parameters (shared names), a schedule preset and changes.
 
-    The notebook's batch_size and lr override the preset's; epochs scale the preset's milestones.
+    The notebook's batch_size and lr override the preset's; epochs scale the preset's milestones. A large-scale
+    profile's `run_fields` (the paper's official schedule, stated in full) override both and every change of the
+    recipe's optimisation, so each run of the notebook trains on that paper's schedule.
     """
     p, s = as_dict(params), Shared.of(params)
     d = preset(schedule, s.epochs)
-    d.update({k: p[k] for k in RUN_FIELDS if k in p})
+    d.update({k: p[k] for k in RUN_FIELDS if k in p and (k != "image_root" or p[k] is not None)})
     d["precision"] = resolve_precision(s.precision, s.device)
     d.update(changes)
+    d.update(s.run_fields or {})
     return RunConfig.from_dict(d)
 
 

@@ -44,17 +44,22 @@ def _epochs(params: Any) -> int:
     return Shared.of(params).epochs
 
 
-def last_milestone(epochs: int) -> int:
-    """m_n: the last lr milestone of the "switching" preset (×0.1 at 100 of 200) scaled to `epochs`."""
+def last_milestone(epochs: int, params: Any = None) -> int:
+    """m_n: the last lr milestone of the "switching" preset (×0.1 at 100 of 200) scaled to `epochs`, or of a
+    large-scale profile's own schedule (`run_fields` milestones: ×0.1 at 60 / 80 of 90 on ImageNet-LT, A.3.2)."""
+    fields = (as_dict(params).get("run_fields") or {}) if params is not None else {}
+    if fields.get("milestones"):
+        return int(fields["milestones"][-1])
     return preset("switching", epochs)["milestones"][-1]
 
 
-def switch_epoch(epochs: int, S: int = 1) -> int:
+def switch_epoch(epochs: int, S: int = 1, params: Any = None) -> int:
     """0-based epoch of the switch, m_n + S; at least one epoch must follow it."""
-    e = last_milestone(epochs) + S
+    m = last_milestone(epochs, params)
+    e = m + S
     if S < 0 or e > epochs - 1:
         raise ConfigError(f"switching S={S} puts the switch at epoch {e}, outside a {epochs}-epoch run "
-                          f"(m_n = {last_milestone(epochs)}); use 0 <= S <= {epochs - 1 - last_milestone(epochs)}")
+                          f"(m_n = {m}); use 0 <= S <= {epochs - 1 - m}")
     return e
 
 
@@ -64,7 +69,7 @@ def switching_config(params: Any, first: str = "ib", second: str = "cr", S: int 
     Always the paper's batch of 64 (A.3.2; SWITCH_BATCH), whatever the notebook's batch_size: notebook 60, the
     analyses 70-72 and the report all build this one config, so they find the same runs.
     """
-    e = switch_epoch(_epochs(params), S)
+    e = switch_epoch(_epochs(params), S, params)
     d: dict[str, Any] = {"sampler": first, "sampler_switch": [] if second == first else [[e, second]],
                          "tag": f"{_label(first)}→{_label(second)}", "eval_every": 1,   # per-class curves per epoch
                          "batch_size": SWITCH_BATCH}
@@ -231,9 +236,9 @@ def paper_grid(dataset: str, imbalance_ratio: float) -> Optional[pd.DataFrame]:
 TABLES = ["S", "progressive", "grid", "irregularity", "decoupling", "features"]
 
 
-def max_S(epochs: int) -> int:
+def max_S(epochs: int, params: Any = None) -> int:
     """The largest S whose switch leaves at least one epoch after it."""
-    return epochs - 1 - last_milestone(epochs)
+    return epochs - 1 - last_milestone(epochs, params)
 
 
 def progressive_fits(epochs: int, S: int, stage_epochs: int) -> bool:
@@ -242,13 +247,13 @@ def progressive_fits(epochs: int, S: int, stage_epochs: int) -> bool:
     return S <= max_S(epochs) and e + max(1, scale_epoch(stage_epochs, epochs)) <= epochs - 1
 
 
-def _fit_S(epochs: int, S: int, what: str, notes: list[str]) -> int:
+def _fit_S(epochs: int, S: int, what: str, notes: list[str], params: Any = None) -> int:
     if S < 0:
         raise ConfigError(f"S must be >= 0, got {S}")
-    if S > max_S(epochs):
+    if S > max_S(epochs, params):
         notes.append(f"{what}: S = {S} leaves no epoch after the switch in {epochs} epochs (m_n = "
-                     f"{last_milestone(epochs)}); S = {max_S(epochs)} is used instead.")
-        return max(0, max_S(epochs))
+                     f"{last_milestone(epochs, params)}); S = {max_S(epochs, params)} is used instead.")
+        return max(0, max_S(epochs, params))
     return S
 
 
@@ -262,7 +267,7 @@ def notebook_plan(params: Any, check: bool = True) -> Plan:
     notes: list[str] = []
     if p["epochs"] < 2:
         raise ConfigError(f"switching needs epochs >= 2 (an IB epoch and a switched one), got {p['epochs']}")
-    S = _fit_S(p["epochs"], p["S"], "main run", notes)
+    S = _fit_S(p["epochs"], p["S"], "main run", notes, p)
     seeds = [p["seed"] + i for i in range(p.get("n_seeds", 1))]
     ce = [baseline(p, "CE", seed=s) for s in seeds]
     main: dict[str, list[RunConfig]] = {"IB→CR": [switching_config(p, S=S, seed=s) for s in seeds],

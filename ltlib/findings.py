@@ -87,6 +87,11 @@ def scope_line(lv: View, params: Mapping) -> str:
     return line + "."
 
 
+def signed(x: float, digits: int = 2) -> str:
+    """+0.16 / −0.05: a signed number with a true minus sign."""
+    return f"{x:+.{digits}f}".replace("-", "−")
+
+
 def _names(texts: Sequence[str]) -> str:
     quoted = [f"*{t}*" for t in texts]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
@@ -125,12 +130,13 @@ def sentences(lv: View, params: Mapping) -> list[str]:
     if len(gap):
         g = gap.assign(off=(gap["difference"] - gap["paper_difference"]).abs()).sort_values("off").iloc[-1]
         out.append(f"**A reproduced sign is not a reproduced size**: in {anchor}, *{g['claim']}* by "
-                   f"{g['difference']:+.1f} points; the paper's own difference is {g['paper_difference']:+.1f}.")
+                   f"{signed(g['difference'], 1)} points; the paper's own difference is "
+                   f"{signed(g['paper_difference'], 1)}.")
     taus, ind = lv.close["tau papers"].dropna(), lv.close["tau independent"].dropna()
     if len(taus):
         out.append(f"**No setting orders the methods as the papers do**: Kendall τ with the papers' CIFAR-10-LT "
-                   f"IR100 numbers is {taus.min():+.2f} to {taus.max():+.2f} (1 = the same order, 0 = unrelated, "
-                   f"−1 = reversed), {ind.min():+.2f} to {ind.max():+.2f} with an independent reproduction's "
+                   f"IR100 numbers is {signed(taus.min())} to {signed(taus.max())} (1 = the same order, 0 = unrelated, "
+                   f"−1 = reversed), {signed(ind.min())} to {signed(ind.max())} with an independent reproduction's "
                    f"(Bag of Tricks).")
     counts = record_counts(lv.plan, lv.rows)
     for r in (g for g in lv.regimes if build_regime(g).sliced):

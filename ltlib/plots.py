@@ -425,7 +425,7 @@ def claim_forest(long: pd.DataFrame, regimes: Sequence[str], marks: Optional[Map
                           label=reg) for j, reg in enumerate(regimes)]
     handles.append(plt.Line2D([], [], marker="|", color="black", ls="", markersize=14,
                               label="paper's A − B (CIFAR-10-LT IR100)"))
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.06 - 0.6 / len(claims)),
-              ncol=min(len(handles), 6), frameon=False, fontsize=8)
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(len(handles), 6),
+              frameon=False, fontsize=8)                      # on top: read with the first rows
     fig.tight_layout()
     return fig

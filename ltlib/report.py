@@ -200,6 +200,15 @@ OUTCOME_COLORS = {cl.REPRODUCED: "#d8f0d8", cl.CONTRADICTED: "#f8d7d4", cl.INCON
                   cl.NOT_TESTED: "#e8e8e8"}
 
 
+def size_note(outcome: str, diff: float, paper: float, far: float = 2.0) -> str:
+    """For a reproduced claim whose size is far from the paper's (more than `far` times larger or smaller, in the
+    same direction): 'size 17× the paper's' / 'size 0.2× the paper's'; else ''."""
+    if outcome != cl.REPRODUCED or pd.isna(diff) or pd.isna(paper) or paper == 0 or diff * paper <= 0:
+        return ""
+    ratio = diff / paper
+    return f"size {ratio:.1f}× the paper's" if ratio > far or ratio < 1 / far else ""
+
+
 def claims_html(verdicts: pd.DataFrame) -> str:
     """evaluate_claims' rows as an HTML table (the columns of claims.to_markdown), each outcome cell coloured."""
     import html
@@ -226,8 +235,10 @@ def claims_html(verdicts: pd.DataFrame) -> str:
         out.append(f"<tr><td {left}>{cell(r.paper)}</td><td {left}>{cell(r.where)}</td><td {left}>{cell(r.claim)}</td>"
                    f"<td class='outcome' style='text-align:left;background:{color}'><b>{cell(r.outcome)}</b></td>{after}"
                    f"<td class='num'>{diff}</td><td class='num' style='white-space:nowrap'>{ci}</td>"
-                   + (f"<td class='num'>{'' if pd.isna(r.paper_difference) else f'{r.paper_difference:+.1f}'}</td>"
-                      if paper else "") +
+                   + (f"<td class='num'>{'' if pd.isna(r.paper_difference) else f'{r.paper_difference:+.1f}'}"
+                      + (f"<br><small>{note}</small>" if (note := size_note(r.outcome, r.difference,
+                                                                            r.paper_difference)) else "")
+                      + "</td>" if paper else "") +
                    f"<td {left}>{cell(r.seeds)}</td><td class='detail' {left}>{cell(r.detail)}</td></tr>")
     counts = cl.outcome_counts(verdicts)
     summary = ", ".join(f"<span style='background:{OUTCOME_COLORS[o]};padding:0 4px'>{n} {o}</span>"

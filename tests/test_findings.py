@@ -37,3 +37,13 @@ def test_claim_forest_draws_every_claim_on_one_axis_with_the_papers_tick():
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend[:2] == ["r1", "r2"] and "paper" in legend[2]
     plt.close(fig)
+
+
+def test_a_reproduced_sign_far_from_the_papers_size_says_so():
+    from ltlib import report
+
+    assert report.size_note("reproduced", 10.3, 0.62) == "size 16.6× the paper's"
+    assert report.size_note("reproduced", 8.7, 3.44) == "size 2.5× the paper's"
+    assert report.size_note("reproduced", 4.0, 3.44) == ""                 # within 2× of the paper's
+    assert report.size_note("contradicted", -2.0, 9.46) == ""              # the sign already says it
+    assert report.size_note("reproduced", 1.0, float("nan")) == ""

@@ -45,6 +45,8 @@ class DatasetInfo:
     pad: int
     hint: str
     label: str
+    classes: int = 0                 # classes and training images per class of the balanced source (0: unknown)
+    per_class: int = 0
 
 
 DATASETS = registry.DATASETS
@@ -53,23 +55,23 @@ DATASETS.update({
         ["fashion-mnist", "FashionMNIST/raw", "fashion_mnist"], (0.2860,), (0.3530,), 2,
         "install the Debian package: `sudo apt-get install dataset-fashion-mnist` (puts the idx files in "
         "/usr/share/datasets/fashion-mnist/), or pass download=True on a machine with internet and torchvision",
-        "Fashion-MNIST"),
+        "Fashion-MNIST", 10, 6000),
     "cifar10": DatasetInfo(
         ["cifar-10-batches-py"], (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 4,
         "put torchvision's `cifar-10-batches-py` folder under data_root, or run "
         "`torchvision.datasets.CIFAR10(data_root, download=True)` on a machine with internet",
-        "CIFAR-10"),
+        "CIFAR-10", 10, 5000),
     "cifar100": DatasetInfo(
         ["cifar-100-python"], (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), 4,
         "put torchvision's `cifar-100-python` folder under data_root, or run "
         "`torchvision.datasets.CIFAR100(data_root, download=True)` on a machine with internet",
-        "CIFAR-100"),
+        "CIFAR-100", 100, 500),
     "cifar10-jpeg": DatasetInfo(
         ["cifar10-jpeg", "cifar10-jpeg.tar.gz"], (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 4,
         "it is not published anywhere: it is CIFAR-10 re-encoded as JPEG, an image folder you provide, laid out as "
         "cifar10-jpeg/train/<class>/*.jpg and cifar10-jpeg/test/<class>/*.jpg (or that folder as cifar10-jpeg.tar.gz); "
         "put it in data/ or in the folder data_root names (any such image folder also works as dataset: <path>)",
-        "CIFAR-10 (JPEG)"),
+        "CIFAR-10 (JPEG)", 10, 5000),
 })
 
 
@@ -272,6 +274,16 @@ def dataset_label(name: str) -> str:
 
 
 # ------------------------------------------------------------------------- long-tail protocol
+
+def known_counts(name: str, imbalance_ratio: float, max_per_class: int | None = None) -> list[int] | None:
+    """The long-tailed class sizes of a named balanced dataset without reading it (as make_long_tailed builds
+    them), or None where the source's size is not known (a folder, a split dataset)."""
+    info = DATASETS.get(name) if isinstance(name, str) else None
+    if info is None or not info.per_class:
+        return None
+    n_max = float(info.per_class if max_per_class is None else min(info.per_class, max_per_class))
+    return long_tail_counts(n_max, info.classes, imbalance_ratio)
+
 
 def long_tail_counts(n_max: float, num_classes: int, imbalance_ratio: float) -> list[int]:
     """n_c = int(n_max * (1/IR)^(c/(C-1))) for c = 0..C-1 (docs/protocol.md §1, truncated, class 0 the head)."""

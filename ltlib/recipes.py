@@ -6,6 +6,7 @@ from typing import Any, Callable, Sequence
 
 from ltlib import registry
 from ltlib.config import RunConfig
+from ltlib.data import known_counts
 from ltlib.errors import ConfigError
 from ltlib.inference import load_data
 from ltlib.methods import aux, baselines, bbn, decoupling, reslt, switching
@@ -48,8 +49,12 @@ def ib_cb(params: Any, **changes: Any) -> RunConfig:
 def balanced_ce(params: Any, **changes: Any) -> RunConfig:
     """CE on a balanced training set of the long-tailed set's size (its images spread evenly over the classes): the
     reference of relative accuracy (Zhang et al., "Deep long-tailed learning: a survey", §5.1)."""
-    probe = load_data(baselines.baseline(params, "CE"))
-    per_class = max(1, int(sum(probe.counts)) // probe.num_classes)
+    ce = baselines.baseline(params, "CE")
+    counts = known_counts(ce.dataset, ce.imbalance_ratio, ce.max_per_class)   # no data needed to plan it
+    if counts is None:
+        probe = load_data(ce)
+        counts = list(probe.counts)
+    per_class = max(1, int(sum(counts)) // len(counts))
     p = {**as_dict(params), "imbalance_ratio": 1.0, "max_per_class": per_class}
     return baselines.baseline(p, "CE", **changes).replace(tag="CE-balanced")
 

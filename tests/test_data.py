@@ -101,3 +101,12 @@ def test_image_folder(tiny_folder):
     assert lt.counts == long_tail_counts(60, 4, 10)
     assert lt.train.x.dtype.is_floating_point is False and lt.train.x.shape[1:] == (3, 8, 8)
     assert len(lt.val) == 15 and lt.val_classes == 3
+
+
+def test_known_class_sizes_are_the_built_ones():
+    """A plan sizes CE-balanced from data.known_counts without reading the data: the same numbers as the build."""
+    from ltlib.data import known_counts, make_long_tailed
+
+    for ir, cap in ((100, 5000), (10, 300)):
+        assert known_counts("fmnist", ir, cap) == list(make_long_tailed("fmnist", ir, cap).counts)
+    assert known_counts("cifar10-jpeg", 100, 5000)[::9] == [5000, 50] and known_counts("/some/folder", 100) is None

@@ -68,9 +68,8 @@ def _span(values: Sequence[float], fmt: str = "{:,.0f}") -> str:
 def scope_line(lv: View, params: Mapping) -> str:
     """One line: what was tested, where (the settings measured, and the papers' own once it has records)."""
     counts = record_counts(lv.plan, lv.rows)
-    measured = [r for r in lv.regimes if counts.loc[r, "recorded"] > 0]
-    own = [r for r in lv.regimes if build_regime(r).sliced]
-    here = [r for r in measured if r not in own]
+    own = own_regime(lv)
+    here = [r for r in lv.regimes if counts.loc[r, "recorded"] > 0 and r != own]
     ps = {r: build_regime(r).params(params) for r in lv.regimes}
     data = sorted({f"{dataset_label(ps[r]['dataset'])}-LT IR {ps[r]['imbalance_ratio']:g}" for r in here})
     images = [lv.close.loc[r, "images"] for r in here if pd.notna(lv.close.loc[r, "images"])]
@@ -80,9 +79,9 @@ def scope_line(lv: View, params: Mapping) -> str:
     line = (f"{len(report.CLAIMS)} claims of five papers, tested on {', '.join(data)} in {len(here)} settings "
             f"({'/'.join(archs)}, {_span(epochs)} epochs, {_span(images)} training images) — the papers used "
             f"CIFAR-LT, ResNet-32, 200 epochs")
-    for r in own:
-        n, m = counts.loc[r, "recorded"], counts.loc[r, "planned"]
-        line += (f"; their own setting ({build_regime(r).setting(params)}) has {n} of {m} runs recorded"
+    if own:
+        n, m = counts.loc[own, "recorded"], counts.loc[own, "planned"]
+        line += (f"; their own setting ({build_regime(own).setting(params)}) has {n} of {m} runs recorded"
                  + (" so far" if n < m else ""))
     return line + "."
 
@@ -138,10 +137,10 @@ def sentences(lv: View, params: Mapping) -> list[str]:
                    f"IR100 numbers is {signed(taus.min())} to {signed(taus.max())} (1 = the same order, 0 = unrelated, "
                    f"−1 = reversed), {signed(ind.min())} to {signed(ind.max())} with an independent reproduction's "
                    f"(Bag of Tricks).")
-    counts = record_counts(lv.plan, lv.rows)
-    for r in (g for g in lv.regimes if build_regime(g).sliced):
-        n, m = counts.loc[r, "recorded"], counts.loc[r, "planned"]
-        out.append(f"**Open**: the papers' own setting ({r}) has {n} of {m} runs; a run takes hours on one CPU "
+    own = own_regime(lv)
+    if own:
+        n, m = record_counts(lv.plan, lv.rows).loc[own, ["recorded", "planned"]]
+        out.append(f"**Open**: the papers' own setting ({own}) has {n} of {m} runs; a run takes hours on one CPU "
                    f"thread and trains only where bf16 is native, so until its methods have 3 seeds no verdict "
                    f"here is a test in the papers' setting.")
     return out
@@ -152,7 +151,7 @@ def papers_own(lv: View, params: Mapping, noise: Optional[float] = None) -> tupl
     head / mid / tail (mean ± std, seeds), the papers' CIFAR-10-LT IR100 number and the difference; and the key
     differences (BBN − CE, IB→CR − cRT, ResLT − CE, ...) as measured with the seeds behind them. `noise`: the seed
     std measured on the Fashion-MNIST rungs, shown beside one-seed numbers."""
-    own = next((r for r in lv.regimes if build_regime(r).sliced), None)
+    own = own_regime(lv)
     sub = lv.rows[lv.rows["regime"] == own] if own is not None and len(lv.rows) else lv.rows.iloc[:0]
     s = report.samples(sub) if len(sub) else {}
     rows = []
@@ -189,11 +188,6 @@ def seed_noise(lv: View) -> float:
         return float("nan")
     acc = pd.to_numeric(sub["acc"], errors="coerce") * 100
     return float(acc.groupby([sub["regime"], sub["method"]]).std().median())
-
-
-def record_counts_of(lv: View, regime: str, column: str = "recorded") -> int:
-    """Runs recorded (or planned) in one regime of the ladder."""
-    return int(record_counts(lv.plan, lv.rows).loc[regime, column])
 
 
 def own_regime(lv: View) -> Optional[str]:

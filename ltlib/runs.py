@@ -227,9 +227,11 @@ def load_checkpoint(run_dir: Path, run_id: str, epoch: Optional[int] = None) -> 
     """Newest good checkpoint (last.pt, else prev.pt, else a slice's partial.pt when it is further on, e.g. carried
     from another machine); a corrupt one is set aside, never loaded. With epoch, only a checkpoint of that epoch is
     returned (a finished run's weights: never the previous epoch's prev.pt)."""
-    states = [_load_good(run_dir, name, run_id) for name in ("last.pt", "prev.pt", PARTIAL)]
-    states = [x for x in states if x is not None and (epoch is None or int(x["epoch"]) == epoch)]
-    return max(states, key=lambda x: int(x["epoch"]), default=None)       # the first of equals: last.pt
+    wanted = lambda x: x is not None and (epoch is None or int(x["epoch"]) == epoch)   # noqa: E731
+    own = next((x for x in map(lambda n: _load_good(run_dir, n, run_id), ("last.pt", "prev.pt")) if wanted(x)), None)
+    carried = _load_good(run_dir, PARTIAL, run_id)       # prev.pt is read only where last.pt does not serve
+    states = [x for x in (own, carried) if wanted(x)]
+    return max(states, key=lambda x: int(x["epoch"]), default=None)       # the first of equals: this machine's
 
 
 def _load_good(run_dir: Path, name: str, run_id: str) -> Optional[dict[str, Any]]:

@@ -78,10 +78,14 @@ def epochs_done(cfg: RunConfig, root: Path) -> int:
         return 0
 
 
+def remaining_seconds(cfg: RunConfig, root: Path, rates: dict) -> float:
+    """One-thread seconds of one stage still to train: its estimate less the epochs it has checkpointed here."""
+    return estimate_seconds(cfg, rates) * (1 - epochs_done(cfg, root) / cfg.epochs)
+
+
 def pending_seconds(cfg: RunConfig, root: Path, rates: dict) -> float:
     """Seconds until cfg is recorded: what is left of its own stage and of every unfinished stage-1 run under it."""
-    return sum(estimate_seconds(c, rates) * (1 - epochs_done(c, root) / c.epochs) for c in cfg.stages()
-               if not Run(root / c.run_id()).finished)
+    return sum(remaining_seconds(c, root, rates) for c in cfg.stages() if not Run(root / c.run_id()).finished)
 
 
 def partial(cfg: RunConfig, root: Path) -> bool:
@@ -110,7 +114,7 @@ def status(profile: str, runs_dir: Optional[str] = None, workers: Optional[int] 
         cfgs = [c for _, (_, _, c) in plan.distinct_runs().items()]
         done = [c for c in cfgs if Run(root / c.run_id()).finished]
         missing = [c for c in cfgs if not Run(root / c.run_id()).finished]
-        secs = sum(estimate_seconds(c, rates) * (1 - epochs_done(c, root) / c.epochs) for c in missing)
+        secs = sum(remaining_seconds(c, root, rates) for c in missing)
         rows.append({"notebook": nb, "runs": len(cfgs), "recorded": len(done),
                      "partial": sum(partial(c, root) for c in missing), "missing": len(missing),
                      "est. minutes": round(secs / 60 / workers, 1)})
@@ -119,8 +123,7 @@ def status(profile: str, runs_dir: Optional[str] = None, workers: Optional[int] 
     every = ordered_runs(plans)
     left = [c for c in every if not Run(root / c.run_id()).finished]
     table.loc["all (distinct)"] = [len(every), len(every) - len(left), sum(partial(c, root) for c in left), len(left),
-                                   round(sum(estimate_seconds(c, rates) * (1 - epochs_done(c, root) / c.epochs)
-                                             for c in left) / 60 / workers, 1)]
+                                   round(sum(remaining_seconds(c, root, rates) for c in left) / 60 / workers, 1)]
     return table
 
 
@@ -133,7 +136,7 @@ def sliced_status(profile: str, runs_dir: Optional[str] = None) -> pd.DataFrame:
     for c in sliced_runs(profile_plans(profile)):
         done = Run(root / c.run_id()).finished
         state = "recorded" if done else "partial" if partial(c, root) else "missing"
-        hours = 0.0 if done else estimate_seconds(c, rates) * (1 - epochs_done(c, root) / c.epochs) / 3600
+        hours = 0.0 if done else remaining_seconds(c, root, rates) / 3600
         rows.append({"run": c.run_id(), "row": c.tag, "seed": c.seed, "stage": len(c.stages()), "state": state,
                      "epochs": f"{c.epochs if done else epochs_done(c, root)}/{c.epochs}",
                      "hours left (1 thread)": round(hours, 2),

@@ -198,7 +198,8 @@ def seed_summary(rows: pd.DataFrame) -> str:
 def first_screen(lv: ladder.View, p: dict) -> list[str]:
     """The scope in one bold line, the findings in sentences, and the claim forest (every claim, every setting)."""
     marks = findings.dependent_groups(report.CLAIMS, findings.families(lv))
-    shown = [r for r in lv.regimes if findings.record_counts_of(lv, r) > 0]
+    counts = ladder.record_counts(lv.plan, lv.rows)
+    shown = [r for r in lv.regimes if counts.loc[r, "recorded"] > 0]
     forest = lv.long[lv.long["regime"].isin(shown)]
     return [f"<p style='font-size:1.08em'><b>{_inline_md(findings.scope_line(lv, p))}</b></p>",
             "<h2>What the study found</h2>",
@@ -216,16 +217,15 @@ def first_screen(lv: ladder.View, p: dict) -> list[str]:
 
 def papers_own_html(lv: ladder.View, p: dict) -> list[str]:
     """The papers' own setting beside their published numbers (the sliced rung), with the seeds behind each."""
-    own = [r for r in lv.regimes if build_regime(r).sliced]
-    if not own:
+    own = findings.own_regime(lv)
+    if own is None:
         return []
     noise = findings.seed_noise(lv)
     table, diffs = findings.papers_own(lv, p, round(noise, 1))
-    n = findings.record_counts_of(lv, own[0])
+    n, m = ladder.record_counts(lv.plan, lv.rows).loc[own, ["recorded", "planned"]]
     return ["<h2>The papers' own setting</h2>",
-            f"<p><b>{html.escape(build_regime(own[0]).setting(p))}</b> (bf16; the images are CIFAR-10 re-encoded as "
-            f"JPEG, so accuracies run lower than on the binary CIFAR-10 the papers used): {n} of "
-            f"{findings.record_counts_of(lv, own[0], 'planned')} runs recorded. Each number is our test accuracy at "
+            f"<p><b>{html.escape(build_regime(own).setting(p))}</b> (bf16; the images are CIFAR-10 re-encoded as "
+            f"JPEG, so accuracies run lower than on the binary CIFAR-10 the papers used): {n} of {m} runs recorded. Each number is our test accuracy at "
             "the last epoch beside the paper's CIFAR-10-LT IR100 number (BBN Table 1, ResLT Table 5, class-reversed "
             "Table 1) and an independent reproduction's (Bag of Tricks). A comparison with one seed is a number, "
             f"not a verdict: the seed std on the Fashion-MNIST settings is about {noise:.1f} points a method; "

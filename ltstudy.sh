@@ -51,6 +51,6 @@ case "$cmd" in
     # Every run the tests train goes to a temporary run store: outputs/runs stays as it was (a test checks it).
     LTSTUDY_RUNS=$(mktemp -d "${TMPDIR:-/tmp}/ltstudy-test-runs.XXXXXX"); export LTSTUDY_RUNS
     trap 'rm -rf "$LTSTUDY_RUNS"' EXIT
-    "$PY" -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=1800 -q -p no:cacheprovider ;;
+    "$PY" -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=1800 -q -p no:cacheprovider --durations=40 ;;
   *) echo "usage: $0 study [PROFILE] | test | lab [ARGS] | setup" >&2; exit 2 ;;
 esac

@@ -19,6 +19,7 @@ from scipy.stats import kendalltau
 from ltlib import claims as cl
 from ltlib import report
 from ltlib.config import RunConfig
+from ltlib.data import known_counts
 from ltlib.inference import load_data
 from ltlib.methods import baselines
 from ltlib.methods.recipe import Plan
@@ -221,7 +222,9 @@ def closeness(plan: Plan, rows: pd.DataFrame, params: Any) -> pd.DataFrame:
         if len(ce):                            # the records name the training set; load it only when none does
             images, smallest = int(ce["train_images"].iloc[0]), int(ce["smallest_class"].iloc[0])
         else:
-            counts = load_data(baselines.baseline(r.params(params), "CE")).counts
+            ce_cfg = baselines.baseline(r.params(params), "CE")
+            counts = (known_counts(ce_cfg.dataset, ce_cfg.imbalance_ratio, ce_cfg.max_per_class)
+                      or load_data(ce_cfg).counts)     # closed form where the dataset is named: no data read
             images, smallest = int(sum(counts)), int(min(counts))
         base = base or images
         ce_train = ce["train_acc"].astype(float) * 100 if len(ce) else pd.Series([])

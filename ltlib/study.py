@@ -242,6 +242,8 @@ def write_index(folder: Path, profile: str) -> Path:
     table = results_table(p.get("runs_dir"))                # read once: the profile's rows and the ladder's
     rows, source = profile_rows(folder, p, table)
     lb = report.leaderboard(rows)
+    if not len(table) and len(rows):          # no store here: the ladder from results.csv (its anchor rung only)
+        table = rows
     lv = ladder.view(p, p["regimes"], p["n_seeds"], p["more_seeds"], p["n_more"], p.get("runs_dir"), table)
     anchor = lv.regimes[0]                    # the profile's own runs, judged once (results.csv when the store has none)
     verdicts = lv.verdicts[anchor] if (lv.rows["regime"] == anchor).any() else report.evaluate_claims(rows)

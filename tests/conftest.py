@@ -88,3 +88,11 @@ def emulated_bf16(monkeypatch):
     monkeypatch.setattr(hardware, "cpu_capability", lambda: "AVX2")
     monkeypatch.setattr(hardware, "default_device", lambda: __import__("torch").device("cpu"))
     monkeypatch.setattr(hardware, "_warned", set())
+
+
+# A small file a user could write, with every shared name (bar the run store and precision) at a value that is not
+# its default. Every notebook is executed once on such values: tests/test_paper_profiles.py lays them over a paper
+# profile's files (the one execution a notebook gets besides nbval's of its own defaults). IR 8 with at most 8
+# images per class: the largest ratio that leaves every class an image.
+SMALL_FILE = {"dataset": "fmnist", "imbalance_ratio": 8, "data_root": None, "max_per_class": 8, "arch": "resnet8",
+              "epochs": 2, "batch_size": 16, "lr": 0.05, "seed": 1, "device": "cpu"}

@@ -1,5 +1,6 @@
 """The paper profiles proven on a CPU: every notebook executed (papermill) with a `params/paper-*` profile's parameter
-files, overridden to a tiny size, on CIFAR-format pickles this test writes itself (nothing downloaded).
+files, overridden to a tiny size and with every shared parameter named (some away from their defaults: this is also
+the test that a file of shared names a user writes runs every notebook), on CIFAR-format pickles this test writes itself (nothing downloaded).
 
 What is executed and what is only validated, to keep CI short on 2 cores:
 - `paper-cifar10-ir100` runs all 12 notebooks (CIFAR-10 pickles, the largest imbalance ratio, every profile
@@ -24,16 +25,18 @@ ablations; notebook 60: 4, 6 for its ablations, S in {0, 1}), 2 seeds, a few t-S
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
 import pytest
 
 from ltlib.data import long_tail_counts, make_long_tailed
-from ltlib.params import declared_params, load_param_file, validate_params
+from ltlib.params import SHARED, Shared, declared_params, load_param_file, validate_params
 from ltlib.paths import NOTEBOOKS, PARAMS
 
 from fake_cifar import write_cifar
+from conftest import SMALL_FILE
 
 EXECUTED = {"paper-cifar10-ir100": None,                                        # None: every notebook
             "paper-cifar100-ir10": ["00_data_and_samplers", "40_reslt", "70_tsne", "90_report"]}
@@ -65,6 +68,8 @@ def _tiny(profile: str, notebook: str, data_root: Path, runs_dir: Path) -> dict:
     declared = declared_params(notebook)
     p = {**_profile(profile, notebook),
          **{k: v for k, v in TINY.items() if k in declared}, **PER_NOTEBOOK.get(notebook, {}), "data_root": str(data_root), "runs_dir": str(runs_dir)}
+    p = {**{k: v for k, v in dataclasses.asdict(Shared()).items() if k not in p}, **p}   # every shared name named
+    p.update({k: SMALL_FILE[k] for k in ("batch_size", "lr", "seed")})     # and some not at their default
     if "profile" in declared:
         p["profile"] = None                           # 90_report: do not write outputs/<profile>/results.csv
     validate_params(p, NOTEBOOKS / f"{notebook}.ipynb")
@@ -114,6 +119,7 @@ def test_notebook_runs_on_paper_profile(profile, notebook, cifar_root, runs_dirs
         monkeypatch.setenv(var, "1")
     monkeypatch.setenv("LTSTUDY_PROGRESS", "none")
     params = _tiny(profile, notebook, cifar_root[profile], runs_dirs[profile])
+    assert set(SHARED) <= set(params)        # this execution is also the one of a file naming every shared name
     t0 = time.perf_counter()
     pm.execute_notebook(str(NOTEBOOKS / f"{notebook}.ipynb"), str(tmp_path / f"{notebook}.ipynb"),
                         parameters=params, cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False,

@@ -5,7 +5,7 @@ import pytest
 
 from ltlib.params import SHARED, declared_params, validate_params
 from ltlib.paths import NOTEBOOKS
-from conftest import needs_fmnist
+from conftest import SMALL_FILE
 
 NOTEBOOK_NAMES = sorted(p.stem for p in NOTEBOOKS.glob("[0-9]*.ipynb"))
 ONE_FILE = {"dataset": "fmnist", "imbalance_ratio": 50, "data_root": None, "max_per_class": 200, "arch": "resnet8",
@@ -47,31 +47,12 @@ def test_bad_precision_is_an_error_before_any_work():
         validate_params({"precision": "fp16"}, "00_data_and_samplers")
 
 
-# A small file a user could write, with every shared name: every notebook must run on it end to end (slow: 12
-# papermill kernels; measured in the final report of the issue). IR 8 with at most 8 images per class: the largest
-# ratio that leaves every class an image (n_c = int(8 · (1/IR)^(c/9)) ≥ 1), so the tail classes hold one image.
-SMALL_FILE = {"dataset": "fmnist", "imbalance_ratio": 8, "data_root": None, "max_per_class": 8, "arch": "resnet8",
-              "epochs": 2, "batch_size": 16, "lr": 0.05, "seed": 1, "device": "cpu"}
-
-
-@pytest.fixture(scope="module")
-def small_runs(tmp_path_factory):
-    """One run store for the whole file, as in a study: later notebooks reuse earlier runs, 90 reports on them."""
-    return tmp_path_factory.mktemp("small_runs")
-
-
-@pytest.mark.slow
-@needs_fmnist
 @pytest.mark.parametrize("notebook", NOTEBOOK_NAMES)
-def test_one_small_file_executes_every_notebook(notebook, small_runs, tmp_path, monkeypatch):
-    import papermill as pm
-
-    monkeypatch.setenv("LTSTUDY_WORKERS", "1")
-    monkeypatch.setenv("LTSTUDY_PROGRESS", "none")
-    params = {**SMALL_FILE, "runs_dir": str(small_runs)}
-    validate_params(params, notebook)
-    pm.execute_notebook(str(NOTEBOOKS / f"{notebook}.ipynb"), str(tmp_path / f"{notebook}.ipynb"),
-                        parameters=params, cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False)
+def test_the_small_file_validates_everywhere(notebook):
+    """SMALL_FILE names every shared parameter but the run store and precision, and every notebook takes it."""
+    assert set(SHARED) - set(SMALL_FILE) <= {"runs_dir", "precision", "image_root", "run_fields"}
+    p = validate_params(SMALL_FILE, notebook)
+    assert p["batch_size"] == 16 and p["seed"] == 1 and p["imbalance_ratio"] == 8.0
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOK_NAMES)

@@ -43,12 +43,14 @@ HASH_EXCLUDE = {"tag", "data_root", "image_root"}
 # Fields added for the large-scale datasets, hashed only when not at their default, so every earlier run keeps its
 # hash (tests/test_run_hashes.py).
 HASH_IF_SET: dict[str, Any] = {"image_root": None, "pretrained": None, "image_size": 224, "accum_steps": 1,
-                               "sync_bn": False}
+                               "sync_bn": False, "class_order_seed": None, "head_init": "default"}
 
 # Version of the training protocol, part of every run hash: bumped when a fix changes what a config computes, so a
 # stored run of the old protocol is never reused (2: held-out split from unused images only, within-class sampling
 # without replacement, frozen batch norm kept in eval, one-angle rotation pass, BBN branch blocks initialised apart).
 PROTOCOL = 2
+
+HEAD_INITS = ("default", "kaiming")      # the classifier's starting weights (ltlib.heads.init_head)
 
 @dataclass
 class RunConfig:
@@ -59,6 +61,7 @@ class RunConfig:
     imbalance_ratio: float = 100.0          # n_max / n_min of the long-tailed training set
     max_per_class: Optional[int] = None     # cap on n_max for quick runs (None = full)
     lt_seed: int = 0                        # seed of the per-class subset selection (docs/protocol.md §1)
+    class_order_seed: Optional[int] = None  # None: class c gets the c-th largest size; a seed: a random assignment
     val_per_class: int = 20                 # balanced held-out split from unused training images
     data_root: Optional[str] = None         # where datasets are looked for first (not hashed)
     image_root: Optional[str] = None        # split datasets: the folder the list paths are relative to (not hashed)
@@ -66,6 +69,7 @@ class RunConfig:
     # model
     arch: str = "resnet8"                   # see ltlib.models.ARCHS
     head: str = "linear"                    # see ltlib.heads.HEADS
+    head_init: str = "default"              # default (PyTorch's, the official codes') | kaiming (normal, zero bias)
     # optimisation
     epochs: int = 15
     batch_size: int = 128
@@ -135,6 +139,7 @@ class RunConfig:
         check_name("train_parts", self.train_parts, ["all", "classifier", "last_block", "lws"])
         registry.ARCHS.check(self.arch)
         registry.HEADS.check(self.head)
+        check_name("head_init", self.head_init, HEAD_INITS)
         registry.LOSSES.check(self.loss)
         registry.METHODS.check(self.method)
         registry.METHODS[self.method].parse_args(self.method_args)

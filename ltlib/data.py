@@ -275,14 +275,24 @@ def dataset_label(name: str) -> str:
 
 # ------------------------------------------------------------------------- long-tail protocol
 
-def known_counts(name: str, imbalance_ratio: float, max_per_class: int | None = None) -> list[int] | None:
+def assign_sizes(counts: list[int], class_order_seed: int | None = None) -> list[int]:
+    """The long-tailed sizes given to the classes: class c the c-th largest (None, the papers'), or a seeded random
+    assignment (which classes are the tail is then drawn, not Fashion-MNIST's label order)."""
+    if class_order_seed is None:
+        return list(counts)
+    order = np.random.RandomState(class_order_seed).permutation(len(counts))
+    return [counts[i] for i in order]
+
+
+def known_counts(name: str, imbalance_ratio: float, max_per_class: int | None = None,
+                 class_order_seed: int | None = None) -> list[int] | None:
     """The long-tailed class sizes of a named balanced dataset without reading it (as make_long_tailed builds
     them), or None where the source's size is not known (a folder, a split dataset)."""
     info = DATASETS.get(name) if isinstance(name, str) else None
     if info is None or not info.per_class:
         return None
     n_max = float(info.per_class if max_per_class is None else min(info.per_class, max_per_class))
-    return long_tail_counts(n_max, info.classes, imbalance_ratio)
+    return assign_sizes(long_tail_counts(n_max, info.classes, imbalance_ratio), class_order_seed)
 
 
 def long_tail_counts(n_max: float, num_classes: int, imbalance_ratio: float) -> list[int]:
@@ -361,7 +371,8 @@ class LTData:
 
 
 def make_long_tailed(name: str, imbalance_ratio: float, max_per_class: int | None = None, seed: int = 0,
-                     val_per_class: int = 20, data_root: str | None = None) -> LTData:
+                     val_per_class: int = 20, data_root: str | None = None,
+                     class_order_seed: int | None = None) -> LTData:
     """Build the long-tailed training set of docs/protocol.md §1 (+ held-out split) from a balanced dataset (a split
     dataset, ImageNet-LT / Places-LT / iNat 2018, is its lists as given: ltlib.stream.notebook_data)."""
     if is_split(name):
@@ -374,7 +385,7 @@ def make_long_tailed(name: str, imbalance_ratio: float, max_per_class: int | Non
     n_max = float(per_class.min())
     if max_per_class is not None:
         n_max = min(n_max, float(max_per_class))
-    counts = long_tail_counts(n_max, num_classes, imbalance_ratio)
+    counts = assign_sizes(long_tail_counts(n_max, num_classes, imbalance_ratio), class_order_seed)
     if min(counts) < 1:
         raise ConfigError(f"imbalance_ratio={imbalance_ratio} with n_max={n_max:g} leaves a class with no "
                           f"image; lower imbalance_ratio or raise max_per_class")

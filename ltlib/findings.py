@@ -13,7 +13,7 @@ from ltlib.data import dataset_label
 from ltlib.ladder import DEPENDENT, STABLE, UNDECIDED, View, judged_regimes, record_counts
 from ltlib.reference import INDEPENDENT, published_acc
 from ltlib.regimes import build_regime
-from ltlib.stats import mean_std
+from ltlib.stats import fmt_mean_std, mean_std
 
 COMMON = "CE"            # the baseline most claims compare with: sharing it does not make two claims one
 
@@ -69,7 +69,7 @@ def scope_line(lv: View, params: Mapping) -> str:
     """One line: what was tested, where (the settings measured, and the papers' own once it has records)."""
     counts = record_counts(lv.plan, lv.rows)
     own = own_regime(lv)
-    here = [r for r in lv.regimes if counts.loc[r, "recorded"] > 0 and r != own]
+    here = [r for r in lv.rungs if counts.loc[r, "recorded"] > 0 and r != own]
     ps = {r: build_regime(r).params(params) for r in lv.regimes}
     data = sorted({f"{dataset_label(ps[r]['dataset'])}-LT IR {ps[r]['imbalance_ratio']:g}" for r in here})
     images = [lv.close.loc[r, "images"] for r in here if pd.notna(lv.close.loc[r, "images"])]
@@ -99,7 +99,7 @@ def _names(texts: Sequence[str]) -> str:
 def sentences(lv: View, params: Mapping) -> list[str]:
     """Six or so findings for a reader, one sentence each: what is stable, what depends on the setting and on
     what, where sign and size part, how close the orderings are, what is still open and why."""
-    over = judged_regimes(lv.long, lv.regimes)
+    over = judged_regimes(lv.long, lv.rungs)
     grid, anchor = lv.grid, lv.regimes[0]
     out = []
     stable = [(way, grid[(grid["stability"] == STABLE) & (grid["way"] == way)]) for way in (cl.REPRODUCED,
@@ -182,7 +182,7 @@ def papers_own(lv: View, params: Mapping, noise: Optional[float] = None) -> tupl
 def seed_noise(lv: View) -> float:
     """The median per-method std over seeds (points) on the complete Fashion-MNIST rungs: the noise a one-seed
     number carries."""
-    over = [r for r in judged_regimes(lv.long, lv.regimes) if not build_regime(r).sliced]
+    over = [r for r in judged_regimes(lv.long, lv.rungs) if not build_regime(r).sliced]
     sub = lv.rows[lv.rows["regime"].isin(over)] if len(lv.rows) else lv.rows
     if not len(sub):
         return float("nan")
@@ -193,3 +193,102 @@ def seed_noise(lv: View) -> float:
 def own_regime(lv: View) -> Optional[str]:
     """The ladder's sliced rung (the papers' own setting), if it has one."""
     return next((r for r in lv.regimes if build_regime(r).sliced), None)
+
+
+# ------------------------------------------------------------------------------------------------ confounds
+
+CONTROL = "fp32"         # the confound settings' control: the quick profile's setting in their precision
+
+
+def confound_regimes(lv: View) -> list[str]:
+    """The ladder's confound settings (not moves toward the papers) that have records, the control first."""
+    counts = record_counts(lv.plan, lv.rows)
+    have = [r for r in lv.regimes if build_regime(r).confound and counts.loc[r, "recorded"] > 0]
+    return sorted(have, key=lambda r: r != CONTROL)
+
+
+def confound_claims(lv: View) -> pd.DataFrame:
+    """The claims measured in a confound setting, one row per (claim, setting) with the anchor's beside them."""
+    regs = confound_regimes(lv)
+    long = lv.long[lv.long["regime"].isin([lv.regimes[0], *regs])]
+    measured = long[long["regime"].isin(regs)].dropna(subset=["difference"])["claim"].unique()
+    return long[long["claim"].isin(measured)]
+
+
+def confound_table(lv: View) -> pd.DataFrame:
+    """Claim × setting: 'A − B [95 % interval] outcome (seeds)' for the anchor and each confound setting."""
+    long = confound_claims(lv)
+    if not len(long):
+        return pd.DataFrame()
+
+    def cell(x: pd.Series) -> str:
+        if pd.isna(x["difference"]):
+            return "not measured"
+        ci = f" [{signed(x['ci_low'], 1)}, {signed(x['ci_high'], 1)}]" if np.isfinite(x["ci_low"]) else ""
+        return f"{signed(x['difference'], 1)}{ci} {x['outcome']} ({x['seeds']})"
+    t = long.assign(cell=long.apply(cell, axis=1)).pivot(index="claim", columns="regime", values="cell")
+    return t[[r for r in [lv.regimes[0], *confound_regimes(lv)] if r in t.columns]]
+
+
+def _diff(long: pd.DataFrame, claim: str, regime: str) -> pd.Series:
+    return long[(long["claim"] == claim) & (long["regime"] == regime)].iloc[0]
+
+
+def ok(x: pd.Series) -> bool:
+    """A measured difference with at least 2 seeds a side."""
+    return pd.notna(x["difference"]) and all(int(n) >= 2 for n in str(x["seeds"]).split(" vs "))
+
+
+def confound_accuracy(lv: View) -> pd.DataFrame:
+    """Method × setting: test accuracy mean ± std (seeds) of the methods the confound settings train."""
+    regs = [lv.regimes[0], *confound_regimes(lv)]
+    sub = lv.rows[lv.rows["regime"].isin(regs)] if len(lv.rows) else lv.rows
+    methods = [m for m in report.LEADERBOARD if len(sub) and m in set(sub.loc[sub["regime"] != regs[0], "method"])]
+    out = {}
+    for r in regs:
+        s = report.samples(sub[sub["regime"] == r]) if len(sub) else {}
+        stats = {m: mean_std(s.get(m, {}).get("acc", [])) for m in methods}
+        out[r] = {cl.key_label(m): fmt_mean_std(mu, sd if n > 1 else None, n, 1) if n else "–"
+                  for m, (mu, sd, n) in stats.items()}
+    return pd.DataFrame(out)
+
+
+def confound_sentences(lv: View) -> list[str]:
+    """Two sentences or so per confound, from the records: how far each moves the key claims and whether an
+    outcome changes (nothing is said about a confound with fewer than 2 seeds a side)."""
+    long, anchor = confound_claims(lv), lv.regimes[0]
+    regs = confound_regimes(lv)
+    if not len(long) or CONTROL not in regs:
+        return []
+    claims = list(dict.fromkeys(long["claim"]))
+    out = []
+    pairs = [(_diff(long, c, anchor), _diff(long, c, CONTROL)) for c in claims]
+    pairs = [(a, b) for a, b in pairs if ok(a) and ok(b)]
+    if pairs:
+        moves = [abs(b["difference"] - a["difference"]) for a, b in pairs]
+        same = sum(a["outcome"] == b["outcome"] for a, b in pairs)
+        out.append(f"**Precision** (bf16 → fp32, the control of the settings below): the {len(pairs)} key claims "
+                   f"measured in both move by {min(moves):.1f}–{max(moves):.1f} points (median "
+                   f"{float(np.median(moves)):.1f}); {same} of {len(pairs)} keep their outcome.")
+    for conf in dict.fromkeys(build_regime(r).confound for r in regs if r != CONTROL):
+        group = [r for r in regs if build_regime(r).confound == conf]
+        rows = []
+        for c in claims:
+            base = _diff(long, c, CONTROL)
+            got = [_diff(long, c, r) for r in group]
+            got = [g for g in got if ok(g)]
+            if ok(base) and got:
+                rows.append((c, base, got))
+        if not rows:
+            continue
+        kept = [c for c, base, got in rows if all(g["outcome"] == base["outcome"] for g in got)]
+        moved = max(abs(g["difference"] - base["difference"]) for _, base, got in rows for g in got)
+        text = (f"**{conf[0].upper() + conf[1:]}** ({', '.join(group)} against {CONTROL}): {len(kept)} of "
+                f"{len(rows)} claims keep their outcome in every setting; A − B moves by up to {moved:.1f} points.")
+        flips = [(c, base, got) for c, base, got in rows if c not in kept]
+        if flips:
+            c, base, got = flips[0]
+            text += (f" *{c}* is {base['outcome']} in {CONTROL} ({signed(base['difference'], 1)}) and "
+                     + ", ".join(f"{g['outcome']} in {g['regime']} ({signed(g['difference'], 1)})" for g in got) + ".")
+        out.append(text)
+    return out

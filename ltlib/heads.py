@@ -48,6 +48,19 @@ def build_head(name: str, in_dim: int, num_classes: int) -> nn.Module:
     return HEADS.build(name, in_dim, num_classes)
 
 
+def init_head(model: nn.Module, how: str) -> None:
+    """Re-draw a model's linear classifier (`model.head`): 'kaiming' = Kaiming-normal weights (fan-in, ReLU gain)
+    and zero bias; 'default' leaves PyTorch's uniform draw (the official BBN / Decoupling codes')."""
+    head = getattr(model, "head", None)
+    if how == "default" or head is None:
+        return
+    linear = head if isinstance(head, nn.Linear) else getattr(head, "linear", None)
+    if not isinstance(linear, nn.Linear):
+        raise ValueError(f"head_init={how!r} needs a linear classifier, got {type(head).__name__}")
+    nn.init.kaiming_normal_(linear.weight)
+    nn.init.zeros_(linear.bias)
+
+
 def tau_normalize(head: nn.Linear, tau: float) -> nn.Linear:
     """tau-normalised copy: w_i / ||w_i||^tau, bias dropped (Decoupling)."""
     w = head.weight.detach()

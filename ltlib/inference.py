@@ -13,6 +13,7 @@ from ltlib.augment import normalize
 from ltlib.config import RunConfig
 from ltlib.data import LTData, make_long_tailed
 from ltlib.errors import ConfigError
+from ltlib.heads import init_head
 from ltlib.hardware import default_device, resolve_precision
 from ltlib.methods.base import Method, build_method
 from ltlib.metrics import accuracy_report
@@ -58,7 +59,7 @@ def load_data(cfg: RunConfig) -> LTData:
     if is_split_dataset(cfg.dataset):
         return stream_data(cfg.dataset, cfg.data_root, cfg.image_root, cfg.image_size)
     return make_long_tailed(cfg.dataset, cfg.imbalance_ratio, cfg.max_per_class, cfg.lt_seed, cfg.val_per_class,
-                            cfg.data_root)
+                            cfg.data_root, cfg.class_order_seed)
 
 
 def build_for(cfg: RunConfig, data: Optional[LTData] = None) -> tuple[Method, nn.Module, LTData]:
@@ -68,6 +69,7 @@ def build_for(cfg: RunConfig, data: Optional[LTData] = None) -> tuple[Method, nn
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         model = method.build_model()
+        init_head(model, cfg.head_init)
     if cfg.pretrained and cfg.init_from is None:           # stage 1 only: a stage-2 run starts from its stage 1
         load_pretrained(model, cfg.pretrained)
     return method, model, data

@@ -22,54 +22,19 @@ from ltlib.config import RunConfig
 from ltlib.data import known_counts
 from ltlib.inference import load_data
 from ltlib.methods import baselines
+from ltlib.catalog import METHODS, claim_keys
 from ltlib.methods.recipe import Plan
+from ltlib.plans import ladder_plan
 from ltlib.reference import INDEPENDENT, INDEPENDENT_SOURCE, published_acc
 from ltlib.regimes import Regime, build_regime, check_ladder
 from ltlib.runs import results_table
 from ltlib.stats import fmt_mean_std, mean_std
 
 
-def claim_keys(claims: Sequence[cl.Claim]) -> list[str]:
-    """Every method key a list of claims names (A and B of every part), in order."""
-    out: list[str] = []
-
-    def walk(c: cl.Claim) -> None:
-        for k in ([c.a] if c.a else []) + (cl.b_keys(c.b) if c.b else []):
-            if k and k not in out:
-                out.append(k)
-        for p in c.parts:
-            walk(p)
-    for c in claims:
-        walk(c)
-    return out
-
-
-# The leaderboard's methods, every method a report claim names, and CE on a balanced set (relative accuracy).
-METHODS: list[str] = list(dict.fromkeys([*report.LEADERBOARD, *claim_keys(report.CLAIMS), report.BALANCED]))
 REFERENCE = report.PAPER_SETTING          # the published column a regime's leaderboard is compared with
 STABLE, DEPENDENT, UNDECIDED = "stable", "regime-dependent", "undecided"
 MIN_SEEDS = 3                              # a regime is complete when every claimed method has this many seeds
 LABELS = (STABLE, DEPENDENT, UNDECIDED)
-
-
-def seeds_of(method: str, n_seeds: int, more: Sequence[str], n_more: int) -> int:
-    """Seeds a method gets in every regime: n_more for the noisy ones named in `more`, else n_seeds."""
-    return n_more if method in more else n_seeds
-
-
-def ladder_plan(params: Any, regimes: Sequence[str], n_seeds: int, more: Sequence[str] = (), n_more: int = 5,
-                methods: Sequence[str] = METHODS) -> Plan:
-    """Section per regime -> row per method -> one config per seed: the report's recipes in each regime."""
-    sections, settings = {}, {}
-    for r in check_ladder(list(regimes)):
-        p = r.params(params)
-        n = max(seeds_of(m, n_seeds, more, n_more) for m in methods)
-        by_seed = [report.recipe_configs({**p, "seed": p["seed"] + i}) for i in range(n)]
-        rows = {m: [r.config(c[m]) for c in by_seed[:seeds_of(m, n_seeds, more, n_more)]]
-                for m in methods if all(m in c for c in by_seed) and (r.methods is None or m in r.methods)}
-        sections[r.name] = rows
-        settings[r.name] = r.setting(params)
-    return Plan(sections, info={"settings": settings})
 
 
 def regime_rows(params: Any, regimes: Sequence[str], runs_dir: Any = None,
@@ -223,7 +188,7 @@ def closeness(plan: Plan, rows: pd.DataFrame, params: Any) -> pd.DataFrame:
             images, smallest = int(ce["train_images"].iloc[0]), int(ce["smallest_class"].iloc[0])
         else:
             ce_cfg = baselines.baseline(r.params(params), "CE")
-            counts = (known_counts(ce_cfg.dataset, ce_cfg.imbalance_ratio, ce_cfg.max_per_class)
+            counts = (known_counts(ce_cfg.dataset, ce_cfg.imbalance_ratio, ce_cfg.max_per_class, ce_cfg.class_order_seed)
                       or load_data(ce_cfg).counts)     # closed form where the dataset is named: no data read
             images, smallest = int(sum(counts)), int(min(counts))
         base = base or images
@@ -247,10 +212,12 @@ RULE = {"CE train acc (%)": 95.0, "shortest phase (epochs)": 3, "smallest class"
 
 
 def default_regime(close: pd.DataFrame) -> tuple[Optional[str], pd.DataFrame]:
-    """The cheapest regime meeting RULE, and each regime's check against each part of it."""
+    """The cheapest regime meeting RULE, and each regime's check against each part of it (a confound's setting is
+    checked too, never picked: it is not a move toward the papers)."""
     ok = pd.DataFrame({k: close[k] >= v for k, v in RULE.items()}, index=close.index)
     ok["meets the rule"] = ok.all(axis=1)
-    passing = close[ok["meets the rule"]].sort_values("compute")
+    pick = ok["meets the rule"] & np.array([not build_regime(r).confound for r in close.index], dtype=bool)
+    passing = close[pick].sort_values("compute")
     return (str(passing.index[0]) if len(passing) else None), ok
 
 
@@ -399,8 +366,13 @@ class View:
 
     @property
     def regimes(self) -> list[str]:
-        """The rungs, the anchor first."""
+        """Every setting of the plan, the anchor first."""
         return list(self.plan)
+
+    @property
+    def rungs(self) -> list[str]:
+        """The settings that move toward the papers (the anchor first), without the confound settings."""
+        return [r for r in self.plan if not build_regime(r).confound]
 
 
 def view(params: Any, regimes: Sequence[str], n_seeds: int, more: Sequence[str] = (), n_more: int = 5,
@@ -412,7 +384,8 @@ def view(params: Any, regimes: Sequence[str], n_seeds: int, more: Sequence[str] 
     long = claims_by_regime(rows, regimes, plan.info["settings"], judged=judged)
     close = closeness(plan, rows, params)
     pick, checks = default_regime(close)
-    return View(plan, rows, long, outcome_grid(long, regimes), close, pick, checks, completeness(plan, rows),
+    rungs = [r for r in regimes if not build_regime(r).confound]      # a confound is not a setting a label is over
+    return View(plan, rows, long, outcome_grid(long, rungs), close, pick, checks, completeness(plan, rows),
                 {r: t for r, (_, t) in judged.items()})
 
 

@@ -66,7 +66,7 @@ SMOKE_EXCEPTIONS: dict[str, dict[str, Any]] = {
 # (the epochs are the notebook's own; sampler, loss and method stay each recipe's).
 RUN_FIELD_NAMES = ("lr", "batch_size", "weight_decay", "momentum", "nesterov", "schedule", "milestones", "gamma",
                    "warmup_epochs", "warmup_start", "backbone_lr_mult", "pretrained", "image_size", "accum_steps",
-                   "sync_bn")
+                   "sync_bn", "head_init", "class_order_seed")
 
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 

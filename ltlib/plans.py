@@ -8,20 +8,20 @@ shards and the GPU script are built on it, so a run trained anywhere is found by
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import yaml
 
+from ltlib.catalog import METHODS
 from ltlib.config import RunConfig
 from ltlib.errors import ConfigError
 from ltlib.inference import load_data
-from ltlib.ladder import ladder_plan
 from ltlib.methods import aux, baselines, bbn, decoupling, reslt, switching
 from ltlib.methods.recipe import Plan, ablation_size
 from ltlib.params import as_dict, profile_notebooks, profile_params
 from ltlib.paths import NOTEBOOKS, atomic_write_text
-from ltlib.recipes import balanced_ce, study_configs
-from ltlib.regimes import REGIMES, SLICE_PRIORITY
+from ltlib.recipes import balanced_ce, recipe_configs, study_configs
+from ltlib.regimes import REGIMES, SLICE_PRIORITY, check_ladder
 from ltlib.splits import is_split_dataset, load_splits, num_classes as split_classes
 from ltlib.train import stage_waves
 
@@ -109,6 +109,26 @@ def plan_72(p: dict[str, Any]) -> Plan:
     balanced = study_configs({**p, "imbalance_ratio": 1.0, "max_per_class": cap}, ["CE"])["CE"]
     return Plan({"memorisation": {k: [c] for k, c in study_configs(p, p["mem_methods"]).items()},
                  "balanced": {"CE (balanced set)": [balanced]}}, info={"cap": cap})
+
+
+def seeds_of(method: str, n_seeds: int, more: Sequence[str], n_more: int) -> int:
+    """Seeds a method gets in every regime: n_more for the noisy ones named in `more`, else n_seeds."""
+    return n_more if method in more else n_seeds
+
+
+def ladder_plan(params: Any, regimes: Sequence[str], n_seeds: int, more: Sequence[str] = (), n_more: int = 5,
+                methods: Sequence[str] = METHODS) -> Plan:
+    """Section per regime -> row per method -> one config per seed: the report's recipes in each regime."""
+    sections, settings = {}, {}
+    for r in check_ladder(list(regimes)):
+        p = r.params(params)
+        n = max(seeds_of(m, n_seeds, more, n_more) for m in methods)
+        by_seed = [recipe_configs({**p, "seed": p["seed"] + i}) for i in range(n)]
+        rows = {m: [r.config(c[m]) for c in by_seed[:seeds_of(m, n_seeds, more, n_more)]]
+                for m in methods if all(m in c for c in by_seed) and (r.methods is None or m in r.methods)}
+        sections[r.name] = rows
+        settings[r.name] = r.setting(params)
+    return Plan(sections, info={"settings": settings})
 
 
 def plan_80(p: dict[str, Any]) -> Plan:

@@ -316,6 +316,29 @@ def leaderboard(lb: pd.DataFrame, groups: Sequence[str] = ("acc", "head", "mid",
     return fig
 
 
+def accuracy_vs_count(long: pd.DataFrame, title: str = "Per-class test accuracy against training images") -> plt.Figure:
+    """One line per method (at most five) through its classes: test accuracy (%) against the class's training
+    images on a log axis, each class named once at the bottom."""
+    fig, ax = _subplots(figsize=(8, 4.2))
+    methods = list(dict.fromkeys(long["method"]))[:5]
+    palette = sns.color_palette("colorblind", len(methods))
+    for j, m in enumerate(methods):
+        d = long[long["method"] == m].sort_values("training images")
+        ax.plot(d["training images"], d["accuracy (%)"], marker=REGIME_MARKERS[j], color=palette[j], lw=1.2,
+                ms=5, label=m)
+    ax.set_xscale("log")
+    ax.set(xlabel="training images of the class (log scale)", ylabel="test accuracy (%)", ylim=(0, 100))
+    ax.set_title(title, pad=58)
+    one = long.drop_duplicates("class").sort_values("training images")
+    top = ax.secondary_xaxis("top")                          # each class named once, above its size
+    top.set_xticks(one["training images"].to_numpy(dtype=float), [str(c) for c in one["class"]], rotation=90,
+                   fontsize=7)
+    top.minorticks_off()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
 def confusion_grid(matrices: dict[str, np.ndarray], class_names: Sequence[str], cols: int = 4) -> plt.Figure:
     """Row-normalised confusion matrices (row = true class, %), one small panel per method, one colour scale;
     class names on the left column and the bottom row only."""

@@ -50,7 +50,7 @@ def balanced_ce(params: Any, **changes: Any) -> RunConfig:
     """CE on a balanced training set of the long-tailed set's size (its images spread evenly over the classes): the
     reference of relative accuracy (Zhang et al., "Deep long-tailed learning: a survey", §5.1)."""
     ce = baselines.baseline(params, "CE")
-    counts = known_counts(ce.dataset, ce.imbalance_ratio, ce.max_per_class)   # no data needed to plan it
+    counts = known_counts(ce.dataset, ce.imbalance_ratio, ce.max_per_class, ce.class_order_seed)   # no data read
     if counts is None:
         probe = load_data(ce)
         counts = list(probe.counts)
@@ -76,3 +76,22 @@ def study_configs(params: Any, names: Sequence[str], **changes: Any) -> dict[str
     for n in names:
         RECIPES.check(n)
     return {n: RECIPES[n](params, **changes).replace(tag=n) for n in names}
+
+
+def recipe_configs(params: Any) -> dict[str, RunConfig]:
+    """The configs the report looks for: every named recipe, the diagnosis grid's cells, and the paper baselines
+    that only a claim uses (B+C, CBS-only, RRS-only), built from the profile's parameters."""
+    p = as_dict(params)
+    out: dict[str, RunConfig] = {}
+    for key in RECIPES:
+        try:
+            out[key] = RECIPES[key](p)
+        except ConfigError:                    # e.g. too short a run for a recipe's schedule: not on this profile
+            continue
+    stage2 = int(p.get("stage2_epochs", 10))
+    for (r, c), cfg in baselines.diagnosis(p, stage2).items():
+        out[f"{r}+{c}"] = cfg
+    out["B+C"] = decoupling.parts_configs(baselines.baseline(p, "CE"), stage2)["B+C"]
+    out["CBS-only"] = aux.aux_config(p, "CBS-only")
+    out["RRS-only"] = aux.aux_config(p, "RRS-only")
+    return out

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from ltlib import registry
+from ltlib.catalog import KEY_METHODS
 from ltlib.config import RunConfig
 from ltlib.data import dataset_label
 from ltlib.errors import ConfigError, check_name
@@ -35,11 +36,16 @@ class Regime:
     native_bf16: bool = False                # trains only where bf16 is native (a CPU with AVX-512 BF16 / AMX, a GPU)
     sliced: bool = False                     # a run may span budget slices (its resumable state is committed)
     methods: Optional[tuple[str, ...]] = None   # only these rows of the ladder (None: every method)
+    precision: Optional[str] = None          # a precision named for every run (a confound's control: fp32)
+    run_fields: tuple[tuple[str, Any], ...] = ()   # RunConfig fields set in every run (head_init, class_order_seed)
+    eval_every: Optional[int] = None         # epochs between test evaluations (None: from `evals`)
+    confound: str = ""                       # not a move toward the papers: the confound this setting tests
 
     @property
     def anchor(self) -> bool:
         """True for the identity (the profile's own setting)."""
-        return self.max_per_class is None and self.epochs is None and self.arch is None and self.dataset is None
+        return (self.max_per_class is None and self.epochs is None and self.arch is None and self.dataset is None
+                and self.precision is None and not self.run_fields)
 
     def params(self, params: Any) -> dict[str, Any]:
         """The notebook's parameters in this regime (an anchor: unchanged)."""
@@ -58,11 +64,17 @@ class Regime:
             p["arch"] = self.arch
         if self.dataset is not None:
             p["dataset"] = self.dataset
+        if self.precision is not None:
+            p["precision"] = self.precision
+        if self.run_fields:
+            p["run_fields"] = {**(p.get("run_fields") or {}), **dict(self.run_fields)}
         return p
 
     @property
     def every(self) -> int:
         """The evaluation cadence of a run in this regime (epochs between test evaluations)."""
+        if self.eval_every is not None:
+            return self.eval_every
         return 1 if self.epochs is None else max(1, self.epochs // self.evals)
 
     def config(self, cfg: RunConfig) -> RunConfig:
@@ -80,7 +92,8 @@ class Regime:
         """One line naming what is run: dataset, ratio, n_max, backbone, epochs."""
         s = Shared.of(self.params(params))
         n = "full" if s.max_per_class is None else f"{s.max_per_class:,}"
-        return f"{dataset_label(s.dataset)}-LT IR{s.imbalance_ratio:g}, n_max {n}, {s.arch}, {s.epochs} epochs"
+        extra = "".join(f", {k} {v}" for k, v in [("precision", self.precision), *self.run_fields] if v is not None)
+        return f"{dataset_label(s.dataset)}-LT IR{s.imbalance_ratio:g}, n_max {n}, {s.arch}, {s.epochs} epochs{extra}"
 
     def cost(self, params: Any, images: int, base_images: int) -> float:
         """Training image-steps of one run relative to the profile's (images × epochs × convolutions)."""
@@ -114,6 +127,21 @@ REGIMES: dict[str, Regime] = {r.name: r for r in [
     Regime("epochs-only", "more-epochs' data with the papers' 200 epochs: only the epochs move from more-epochs, "
            "only the data size from paper-epochs (n_max 500, 1,240 images; the methods of the claims that flip)",
            max_per_class=500, epochs=200, methods=("CE", "cRT", "CE+RS", "RS", "switching", "switching-CB")),
+    # Confounds of the quick profile's verdicts, each one change from it (not moves toward the papers): fp32, the
+    # control of the others (they train on CPUs without native bf16, where the quick profile's bf16 runs are not
+    # trained); the classifier's starting weights (BBN's re-balancing half of the classifier barely moves from them in
+    # 10 epochs); which classes are the tail (Fashion-MNIST's tail classes are easy ones). Test evaluation at epochs
+    # 5 and 10 (the last epoch decides). Methods: the key claims' (KEY_METHODS).
+    Regime("fp32", "the quick profile in fp32 instead of bf16: the control of the confound settings below",
+           precision="fp32", eval_every=5, methods=KEY_METHODS, confound="precision"),
+    Regime("kaiming-head", "fp32 with the classifier started from Kaiming-normal weights and zero bias (PyTorch's "
+           "default uniform draw elsewhere, as in the official BBN and Decoupling codes)", precision="fp32",
+           run_fields=(("head_init", "kaiming"),), eval_every=5, methods=("CE", "BBN"),
+           confound="classifier initialisation"),
+    *[Regime(f"sizes-{k}", f"fp32 with the long-tailed class sizes given to the classes in a random order (draw {k}): "
+             "which classes form the tail is drawn, not Fashion-MNIST's label order", precision="fp32",
+             run_fields=(("class_order_seed", k),), eval_every=5, methods=KEY_METHODS,
+             confound="which classes are the tail") for k in (1, 2, 3)],
     Regime("paper", "a paper profile itself (CIFAR-LT, its own backbone and epochs)"),
     # the smoke-sized ladder of the notebooks' defaults and the tests
     Regime("smoke", "the smoke profile itself"),

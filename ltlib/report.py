@@ -18,36 +18,10 @@ from ltlib.methods import aux, baselines, bbn, decoupling, switching
 from ltlib.params import as_dict
 from ltlib.paths import OUTPUTS, atomic_write_text
 from ltlib.metrics import GROUPS, confusion, thirds
-from ltlib.recipes import RECIPES
+from ltlib.catalog import BALANCED, CLAIMS, KEY_METHODS, LEADERBOARD, PAPER_SETTING
+from ltlib.recipes import recipe_configs
 from ltlib.runs import DIGITS, Run, results_table, runs_root
 from ltlib.stats import fmt_mean_std
-
-# Leaderboard rows: the study's named recipes (registry keys) in this order.
-LEADERBOARD = ["CE", "RW", "RS", "Focal", "CB-Focal", "LDAM-DRW", "CE-DRW", "CE-DRS", "cRT", "LWS", "BBN", "ResLT",
-               "aux", "switching"]
-
-# The five papers' claims that the report judges on the study's recipes (stated in ltlib.claims).
-CLAIMS: list[cl.Claim] = cl.STUDY
-
-
-def recipe_configs(params: Any) -> dict[str, RunConfig]:
-    """The configs the report looks for: every named recipe, the diagnosis grid's cells, and the paper baselines
-    that only a claim uses (B+C, CBS-only, RRS-only), built from the profile's parameters."""
-    p = as_dict(params)
-    out: dict[str, RunConfig] = {}
-    for key in RECIPES:
-        try:
-            out[key] = RECIPES[key](p)
-        except ConfigError:                    # e.g. too short a run for a recipe's schedule: not on this profile
-            continue
-    stage2 = int(p.get("stage2_epochs", 10))
-    for (r, c), cfg in baselines.diagnosis(p, stage2).items():
-        out[f"{r}+{c}"] = cfg
-    out["B+C"] = decoupling.parts_configs(baselines.baseline(p, "CE"), stage2)["B+C"]
-    out["CBS-only"] = aux.aux_config(p, "CBS-only")
-    out["RRS-only"] = aux.aux_config(p, "RRS-only")
-    return out
-
 
 def recipe_rows(params: Any, runs_dir: str | os.PathLike | None = None,
                 table: Optional[pd.DataFrame] = None) -> pd.DataFrame:
@@ -155,9 +129,6 @@ def class_names(rows: pd.DataFrame, runs_dir: str | os.PathLike | None = None) -
         if run.finished:
             return list(run.metrics.get("classes") or [])
     return []
-
-
-PAPER_SETTING = ("cifar10", 100)           # the published column a measured difference is shown beside
 
 
 def paper_difference(c: cl.Claim) -> float:
@@ -272,9 +243,6 @@ def provenance(rows: pd.DataFrame, runs_dir: str | os.PathLike | None = None) ->
     return f"git revision {fmt(revs)} — trained on {fmt(machines)}"
 
 
-BALANCED = "CE-balanced"     # CE on a balanced training set of the long-tailed set's size: relative accuracy's reference
-
-
 def _class_cols(rows: pd.DataFrame) -> list[str]:
     return sorted((c for c in rows.columns if str(c).startswith("class_")), key=lambda c: int(str(c)[6:]))
 
@@ -328,6 +296,20 @@ def per_class_delta(rows: pd.DataFrame, versus: str = "CE", runs_dir: str | os.P
     delta = per.sub(per.loc[versus], axis=1).drop(index=versus)
     delta.columns = class_names(rows, runs_dir)[:delta.shape[1]]
     return delta.reindex([n for n in names if n in delta.index])
+
+
+def accuracy_by_count(rows: pd.DataFrame, runs_dir: str | os.PathLike | None = None,
+                      names: Sequence[str] = KEY_METHODS) -> pd.DataFrame:
+    """Long table, one row per (method, class): the class's training images (from a run's record) and the method's
+    seed-mean test accuracy on it (%): how accuracy follows class size, class by class."""
+    record = runs_root(runs_dir) / str(rows["run_id"].iloc[0]) if len(rows) else None
+    if record is None or not _class_cols(rows) or not (record / "metrics.json").exists():
+        return pd.DataFrame(columns=["method", "class", "training images", "accuracy (%)"])
+    per, counts = per_class_means(rows), list(Run(record).metrics["counts"])
+    labels = class_names(rows, runs_dir)
+    return pd.DataFrame([{"method": m, "class": labels[c] if c < len(labels) else str(c),
+                          "training images": counts[c], "accuracy (%)": float(per.loc[m, c])}
+                         for m in names if m in per.index for c in per.columns])
 
 
 def method_runs(rows: pd.DataFrame, method: str, runs_dir: str | os.PathLike | None = None) -> list[Run]:

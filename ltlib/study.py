@@ -162,24 +162,24 @@ STYLE = ("body{font-family:system-ui,sans-serif;max-width:1040px;margin:2em auto
 def ladder_html(lv: ladder.View) -> list[str]:
     """The front page's ladder section: every claim in every regime with its stability label, how close each
     regime is (CE's training accuracy, τ against two published orderings) and the rule's default regime."""
-    if len(lv.regimes) < 2:
+    if len(lv.rungs) < 2:
         return []
     cols = ["setting", "compute", "CE train acc (%)", "shortest phase (epochs)", "smallest class"]
-    close = lv.close[cols].join(lv.checks["meets the rule"]).join(ladder.tau_table(lv.close)).round(2)
+    close = lv.close[cols].join(lv.checks["meets the rule"]).join(ladder.tau_table(lv.close)).round(2).loc[lv.rungs]
     return ["<h2>Where each verdict holds: the regime ladder</h2>",
             "<p>The same recipes trained in settings that move toward the papers' (more epochs per image, the papers' "
             "200-epoch schedule on a reduced set, a deeper backbone; <a href='80_regimes.html'>80_regimes</a>). Each "
             "cell: the outcome in that regime, A − B [95 % interval] in points (Holm within the regime where it "
             "changes the outcome); <b>stable</b> = the same decisive outcome in every regime, <b>regime-dependent</b>"
             " = reproduced in one and contradicted in another, <b>undecided</b> = otherwise.</p>",
-            ladder.grid_html(lv.long, lv.regimes, lv.records.to_dict()),
-            figure_html(plots.claim_panels(lv.long, lv.regimes), "claims per regime"),
+            ladder.grid_html(lv.long, lv.rungs, lv.records.to_dict()),
+            figure_html(plots.claim_panels(lv.long, lv.rungs), "claims per regime"),
             "<p>How close each regime is: CE's final training accuracy, the shortest lr phase, the smallest "
             "class, the rule for the default regime (stated before any rung ran: CE train acc ≥ 95 %, every lr phase "
             "≥ 3 epochs, smallest class ≥ 5 images; the cheapest regime meeting it), and Kendall τ against the "
             "papers' and an independent CIFAR-10-LT IR100 ordering (a check, never a choice).</p>",
             close.to_html(border=0),
-            f"<p>{_inline_md(ladder.reading(lv.grid, lv.close, lv.pick, lv.regimes).split(chr(10))[0])}</p>"]
+            f"<p>{_inline_md(ladder.reading(lv.grid, lv.close.loc[lv.rungs], lv.pick, lv.rungs).split(chr(10))[0])}</p>"]
 
 
 def seed_summary(rows: pd.DataFrame) -> str:
@@ -199,7 +199,7 @@ def first_screen(lv: ladder.View, p: dict) -> list[str]:
     """The scope in one bold line, the findings in sentences, and the claim forest (every claim, every setting)."""
     marks = findings.dependent_groups(report.CLAIMS, findings.families(lv))
     counts = ladder.record_counts(lv.plan, lv.rows)
-    shown = [r for r in lv.regimes if counts.loc[r, "recorded"] > 0]
+    shown = [r for r in lv.rungs if counts.loc[r, "recorded"] > 0]
     forest = lv.long[lv.long["regime"].isin(shown)]
     return [f"<p style='font-size:1.08em'><b>{_inline_md(findings.scope_line(lv, p))}</b></p>",
             "<h2>What the study found</h2>",
@@ -213,6 +213,31 @@ def first_screen(lv: ladder.View, p: dict) -> list[str]:
             "CIFAR-10-LT IR100 as a black tick where both methods have a published number. Claims with the same "
             "letter rest on the same runs (the same A runs, or the same B runs other than the CE baseline that most "
             "claims share), so they are not independent evidence. Settings with no records are left out.</p>"]
+
+
+def confounds_html(lv: ladder.View) -> list[str]:
+    """The confounds tested: each a one-field change of the quick setting in fp32 (classifier initialisation, which
+    classes are the tail), with fp32 itself as the control; the key claims and the methods' accuracies in each."""
+    regs = findings.confound_regimes(lv)
+    if not regs:
+        return []
+    table, acc = findings.confound_table(lv), findings.confound_accuracy(lv)
+    what = "".join(f"<li><b>{html.escape(r)}</b>: {html.escape(build_regime(r).what)}</li>" for r in regs)
+    forest = lv.long[lv.long["regime"].isin([lv.regimes[0], *regs]) & lv.long["claim"].isin(table.index)]
+    return ["<h2>Confounds, tested</h2>",
+            "<p>Settings that change one thing of the quick profile that is not a move toward the papers, to see "
+            "whether a verdict is a property of that choice. They train in fp32 (on CPUs without native bf16), so "
+            "<b>fp32</b>, the quick setting itself in fp32, is their control: read each against fp32, and fp32 "
+            "against the quick profile (bf16) for precision. Only the key claims' methods are trained (CE, cRT, RS, "
+            "BBN, IB→CR).</p>", f"<ul>{what}</ul>",
+            "<ul class='findings'>" + "".join(f"<li>{_inline_md(x)}</li>" for x in findings.confound_sentences(lv))
+            + "</ul>",
+            figure_html(plots.claim_forest(forest, [lv.regimes[0], *regs]),
+                        "The key claims' A − B with 95 % intervals in the quick setting, in fp32 and in each "
+                        "confound setting (one marker shape each), the paper's own A − B as a black tick"),
+            table.to_html(border=0, na_rep="–"),
+            "<p>Test accuracy (%) at the last epoch, mean ± std (n = seeds), in each setting:</p>",
+            acc.to_html(border=0, na_rep="–")]
 
 
 def papers_own_html(lv: ladder.View, p: dict) -> list[str]:
@@ -299,6 +324,7 @@ def write_index(folder: Path, profile: str) -> Path:
                   *board[1:], *own[1:]]
     else:
         parts += [*board, *own, *ladder_html(lv)]
+    parts += confounds_html(lv)
     parts += papers_own_html(lv, p)
     parts += ["<h2>Notebooks</h2>"]
     items = []

@@ -65,7 +65,7 @@ def test_main_rows_are_the_reports_runs_for_every_seed(profile):
     report's family hash (recipe_configs on the profile's 90_report parameters) and the recipe's run hash per seed."""
     P50, P60, P90 = (profile_params(profile, nb) for nb in ("50_aux_learning", "60_class_reversed_switching", "90_report"))
     assert P50["n_seeds"] == P60["n_seeds"] == 3
-    report_cfgs = report.recipe_configs(P90)
+    report_cfgs = recipes.recipe_configs(P90)
     main50 = aux.notebook_plan(P50, check=False)["main"]
     main60 = switching.notebook_plan(P60, check=False)["main"]
     for rows, P, keys in ((main50, P50, {"CBS+RRS": "aux", "CBS-only": "CBS-only", "RRS-only": "RRS-only"}),

@@ -72,3 +72,23 @@ def test_the_engine_knows_no_particular_method():
     src = (ROOT / "train.py").read_text()
     for name in ("LWSHead", "EVENT_SAMPLERS", "train_parts", "legacy"):
         assert name not in src, name
+
+
+VIEWS = {"ltlib.report", "ltlib.ladder", "ltlib.findings", "ltlib.study"}   # what reads records and renders them
+
+
+def reachable(edges: dict[str, set[str]], start: str) -> set[str]:
+    """Every ltlib module `start` imports, directly or through others."""
+    seen, todo = set(), [start]
+    while todo:
+        for t in edges[todo.pop()] - seen:
+            seen.add(t)
+            todo.append(t)
+    return seen
+
+
+def test_planning_imports_no_view():
+    """What to train is decided without the report: plans, regimes, recipes and the catalog import no view."""
+    edges = import_graph()
+    for m in ("ltlib.plans", "ltlib.regimes", "ltlib.recipes", "ltlib.catalog"):
+        assert not reachable(edges, m) & VIEWS, f"{m} imports {sorted(reachable(edges, m) & VIEWS)}"

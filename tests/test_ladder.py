@@ -37,7 +37,8 @@ def test_a_ladder_starts_at_an_anchor_and_names_known_regimes():
         check_ladder(["quick", "deep"])
     with pytest.raises(ConfigError, match="repeat"):
         check_ladder(["quick", "deeper", "deeper"])
-    assert all(r.anchor == (r.max_per_class is None and r.epochs is None and r.arch is None) for r in REGIMES.values())
+    assert all(r.anchor == (r.max_per_class is None and r.epochs is None and r.arch is None and r.precision is None
+                            and not r.run_fields) for r in REGIMES.values())
 
 
 def test_the_anchor_rung_is_the_method_notebooks_runs(native_bf16):

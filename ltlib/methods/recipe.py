@@ -112,7 +112,8 @@ class Plan(Mapping[str, Rows]):
         data: dict[tuple, Any] = {}
         runs = self.distinct_runs()
         for section, name, cfg in runs.values():
-            key = (cfg.dataset, cfg.imbalance_ratio, cfg.max_per_class, cfg.lt_seed, cfg.val_per_class, cfg.data_root)
+            key = (cfg.dataset, cfg.imbalance_ratio, cfg.max_per_class, cfg.lt_seed, cfg.val_per_class, cfg.data_root,
+                   cfg.class_order_seed)
             try:
                 if key not in data:
                     data[key] = load_data(cfg)

@@ -253,6 +253,16 @@ def confound_accuracy(lv: View) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _accuracy_shift(lv: View, group: Sequence[str]) -> dict[str, float]:
+    """Method -> its mean accuracy in the group's settings minus in the control (points; 2+ seeds on each side)."""
+    def means(regime: str) -> dict[str, float]:
+        s = report.samples(lv.rows[lv.rows["regime"] == regime]) if len(lv.rows) else {}
+        return {m: float(np.mean(v["acc"])) for m, v in s.items() if len(v["acc"]) >= 2}
+    base, got = means(CONTROL), [means(r) for r in group]
+    return {m: float(np.mean([g[m] for g in got if m in g])) - base[m] for m in report.LEADERBOARD
+            if m in base and any(m in g for g in got)}
+
+
 def confound_sentences(lv: View) -> list[str]:
     """Two sentences or so per confound, from the records: how far each moves the key claims and whether an
     outcome changes (nothing is said about a confound with fewer than 2 seeds a side)."""
@@ -267,9 +277,11 @@ def confound_sentences(lv: View) -> list[str]:
     if pairs:
         moves = [abs(b["difference"] - a["difference"]) for a, b in pairs]
         same = sum(a["outcome"] == b["outcome"] for a, b in pairs)
-        out.append(f"**Precision** (bf16 → fp32, the control of the settings below): the {len(pairs)} key claims "
-                   f"measured in both move by {min(moves):.1f}–{max(moves):.1f} points (median "
-                   f"{float(np.median(moves)):.1f}); {same} of {len(pairs)} keep their outcome.")
+        span = f"{min(moves):.1f}" if len(pairs) == 1 else \
+            f"{min(moves):.1f}–{max(moves):.1f} (median {float(np.median(moves)):.1f})"
+        out.append(f"**Precision** (bf16 → fp32, the control of the settings below): A − B of the {len(pairs)} key "
+                   f"claim{'s' * (len(pairs) != 1)} measured in both moves by {span} points; {same} of {len(pairs)} "
+                   f"keep{'s' * (len(pairs) == 1)} {'its' if len(pairs) == 1 else 'their'} outcome.")
     for conf in dict.fromkeys(build_regime(r).confound for r in regs if r != CONTROL):
         group = [r for r in regs if build_regime(r).confound == conf]
         rows = []
@@ -284,7 +296,12 @@ def confound_sentences(lv: View) -> list[str]:
         kept = [c for c, base, got in rows if all(g["outcome"] == base["outcome"] for g in got)]
         moved = max(abs(g["difference"] - base["difference"]) for _, base, got in rows for g in got)
         text = (f"**{conf[0].upper() + conf[1:]}** ({', '.join(group)} against {CONTROL}): {len(kept)} of "
-                f"{len(rows)} claims keep their outcome in every setting; A − B moves by up to {moved:.1f} points.")
+                f"{len(rows)} key claim{'s' * (len(rows) != 1)} keep{'s' * (len(kept) == 1)} the control's outcome "
+                f"in every setting; A − B moves by up to {moved:.1f} points.")
+        shift = _accuracy_shift(lv, group)
+        if shift:
+            text += " Accuracy against fp32: " + ", ".join(f"{cl.key_label(m)} {signed(d, 1)}" for m, d in shift.items()) + \
+                " points (mean over seeds" + (" and the settings" if len(group) > 1 else "") + ")."
         flips = [(c, base, got) for c, base, got in rows if c not in kept]
         if flips:
             c, base, got = flips[0]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -32,6 +31,7 @@ from ltlib.data import find_dataset
 from ltlib.errors import ConfigError
 from ltlib.hardware import describe
 from ltlib.methods.recipe import check_data
+from ltlib.parallel import spawn_trainer
 from ltlib.params import load_param_file, profile_params, validate_params
 from ltlib.recipes import study_configs
 from ltlib.runs import Run, record_names, runs_root
@@ -71,10 +71,8 @@ def _train(cfgs: list[RunConfig], jobs: int, runs_dir: Path, device: str, deadli
     f.write_text(yaml.safe_dump({"runs": [c.to_dict() for c in cfgs]}, sort_keys=False))
     n = max(1, min(jobs, len({c.stages()[0].run_id() for c in cfgs})))
     threads = max(1, (os.cpu_count() or 1) // n)
-    procs = [subprocess.Popen([sys.executable, "-u", "-m", "ltlib.train", str(f), "--shard", f"{i}/{n}",
-                               "--runs-dir", str(runs_dir), "--device", device, "--progress", "run"],
-                              env={**os.environ, "OMP_NUM_THREADS": str(threads)})
-             for i in range(n) if shard(cfgs, i, n)]
+    procs = [spawn_trainer(f, threads, runs_dir, device, shard=(i, n), capture=False) for i in range(n)
+             if shard(cfgs, i, n)]
     print(f"[gpu_run] {name}: {len(cfgs)} run(s) in {len(procs)} process(es)", flush=True)
     while any(p.poll() is None for p in procs):
         if time.time() > deadline:

@@ -123,7 +123,9 @@ def stability(outcomes: Sequence[str]) -> str:
 
 def judged_regimes(long: pd.DataFrame, regimes: Sequence[str]) -> list[str]:
     """The regimes a stability label is given over: those whose records are complete (every method the claims name
-    with at least MIN_SEEDS seeds), or every regime while none is."""
+    with at least MIN_SEEDS seeds), or every regime while none is; never a confound setting (a check of one choice,
+    not a move toward the papers)."""
+    regimes = [r for r in regimes if not build_regime(r).confound]
     done = [r for r in regimes if long.loc[long["regime"] == r, "complete"].all()] if "complete" in long else []
     return done or list(regimes)
 

@@ -39,18 +39,30 @@ def parallel_workers(pending: list[RunConfig], device: str | torch.device = "aut
     return max(1, min(workers, len(pending)))
 
 
-def _spawn_fit(cfgs: list[RunConfig], threads: int, path: Path, kwargs: dict[str, Any]) -> Any:
-    """Start `python -m ltlib.train` on configs (a fresh interpreter: nothing of the caller's __main__ re-runs)."""
+def spawn_trainer(run_file: Path, threads: int, runs_dir: Any = None, device: str = "auto", progress: str = "run",
+                  shard: Optional[tuple[int, int]] = None, channels_last: Optional[bool] = None,
+                  capture: bool = True) -> subprocess.Popen:
+    """The one place a trainer process starts: `python -m ltlib.train RUN_FILE` (a fresh interpreter: nothing of the
+    caller's __main__ re-runs) on `threads` threads, its output piped to the caller (capture) or shown as is."""
+    cmd = [sys.executable, "-u", "-m", "ltlib.train", str(run_file), "--device", str(device), "--progress", progress]
+    if shard is not None:
+        cmd += ["--shard", f"{shard[0]}/{shard[1]}"]
+    if runs_dir is not None:
+        cmd += ["--runs-dir", str(runs_root(runs_dir))]
+    if channels_last is not None:
+        cmd += ["--channels-last" if channels_last else "--no-channels-last"]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "LTSTUDY_WORKERS": "1"}
+    pipe = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True, "bufsize": 1} if capture else {}
+    return subprocess.Popen(cmd, env=env, **pipe)
+
+
+def _spawn_fit(cfgs: list[RunConfig], threads: int, path: Path, kwargs: dict[str, Any]) -> subprocess.Popen:
+    """Write configs to a run file and start a trainer on it with the caller's options."""
     path.write_text(yaml.safe_dump({"runs": [c.to_dict() for c in cfgs]}, sort_keys=False))
     shown = progress_mode(kwargs.get("progress", "auto"))
-    cmd = [sys.executable, "-u", "-m", "ltlib.train", str(path), "--device", str(kwargs.get("device", "auto")),
-           "--progress", "none" if shown == "none" else "line" if shown == "line" else "run"]
-    if kwargs.get("runs_dir") is not None:
-        cmd += ["--runs-dir", str(runs_root(kwargs["runs_dir"]))]
-    if kwargs.get("channels_last") is not None:
-        cmd += ["--channels-last" if kwargs["channels_last"] else "--no-channels-last"]
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "LTSTUDY_WORKERS": "1"}
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, bufsize=1)
+    return spawn_trainer(path, threads, kwargs.get("runs_dir"), str(kwargs.get("device", "auto")),
+                         "none" if shown == "none" else "line" if shown == "line" else "run",
+                         channels_last=kwargs.get("channels_last"))
 
 
 def _partition(cfgs: list[RunConfig], bins: int) -> list[list[RunConfig]]:

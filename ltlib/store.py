@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -23,6 +22,7 @@ import yaml
 from ltlib.config import RunConfig
 from ltlib.errors import ConfigError, RunStoreError
 from ltlib.hardware import cpu_bf16_native, cpu_capability, cpu_model, resolve_precision
+from ltlib.parallel import spawn_trainer
 from ltlib.paths import display_path
 from ltlib.plans import ordered_runs, profile_plans, sliced_runs
 from ltlib.runs import PARTIAL, Run, record_names, runs_root, write_results_table
@@ -186,11 +186,8 @@ def train_budget(profile: str, minutes: float, runs_dir: Optional[str] = None, w
         f = Path(tmp) / "runs.yaml"
         f.write_text(yaml.safe_dump({"runs": [c.to_dict() for c in todo], "deadline": deadline, "estimates": est,
                                      "sliced": [c.run_id() for c in sliced if c in todo]}, sort_keys=False))
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "LTSTUDY_WORKERS": "1"}
-        procs = [subprocess.Popen([sys.executable, "-u", "-m", "ltlib.train", str(f), "--shard", f"{i}/{workers}",
-                                   "--runs-dir", str(root), "--device", device, "--progress", "run"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, bufsize=1)
-                 for i in range(workers) if shard(todo, i, workers)]
+        procs = [spawn_trainer(f, 1, root, device, shard=(i, workers)) for i in range(workers)
+                 if shard(todo, i, workers)]
         lock = threading.Lock()
 
         def pump(proc: Any) -> None:

@@ -4,6 +4,7 @@ run's hash as it was."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch.nn as nn
 
@@ -71,3 +72,37 @@ def ladder_close(names: list[str]):
 
     return pd.DataFrame({"CE train acc (%)": 99.0, "shortest phase (epochs)": 5, "smallest class": 50,
                          "compute": 1.0}, index=names)
+
+
+def test_the_report_reads_each_confound_against_its_fp32_control():
+    """From records of quick (bf16), fp32 and kaiming-head: the table, the accuracies and the sentences say what moved;
+    a confound setting never enters the stability labels."""
+    from ltlib.params import profile_params
+    from ltlib.plans import ladder_plan
+    from ltlib import findings
+
+    regimes = ["quick", "fp32", "kaiming-head"]
+    p = profile_params("quick", "80_regimes")
+    plan = ladder_plan(p, regimes, 3)
+    acc = {("quick", "CE"): 0.74, ("quick", "BBN"): 0.72, ("fp32", "CE"): 0.75, ("fp32", "BBN"): 0.72,
+           ("kaiming-head", "CE"): 0.75, ("kaiming-head", "BBN"): 0.78}
+    rows = []
+    for (reg, m), a in acc.items():
+        for i, cfg in enumerate(plan[reg][m][:3]):
+            g = {k: a + 0.004 * (i - 1) for k in ("acc", "many", "medium", "few", "head", "mid", "tail")}
+            rows.append({"regime": reg, "method": m, "seed": cfg.seed, "family": cfg.family_id(), **g})
+    rows = pd.DataFrame(rows)
+    long = ladder.claims_by_regime(rows, regimes, plan.info["settings"])
+    lv = ladder.View(plan, rows, long, ladder.outcome_grid(long, regimes), pd.DataFrame(), None, pd.DataFrame(),
+                     ladder.completeness(plan, rows), {})
+    assert findings.confound_regimes(lv) == ["fp32", "kaiming-head"] and lv.rungs == ["quick"]
+    table = findings.confound_table(lv)
+    assert list(table.columns) == regimes and "BBN beats plain cross-entropy (CE)" in table.index
+    assert "+3.0" in table.loc["BBN beats plain cross-entropy (CE)", "kaiming-head"]
+    assert findings.confound_accuracy(lv).loc["BBN", "kaiming-head"].startswith("78.0")
+    text = " ".join(findings.confound_sentences(lv))
+    assert "Precision" in text and "Classifier initialisation" in text and "BBN +6.0" in text
+    assert ladder.judged_regimes(long, regimes) == ["quick"]
+
+
+

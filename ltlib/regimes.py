@@ -126,7 +126,8 @@ REGIMES: dict[str, Regime] = {r.name: r for r in [
            evals=10, stage2_epochs=10, native_bf16=True, sliced=True),
     Regime("epochs-only", "more-epochs' data with the papers' 200 epochs: only the epochs move from more-epochs, "
            "only the data size from paper-epochs (n_max 500, 1,240 images; the methods of the claims that flip)",
-           max_per_class=500, epochs=200, methods=("CE", "cRT", "CE+RS", "RS", "switching", "switching-CB")),
+           max_per_class=500, epochs=200, methods=("CE", "cRT", "CE+RS", "RS", "switching", "switching-CB"),
+           precision="fp32"),   # fp32: trainable on any CPU (the fp32 control measures what precision moves)
     # Confounds of the quick profile's verdicts, each one change from it (not moves toward the papers): fp32, the
     # control of the others (they train on CPUs without native bf16, where the quick profile's bf16 runs are not
     # trained); the classifier's starting weights (BBN's re-balancing half of the classifier barely moves from them in
@@ -142,6 +143,9 @@ REGIMES: dict[str, Regime] = {r.name: r for r in [
              "which classes form the tail is drawn, not Fashion-MNIST's label order", precision="fp32",
              run_fields=(("class_order_seed", k),), eval_every=5, methods=KEY_METHODS,
              confound="which classes are the tail") for k in (1, 2, 3)],
+    Regime("resnet32-branch", "fp32 on ResNet-32, where the last residual block each BBN branch owns is 16 % of the "
+           "backbone (75 % on ResNet-8): BBN as the paper built it, against CE on the same backbone", arch="resnet32",
+           precision="fp32", eval_every=5, methods=("CE", "BBN"), confound="BBN's branch share"),
     Regime("paper", "a paper profile itself (CIFAR-LT, its own backbone and epochs)"),
     # the smoke-sized ladder of the notebooks' defaults and the tests
     Regime("smoke", "the smoke profile itself"),

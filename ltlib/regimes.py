@@ -55,8 +55,8 @@ class Regime:
             if "stage2_epochs" in p:                     # classifier retraining keeps the profile's share of epochs
                 p["stage2_epochs"] = self.stage2_epochs or max(1, round(p["stage2_epochs"] * self.epochs / base))
             p["epochs"] = self.epochs
-            if "eval_every" in p:
-                p["eval_every"] = self.every
+        if "eval_every" in p and (self.epochs is not None or self.eval_every is not None):
+            p["eval_every"] = self.every          # every run of the regime, stage-1 runs of two-stage ones included
         if self.max_per_class is not None:
             p["max_per_class"] = self.max_per_class
         if self.arch is not None:

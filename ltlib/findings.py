@@ -207,9 +207,8 @@ def confound_regimes(lv: View) -> list[str]:
     return sorted(have, key=lambda r: r != CONTROL)
 
 
-def confound_claims(lv: View) -> pd.DataFrame:
-    """The claims measured in a confound setting, one row per (claim, setting) with the anchor's beside them."""
-    regs = confound_regimes(lv)
+def confound_claims(lv: View, regs: Sequence[str]) -> pd.DataFrame:
+    """The claims measured in a confound setting of `regs`, one row per (claim, setting) with the anchor's beside."""
     long = lv.long[lv.long["regime"].isin([lv.regimes[0], *regs])]
     measured = long[long["regime"].isin(regs)].dropna(subset=["difference"])["claim"].unique()
     return long[long["claim"].isin(measured)]
@@ -217,7 +216,8 @@ def confound_claims(lv: View) -> pd.DataFrame:
 
 def confound_table(lv: View) -> pd.DataFrame:
     """Claim × setting: 'A − B [95 % interval] outcome (seeds)' for the anchor and each confound setting."""
-    long = confound_claims(lv)
+    regs = confound_regimes(lv)
+    long = confound_claims(lv, regs)
     if not len(long):
         return pd.DataFrame()
 
@@ -227,14 +227,14 @@ def confound_table(lv: View) -> pd.DataFrame:
         ci = f" [{signed(x['ci_low'], 1)}, {signed(x['ci_high'], 1)}]" if np.isfinite(x["ci_low"]) else ""
         return f"{signed(x['difference'], 1)}{ci} {x['outcome']} ({x['seeds']})"
     t = long.assign(cell=long.apply(cell, axis=1)).pivot(index="claim", columns="regime", values="cell")
-    return t[[r for r in [lv.regimes[0], *confound_regimes(lv)] if r in t.columns]]
+    return t[[r for r in [lv.regimes[0], *regs] if r in t.columns]]
 
 
 def _diff(long: pd.DataFrame, claim: str, regime: str) -> pd.Series:
     return long[(long["claim"] == claim) & (long["regime"] == regime)].iloc[0]
 
 
-def ok(x: pd.Series) -> bool:
+def _measured(x: pd.Series) -> bool:
     """A measured difference with at least 2 seeds a side."""
     return pd.notna(x["difference"]) and all(int(n) >= 2 for n in str(x["seeds"]).split(" vs "))
 
@@ -266,14 +266,14 @@ def _accuracy_shift(lv: View, group: Sequence[str]) -> dict[str, float]:
 def confound_sentences(lv: View) -> list[str]:
     """Two sentences or so per confound, from the records: how far each moves the key claims and whether an
     outcome changes (nothing is said about a confound with fewer than 2 seeds a side)."""
-    long, anchor = confound_claims(lv), lv.regimes[0]
-    regs = confound_regimes(lv)
+    regs, anchor = confound_regimes(lv), lv.regimes[0]
+    long = confound_claims(lv, regs)
     if not len(long) or CONTROL not in regs:
         return []
     claims = list(dict.fromkeys(long["claim"]))
     out = []
     pairs = [(_diff(long, c, anchor), _diff(long, c, CONTROL)) for c in claims]
-    pairs = [(a, b) for a, b in pairs if ok(a) and ok(b)]
+    pairs = [(a, b) for a, b in pairs if _measured(a) and _measured(b)]
     if pairs:
         moves = [abs(b["difference"] - a["difference"]) for a, b in pairs]
         same = sum(a["outcome"] == b["outcome"] for a, b in pairs)
@@ -288,8 +288,8 @@ def confound_sentences(lv: View) -> list[str]:
         for c in claims:
             base = _diff(long, c, CONTROL)
             got = [_diff(long, c, r) for r in group]
-            got = [g for g in got if ok(g)]
-            if ok(base) and got:
+            got = [g for g in got if _measured(g)]
+            if _measured(base) and got:
                 rows.append((c, base, got))
         if not rows:
             continue

@@ -11,7 +11,7 @@ import torch.nn as nn
 
 from ltlib.augment import normalize
 from ltlib.config import RunConfig
-from ltlib.data import LTData, make_long_tailed
+from ltlib.data import LTData, known_counts, make_long_tailed
 from ltlib.errors import ConfigError
 from ltlib.heads import init_head
 from ltlib.hardware import default_device, resolve_precision
@@ -60,6 +60,13 @@ def load_data(cfg: RunConfig) -> LTData:
         return stream_data(cfg.dataset, cfg.data_root, cfg.image_root, cfg.image_size)
     return make_long_tailed(cfg.dataset, cfg.imbalance_ratio, cfg.max_per_class, cfg.lt_seed, cfg.val_per_class,
                             cfg.data_root, cfg.class_order_seed)
+
+
+def train_counts(cfg: RunConfig) -> list[int]:
+    """The training set's class sizes of a config: in closed form where the dataset is named (no data read, so a
+    plan sizes its runs on a machine without the data), else from the built set."""
+    known = known_counts(cfg.dataset, cfg.imbalance_ratio, cfg.max_per_class, cfg.class_order_seed)
+    return known if known is not None else list(load_data(cfg).counts)
 
 
 def build_for(cfg: RunConfig, data: Optional[LTData] = None) -> tuple[Method, nn.Module, LTData]:

@@ -19,14 +19,13 @@ from scipy.stats import kendalltau
 from ltlib import claims as cl
 from ltlib import report
 from ltlib.config import RunConfig
-from ltlib.data import known_counts
-from ltlib.inference import load_data
+from ltlib.inference import train_counts
 from ltlib.methods import baselines
 from ltlib.catalog import METHODS, claim_keys
 from ltlib.methods.recipe import Plan
 from ltlib.plans import ladder_plan
 from ltlib.reference import INDEPENDENT, INDEPENDENT_SOURCE, published_acc
-from ltlib.regimes import Regime, build_regime, check_ladder
+from ltlib.regimes import Regime, build_regime, check_ladder, rungs
 from ltlib.runs import results_table
 from ltlib.stats import fmt_mean_std, mean_std
 
@@ -125,7 +124,7 @@ def judged_regimes(long: pd.DataFrame, regimes: Sequence[str]) -> list[str]:
     """The regimes a stability label is given over: those whose records are complete (every method the claims name
     with at least MIN_SEEDS seeds), or every regime while none is; never a confound setting (a check of one choice,
     not a move toward the papers)."""
-    regimes = [r for r in regimes if not build_regime(r).confound]
+    regimes = rungs(regimes)
     done = [r for r in regimes if long.loc[long["regime"] == r, "complete"].all()] if "complete" in long else []
     return done or list(regimes)
 
@@ -189,9 +188,7 @@ def closeness(plan: Plan, rows: pd.DataFrame, params: Any) -> pd.DataFrame:
         if len(ce):                            # the records name the training set; load it only when none does
             images, smallest = int(ce["train_images"].iloc[0]), int(ce["smallest_class"].iloc[0])
         else:
-            ce_cfg = baselines.baseline(r.params(params), "CE")
-            counts = (known_counts(ce_cfg.dataset, ce_cfg.imbalance_ratio, ce_cfg.max_per_class, ce_cfg.class_order_seed)
-                      or load_data(ce_cfg).counts)     # closed form where the dataset is named: no data read
+            counts = train_counts(baselines.baseline(r.params(params), "CE"))
             images, smallest = int(sum(counts)), int(min(counts))
         base = base or images
         ce_train = ce["train_acc"].astype(float) * 100 if len(ce) else pd.Series([])
@@ -218,8 +215,7 @@ def default_regime(close: pd.DataFrame) -> tuple[Optional[str], pd.DataFrame]:
     checked too, never picked: it is not a move toward the papers)."""
     ok = pd.DataFrame({k: close[k] >= v for k, v in RULE.items()}, index=close.index)
     ok["meets the rule"] = ok.all(axis=1)
-    pick = ok["meets the rule"] & np.array([not build_regime(r).confound for r in close.index], dtype=bool)
-    passing = close[pick].sort_values("compute")
+    passing = close[ok["meets the rule"] & close.index.isin(rungs(close.index))].sort_values("compute")
     return (str(passing.index[0]) if len(passing) else None), ok
 
 
@@ -374,7 +370,7 @@ class View:
     @property
     def rungs(self) -> list[str]:
         """The settings that move toward the papers (the anchor first), without the confound settings."""
-        return [r for r in self.plan if not build_regime(r).confound]
+        return rungs(list(self.plan))
 
 
 def view(params: Any, regimes: Sequence[str], n_seeds: int, more: Sequence[str] = (), n_more: int = 5,
@@ -386,8 +382,7 @@ def view(params: Any, regimes: Sequence[str], n_seeds: int, more: Sequence[str] 
     long = claims_by_regime(rows, regimes, plan.info["settings"], judged=judged)
     close = closeness(plan, rows, params)
     pick, checks = default_regime(close)
-    rungs = [r for r in regimes if not build_regime(r).confound]      # a confound is not a setting a label is over
-    return View(plan, rows, long, outcome_grid(long, rungs), close, pick, checks, completeness(plan, rows),
+    return View(plan, rows, long, outcome_grid(long, rungs(regimes)), close, pick, checks, completeness(plan, rows),
                 {r: t for r, (_, t) in judged.items()})
 
 

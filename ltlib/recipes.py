@@ -6,9 +6,8 @@ from typing import Any, Callable, Sequence
 
 from ltlib import registry
 from ltlib.config import RunConfig
-from ltlib.data import known_counts
 from ltlib.errors import ConfigError
-from ltlib.inference import load_data
+from ltlib.inference import train_counts
 from ltlib.methods import aux, baselines, bbn, decoupling, reslt, switching
 from ltlib.params import Shared, as_dict
 
@@ -50,10 +49,7 @@ def balanced_ce(params: Any, **changes: Any) -> RunConfig:
     """CE on a balanced training set of the long-tailed set's size (its images spread evenly over the classes): the
     reference of relative accuracy (Zhang et al., "Deep long-tailed learning: a survey", §5.1)."""
     ce = baselines.baseline(params, "CE")
-    counts = known_counts(ce.dataset, ce.imbalance_ratio, ce.max_per_class, ce.class_order_seed)   # no data read
-    if counts is None:
-        probe = load_data(ce)
-        counts = list(probe.counts)
+    counts = train_counts(ce)                                 # no data read where the dataset is named
     per_class = max(1, int(sum(counts)) // len(counts))
     p = {**as_dict(params), "imbalance_ratio": 1.0, "max_per_class": per_class}
     return baselines.baseline(p, "CE", **changes).replace(tag="CE-balanced")

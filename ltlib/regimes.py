@@ -9,7 +9,7 @@ picks the default regime are in docs/protocol.md §9.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from ltlib import registry
 from ltlib.catalog import KEY_METHODS
@@ -164,6 +164,11 @@ def build_regime(name: str) -> Regime:
     """A regime by name (REGIMES)."""
     check_name("regime", name, REGIMES)
     return REGIMES[name]
+
+
+def rungs(names: Sequence[str]) -> list[str]:
+    """The settings among `names` that move toward the papers (a confound setting is a check of one choice)."""
+    return [n for n in names if not build_regime(n).confound]
 
 
 def check_ladder(names: list[str]) -> list[Regime]:
